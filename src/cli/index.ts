@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import { readPackageVersion } from './version.js';
+
+/** Each subcommand lives in its own file and adds itself to the program. */
+type Register = (program: Command) => void;
+
+const commands: Array<() => Promise<{ register: Register }>> = [];
+
+export async function run(argv: string[]): Promise<void> {
+  const program = new Command('sluice')
+    .description('Gateway and toolkit for the Anthropic API')
+    .version(readPackageVersion())
+    .showHelpAfterError();
+  for (const load of commands) (await load()).register(program);
+  await program.parseAsync(argv);
+}
