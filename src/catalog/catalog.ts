@@ -4,11 +4,11 @@ import type { z } from 'zod';
 import {
   type CatalogOverrides,
   type ModelInfo,
+  modelsFileSchema,
   type PriceEntry,
+  pricesFileSchema,
   type RateLimits,
   type TierInfo,
-  modelsFileSchema,
-  pricesFileSchema,
   tiersFileSchema,
 } from './schema.js';
 
@@ -52,15 +52,19 @@ export class Catalog {
       for (const name of [model.id, ...model.aliases]) {
         const existing = this.byName.get(name);
         if (existing && existing.id !== model.id) {
-          throw new CatalogError(`catalog: model name "${name}" is used by both ${existing.id} and ${model.id}`);
+          throw new CatalogError(
+            `catalog: model name "${name}" is used by both ${existing.id} and ${model.id}`,
+          );
         }
         this.byName.set(name, model);
       }
     }
     for (const price of this.prices) {
-      if (!this.byName.has(price.model)) throw new CatalogError(`catalog: price for unknown model "${price.model}"`);
+      if (!this.byName.has(price.model))
+        throw new CatalogError(`catalog: price for unknown model "${price.model}"`);
     }
-    if (!this.tier(this.defaultTier)) throw new CatalogError(`catalog: default tier "${this.defaultTier}" is not defined`);
+    if (!this.tier(this.defaultTier))
+      throw new CatalogError(`catalog: default tier "${this.defaultTier}" is not defined`);
   }
 
   /** A model by id, alias or dated id. */

@@ -47,7 +47,11 @@ export const tierSchema = z.object({
   limits: z.record(z.string(), limitSchema),
 });
 
-export const modelsFileSchema = z.object({ version: z.string(), source: z.string(), models: z.array(modelSchema) });
+export const modelsFileSchema = z.object({
+  version: z.string(),
+  source: z.string(),
+  models: z.array(modelSchema),
+});
 export const pricesFileSchema = z.object({
   version: z.string(),
   source: z.string(),

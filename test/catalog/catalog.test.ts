@@ -30,7 +30,15 @@ describe('catalog', () => {
   it('applies overrides and validates them', () => {
     const custom = new Catalog({
       prices: [
-        { model: 'claude-haiku-4-5', from: '2027-01-01', input: '0.90', cacheWrite5m: '1.125', cacheWrite1h: '1.80', cacheRead: '0.09', output: '4.50' },
+        {
+          model: 'claude-haiku-4-5',
+          from: '2027-01-01',
+          input: '0.90',
+          cacheWrite5m: '1.125',
+          cacheWrite1h: '1.80',
+          cacheRead: '0.09',
+          output: '4.50',
+        },
       ],
     });
     expect(custom.priceAt('claude-haiku-4-5', new Date('2027-02-01'))?.input).toBe('0.90');
@@ -38,7 +46,17 @@ describe('catalog', () => {
     expect(
       () =>
         new Catalog({
-          prices: [{ model: 'nope', from: '2027-01-01', input: '1', cacheWrite5m: '1', cacheWrite1h: '1', cacheRead: '1', output: '1' }],
+          prices: [
+            {
+              model: 'nope',
+              from: '2027-01-01',
+              input: '1',
+              cacheWrite5m: '1',
+              cacheWrite1h: '1',
+              cacheRead: '1',
+              output: '1',
+            },
+          ],
         }),
     ).toThrow(CatalogError);
   });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { VIRTUAL_KEY_PATTERN, generateVirtualKey, isValidVirtualKey, keyHint } from '../../src/keys/format.js';
+import {
+  generateVirtualKey,
+  isValidVirtualKey,
+  keyHint,
+  VIRTUAL_KEY_PATTERN,
+} from '../../src/keys/format.js';
 
 describe('virtual key format', () => {
   it('generates distinct keys that verify and match the scanner pattern', () => {

@@ -1,0 +1,37 @@
+/**
+ * Every table of the store, shared by SQLite and PostgreSQL. Times are epoch milliseconds,
+ * lists are JSON text, booleans are 0/1 integers, so both engines read the same values.
+ */
+export interface VirtualKeysTable {
+  id: string;
+  name: string;
+  environment: string;
+  key_hash: string;
+  hint: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  models: string | null;
+  max_tokens: number | null;
+  rpm: number | null;
+  tpm: number | null;
+  tpd: number | null;
+  priority: string | null;
+  max_tier: string | null;
+  allow_auto: number;
+  rotated_from: string | null;
+}
+
+export interface KeyEventsTable {
+  key_id: string;
+  event: string;
+  at: number;
+  detail: string | null;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tables added by later migrations extend this map.
+export interface Tables extends Record<string, any> {
+  virtual_keys: VirtualKeysTable;
+  key_events: KeyEventsTable;
+}

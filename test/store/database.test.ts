@@ -1,0 +1,76 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore, parseDatabaseUrl } from '../../src/store/database.js';
+import { createPostgresDatabase } from '../helpers/services.js';
+
+describe('parseDatabaseUrl', () => {
+  it('accepts sqlite and postgres URLs and names the fix otherwise', () => {
+    expect(parseDatabaseUrl('sqlite:./x.db')).toEqual({ kind: 'sqlite', target: './x.db' });
+    expect(parseDatabaseUrl('postgres://u@h/db').kind).toBe('postgres');
+    expect(() => parseDatabaseUrl('mysql://root:secret@h/db')).toThrow(/use sqlite:/);
+    expect(() => parseDatabaseUrl('mysql://root:secret@h/db')).not.toThrow(/secret/);
+  });
+});
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`store on ${kind}`, () => {
+    it('migrates, round-trips a key row with epoch-ms integers, and re-opens idempotently', async () => {
+      let url = 'sqlite::memory:';
+      if (kind === 'postgres') {
+        const database = await createPostgresDatabase('store');
+        cleanups.push(database.drop);
+        url = database.url;
+      }
+      const store = await openStore(url);
+      const now = 1_790_000_000_123;
+      await store.db
+        .insertInto('virtual_keys')
+        .values({
+          id: 'key_1',
+          name: 'production-api-backend',
+          environment: 'production',
+          key_hash: 'a'.repeat(64),
+          hint: 'sk-sluice-…abcd',
+          created_at: now,
+          expires_at: null,
+          revoked_at: null,
+          last_used_at: null,
+          models: null,
+          max_tokens: 1024,
+          rpm: null,
+          tpm: null,
+          tpd: 5_000_000_000,
+          priority: null,
+          max_tier: null,
+          allow_auto: 1,
+          rotated_from: null,
+        })
+        .execute();
+      const row = await store.db
+        .selectFrom('virtual_keys')
+        .selectAll()
+        .where('id', '=', 'key_1')
+        .executeTakeFirstOrThrow();
+      expect(row.created_at).toBe(now);
+      expect(row.tpd).toBe(5_000_000_000);
+      await expect(
+        store.db
+          .insertInto('virtual_keys')
+          .values({ ...row, id: 'key_2' })
+          .execute(),
+      ).rejects.toThrow();
+      if (kind === 'postgres') {
+        await store.close();
+        const again = await openStore(url);
+        expect((await again.db.selectFrom('virtual_keys').select('id').execute()).length).toBe(1);
+        await again.close();
+      } else {
+        await store.close();
+      }
+    });
+  });
+}
