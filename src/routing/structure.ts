@@ -1,0 +1,103 @@
+/**
+ * Shape signals that word lists miss: code, structured data, math notation, lists of
+ * requirements and questions. One pass over the lines of the text, no backtracking patterns.
+ */
+export interface StructureCounts {
+  codeFences: number;
+  codeLines: number;
+  dataLines: number;
+  mathMarks: number;
+  listItems: number;
+  questions: number;
+  lines: number;
+}
+
+const CODE_LINE_ENDINGS = new Set([';', '{', '}', ')', ']', ':']);
+const CODE_LINE_STARTS = [
+  'def ',
+  'class ',
+  'function ',
+  'import ',
+  'from ',
+  'return ',
+  'const ',
+  'let ',
+  'var ',
+  'if (',
+  'for (',
+  'while (',
+  'public ',
+  'private ',
+  'fn ',
+  '#include',
+  'package ',
+  'func ',
+  'select ',
+  'at ',
+  '} ',
+  '//',
+  '# ',
+];
+const MATH_CHARS = new Set(['∫', '∑', '√', 'π', '≤', '≥', '≠', '∞', '∂', '∈', '∀', '∃', '^', '±', '×', '÷']);
+const LATEX_MARKS = ['\\frac', '\\sum', '\\int', '\\sqrt', '\\lim', '\\cdot', '$$'];
+
+function isListItem(line: string): boolean {
+  const first = line.charCodeAt(0);
+  if (line.startsWith('- ') || line.startsWith('* ') || line.startsWith('• ')) return true;
+  if (first < 48 || first > 57) return false;
+  let i = 1;
+  while (i < line.length && i < 4 && line.charCodeAt(i) >= 48 && line.charCodeAt(i) <= 57) i++;
+  return (line[i] === '.' || line[i] === ')') && line[i + 1] === ' ';
+}
+
+function countChar(line: string, char: string): number {
+  let count = 0;
+  for (let at = line.indexOf(char); at !== -1; at = line.indexOf(char, at + 1)) count++;
+  return count;
+}
+
+export function emptyStructure(): StructureCounts {
+  return { codeFences: 0, codeLines: 0, dataLines: 0, mathMarks: 0, listItems: 0, questions: 0, lines: 0 };
+}
+
+export function countStructure(text: string, into: StructureCounts = emptyStructure()): StructureCounts {
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const raw = text.slice(start, end);
+    start = end + 1;
+    into.lines++;
+    const indented = raw.startsWith('    ') || raw.startsWith('\t');
+    const line = raw.trim();
+    if (line.length === 0) continue;
+    if (line.startsWith('```')) {
+      into.codeFences++;
+      continue;
+    }
+    const last = line[line.length - 1]!;
+    const lower = line.toLowerCase();
+    const looksLikeCode =
+      (indented && /[(){}=;[\]]/.test(line)) ||
+      (CODE_LINE_ENDINGS.has(last) && /[(){}=;]/.test(line) && !line.endsWith('?)')) ||
+      CODE_LINE_STARTS.some((prefix) => lower.startsWith(prefix) && /[(){}=:.;]/.test(line)) ||
+      line.includes('=>') ||
+      line.includes('();');
+    if (looksLikeCode) into.codeLines++;
+    const commas = countChar(line, ',');
+    if (
+      line.startsWith('|') ||
+      (line.startsWith('"') && line.includes('":')) ||
+      line.startsWith('{"') ||
+      line.startsWith('<') ||
+      (commas >= 3 && line.length < 400 && !line.includes('. '))
+    ) {
+      into.dataLines++;
+    }
+    if (isListItem(line)) into.listItems++;
+    into.questions += countChar(line, '?');
+    for (const char of line) if (MATH_CHARS.has(char)) into.mathMarks++;
+    for (const mark of LATEX_MARKS) if (line.includes(mark)) into.mathMarks += 2;
+  }
+  return into;
+}
