@@ -1,0 +1,61 @@
+import { basename } from 'node:path';
+
+/**
+ * Front-end bundlers inline every variable with these prefixes into the code they ship to
+ * browsers: an Anthropic credential under such a name is public, whatever its value.
+ */
+const PUBLIC_PREFIXES = new Set([
+  'NEXT_PUBLIC_',
+  'VITE_',
+  'REACT_APP_',
+  'EXPO_PUBLIC_',
+  'NUXT_PUBLIC_',
+  'NUXT_ENV_',
+  'GATSBY_',
+  'VUE_APP_',
+  'PUBLIC_',
+  'STORYBOOK_',
+  'SNOWPACK_PUBLIC_',
+]);
+const VENDOR_MARKERS = [Buffer.from('ANTHROPIC_'), Buffer.from('CLAUDE_')];
+const CREDENTIAL_WORD = /KEY|TOKEN|SECRET/;
+const LONGEST_PREFIX = 20;
+
+export interface ExposedVariable {
+  start: number;
+  end: number;
+  name: string;
+}
+
+function isNameByte(code: number | undefined): boolean {
+  return code !== undefined && ((code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95);
+}
+
+/** Credential-named variables with a bundler's public prefix whose first byte lies in [from, to). */
+export function findExposedVariables(buf: Buffer, from = 0, to = buf.length): ExposedVariable[] {
+  const out: ExposedVariable[] = [];
+  for (const marker of VENDOR_MARKERS) {
+    let index = buf.indexOf(marker, from);
+    while (index !== -1) {
+      let start = index;
+      while (start > 0 && index - start < LONGEST_PREFIX && isNameByte(buf[start - 1])) start--;
+      let end = index + marker.length;
+      while (isNameByte(buf[end])) end++;
+      if (start < to && start >= from && PUBLIC_PREFIXES.has(buf.toString('latin1', start, index))) {
+        const name = buf.toString('latin1', start, end);
+        if (CREDENTIAL_WORD.test(name.slice(index - start))) out.push({ start, end, name });
+      }
+      if (index >= to) break;
+      index = buf.indexOf(marker, index + marker.length);
+    }
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+const SHAREABLE_ENV_FILE = /^\.env\.(example|sample|template|dist|vault)$/;
+
+/** `.env`, `.env.local`, `.env.production`…: files meant to hold real values, never committed. */
+export function isSecretEnvFile(path: string): boolean {
+  const name = basename(path);
+  return /^\.env(\..+)?$/.test(name) && !SHAREABLE_ENV_FILE.test(name);
+}
