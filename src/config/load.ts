@@ -1,0 +1,155 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import { type Config, configSchema, type LoadedConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`configuration: ${field}: ${problem}. Fix: ${fix}`);
+  }
+}
+
+const ANTHROPIC_KEY_SHAPE = /^sk-ant-(api03|admin01|oat01|ort01)-[A-Za-z0-9_-]{20,}$/;
+const DEFAULT_UPSTREAM_KEY = '*';
+
+export interface LoadOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Path to sluice.yaml; default `./sluice.yaml` when it exists. */
+  configPath?: string;
+  /** Values from command-line flags; they win over everything else. */
+  flags?: { host?: string; port?: number };
+  /** The gateway needs an upstream key; other commands (keys, spend) do not. */
+  requireUpstreamKey?: boolean;
+  catalog?: Catalog;
+}
+
+/**
+ * Builds the configuration from, in increasing precedence: defaults, sluice.yaml, `.env`, the
+ * process environment (the seed's ANTHROPIC_* names and SLUICE_*), and command-line flags.
+ */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const dotenvPath = resolve(cwd, '.env');
+  const fileEnv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  const env: NodeJS.ProcessEnv = { ...fileEnv, ...(options.env ?? process.env) };
+  const warnings: string[] = [];
+
+  const configPath = options.configPath ?? env.SLUICE_CONFIG ?? resolve(cwd, 'sluice.yaml');
+  let fromFile: Record<string, unknown> = {};
+  if (existsSync(configPath)) {
+    try {
+      fromFile = (parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>) ?? {};
+    } catch (error) {
+      throw new ConfigError(configPath, `not valid YAML (${(error as Error).message.split('\n')[0]})`, 'correct the YAML syntax');
+    }
+  } else if (options.configPath) {
+    throw new ConfigError('--config', `${configPath} does not exist`, 'give the path of an existing sluice.yaml or leave it out');
+  }
+
+  const merged = structuredClone(fromFile) as Record<string, any>;
+  const set = (path: string[], value: unknown) => {
+    if (value === undefined || value === '') return;
+    let node = merged;
+    for (const part of path.slice(0, -1)) node = node[part] ??= {};
+    node[path.at(-1)!] = value;
+  };
+  const int = (name: string) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `"${raw}" is not a whole number`, `set ${name} to a positive integer`);
+    return Number(raw.trim());
+  };
+  set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL);
+  set(['upstream', 'timeoutMs'], int('ANTHROPIC_TIMEOUT_MS'));
+  set(['database', 'url'], env.SLUICE_DATABASE_URL);
+  set(['admin', 'token'], env.SLUICE_ADMIN_TOKEN);
+  set(['environment'], env.ANTHROPIC_ENV);
+  set(['models', 'default'], env.ANTHROPIC_DEFAULT_MODEL);
+  set(['models', 'reasoning'], env.ANTHROPIC_REASONING_MODEL);
+  set(['models', 'critical'], env.ANTHROPIC_CRITICAL_MODEL);
+  set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'));
+  set(['log', 'level'], env.SLUICE_LOG_LEVEL);
+  set(['server', 'host'], options.flags?.host);
+  set(['server', 'port'], options.flags?.port);
+
+  const config = validate(merged);
+  const catalog = options.catalog ?? defaultCatalog();
+  checkModels(config, catalog, warnings);
+
+  const upstreamKeys = new Map<string, string>();
+  const defaultKey = env.ANTHROPIC_AUTH_TOKEN || env.ANTHROPIC_API_KEY;
+  if (defaultKey) upstreamKeys.set(DEFAULT_UPSTREAM_KEY, defaultKey.trim());
+  for (const [name, { keyEnv }] of Object.entries(config.environments)) {
+    const value = env[keyEnv];
+    if (value) upstreamKeys.set(name, value.trim());
+    else if (options.requireUpstreamKey && !defaultKey) {
+      throw new ConfigError(`environments.${name}.keyEnv`, `${keyEnv} is not set`, `export ${keyEnv}=sk-ant-api03-… or set ANTHROPIC_AUTH_TOKEN`);
+    } else if (options.requireUpstreamKey) {
+      warnings.push(`environments.${name}: ${keyEnv} is not set; the default upstream key (ANTHROPIC_AUTH_TOKEN) is used`);
+    }
+  }
+  if (options.requireUpstreamKey && upstreamKeys.size === 0) {
+    throw new ConfigError(
+      'ANTHROPIC_AUTH_TOKEN',
+      'no upstream Anthropic key is set',
+      'export ANTHROPIC_AUTH_TOKEN=sk-ant-api03-… (or ANTHROPIC_API_KEY), or put it in .env',
+    );
+  }
+  for (const [environment, key] of upstreamKeys) {
+    if (!ANTHROPIC_KEY_SHAPE.test(key)) {
+      const source = environment === DEFAULT_UPSTREAM_KEY ? 'ANTHROPIC_AUTH_TOKEN' : config.environments[environment]!.keyEnv;
+      warnings.push(`${source} does not look like an Anthropic key (sk-ant-api03-…); requests may be refused upstream`);
+    }
+  }
+  return { config, upstreamKeys, warnings };
+}
+
+/** The upstream key a virtual key of this environment is forwarded with. */
+export function upstreamKeyFor(loaded: Pick<LoadedConfig, 'upstreamKeys'>, environment: string): string | undefined {
+  return loaded.upstreamKeys.get(environment) ?? loaded.upstreamKeys.get(DEFAULT_UPSTREAM_KEY);
+}
+
+/** A short, stable id for an upstream credential (its environment), so limits can be kept per credential. */
+export function upstreamCredentialId(loaded: Pick<LoadedConfig, 'upstreamKeys'>, environment: string): string {
+  return loaded.upstreamKeys.has(environment) ? environment : DEFAULT_UPSTREAM_KEY;
+}
+
+function validate(raw: unknown): Config {
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join('.') || '(top level)';
+  throw new ConfigError(field, issue.message, fixFor(issue));
+}
+
+function fixFor(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') return `give ${issue.path.join('.')} a value of type ${issue.expected}`;
+  if (issue.code === 'too_small') return `use a value of at least ${String(issue.minimum)}`;
+  if (issue.code === 'unrecognized_keys') return `remove or rename ${issue.keys.join(', ')}`;
+  return 'see the configuration section of the README';
+}
+
+function checkModels(config: Config, catalog: Catalog, warnings: string[]): void {
+  const now = new Date().toISOString().slice(0, 10);
+  const sources = { default: 'ANTHROPIC_DEFAULT_MODEL', reasoning: 'ANTHROPIC_REASONING_MODEL', critical: 'ANTHROPIC_CRITICAL_MODEL' };
+  for (const [tier, variable] of Object.entries(sources) as Array<[keyof Config['models'], string]>) {
+    const name = config.models[tier];
+    const model = catalog.model(name);
+    if (!model) {
+      throw new ConfigError(variable, `unknown model "${name}"`, `use a model from \`sluice catalog\`, e.g. ${catalog.models[0]?.id}`);
+    }
+    if (model.retiresAt && model.retiresAt <= now) {
+      warnings.push(`${variable}: ${name} was retired on ${model.retiresAt}; choose a current model`);
+    } else if (model.retiresAt) {
+      warnings.push(`${variable}: ${name} is deprecated and retires on ${model.retiresAt}`);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { catalogOverridesSchema } from '../catalog/schema.js';
+
+export const DEFAULT_ENVIRONMENTS = ['development', 'staging', 'production', 'ci'] as const;
+
+/** Default naming rule for virtual keys: env-service-role, as the seed recommends. */
+export const DEFAULT_KEY_NAMING = {
+  pattern: '^[a-z0-9]+(-[a-z0-9]+){2,}$',
+  rule: 'at least three lowercase parts joined by "-" (env-service-role), e.g. prod-backend-v1',
+};
+
+const positiveInt = z.number().int().positive();
+
+export const retrySchema = z.object({
+  /** Attempts in all, the first included. */
+  maxAttempts: positiveInt.default(4),
+  baseDelayMs: positiveInt.default(500),
+  maxDelayMs: positiveInt.default(8000),
+  /** No retry starts after this much time since the request arrived. */
+  deadlineMs: positiveInt.default(60_000),
+  /** A `retry-after` longer than this is not waited for: the client gets the 429 and decides. */
+  maxRetryAfterMs: positiveInt.default(20_000),
+});
+
+export const configSchema = z.object({
+  server: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8787),
+      bodyLimitBytes: positiveInt.default(32 * 1024 * 1024),
+    })
+    .default({ host: '127.0.0.1', port: 8787, bodyLimitBytes: 32 * 1024 * 1024 }),
+  upstream: z
+    .object({
+      url: z.url().default('https://api.anthropic.com'),
+      timeoutMs: positiveInt.default(600_000),
+      connections: positiveInt.default(128),
+      retry: retrySchema.default(retrySchema.parse({})),
+      /** On 529, try these models in order (e.g. an Opus model falling back to Sonnet). Off unless set. */
+      fallback: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+    })
+    .default({
+      url: 'https://api.anthropic.com',
+      timeoutMs: 600_000,
+      connections: 128,
+      retry: retrySchema.parse({}),
+      fallback: {},
+    }),
+  database: z.object({ url: z.string().default('sqlite:./sluice.db') }).default({ url: 'sqlite:./sluice.db' }),
+  admin: z.object({ token: z.string().min(16).optional() }).default({}),
+  /** Environment the gateway runs in (ANTHROPIC_ENV); keys are created in it when none is named. */
+  environment: z.string().default('development'),
+  /** Per-environment upstream credentials, by the NAME of the variable that holds the key. */
+  environments: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_-]*$/, 'environment names are lowercase'),
+      z.object({ keyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable, e.g. ANTHROPIC_KEY_PRODUCTION') }),
+    )
+    .default({}),
+  keys: z
+    .object({
+      naming: z.object({ pattern: z.string(), rule: z.string() }).default(DEFAULT_KEY_NAMING),
+    })
+    .default({ naming: DEFAULT_KEY_NAMING }),
+  models: z
+    .object({
+      default: z.string().default('claude-haiku-4-5'),
+      reasoning: z.string().default('claude-sonnet-4-6'),
+      critical: z.string().default('claude-opus-4-8'),
+    })
+    .default({ default: 'claude-haiku-4-5', reasoning: 'claude-sonnet-4-6', critical: 'claude-opus-4-8' }),
+  /** max_tokens filled in when a request has none and its key sets no cap. */
+  maxTokens: positiveInt.default(1024),
+  log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).default({ level: 'info' }),
+  catalog: catalogOverridesSchema.default({}),
+  // Sections owned by the stages that read them; each validates its own part.
+  limits: z.unknown().optional(),
+  routing: z.unknown().optional(),
+  budgets: z.unknown().optional(),
+  ledger: z.unknown().optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The resolved configuration plus the secrets read from the environment (kept out of `Config`). */
+export interface LoadedConfig {
+  config: Config;
+  /** Upstream key per environment name; `*` is the default used where an environment has none. */
+  upstreamKeys: Map<string, string>;
+  warnings: string[];
+}

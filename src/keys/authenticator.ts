@@ -1,0 +1,70 @@
+import type { Principal } from '../pipeline/types.js';
+import { hashVirtualKey, isValidVirtualKey } from './format.js';
+import { type KeyService, keyStatus, toPrincipal } from './service.js';
+
+export type Authentication =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' };
+
+interface Cached {
+  row: Awaited<ReturnType<KeyService['findByHash']>>;
+  loadedAt: number;
+}
+
+/**
+ * Turns a presented virtual key into a principal. Rows are cached for `ttlMs`, so the request
+ * path normally waits on no database; a revocation made by another instance takes effect
+ * within that time (one made through this instance's admin API, at once).
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, Cached>();
+  private readonly lastUsed = new Map<string, number>();
+  private readonly flushTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly keys: KeyService,
+    private readonly ttlMs = 5000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.flushTimer = setInterval(() => void this.flushLastUsed(), 10_000);
+    this.flushTimer.unref();
+  }
+
+  async authenticate(presented: string | undefined): Promise<Authentication> {
+    if (!presented) return { ok: false, reason: 'missing' };
+    // The checksum rejects typos and guesses without touching the store.
+    if (!isValidVirtualKey(presented)) return { ok: false, reason: 'malformed' };
+    const hash = hashVirtualKey(presented);
+    const now = this.now();
+    let cached = this.cache.get(hash);
+    if (!cached || now - cached.loadedAt > this.ttlMs) {
+      cached = { row: await this.keys.findByHash(hash), loadedAt: now };
+      this.cache.set(hash, cached);
+    }
+    const row = cached.row;
+    if (!row) return { ok: false, reason: 'unknown' };
+    const status = keyStatus(row, now);
+    if (status !== 'active') return { ok: false, reason: status };
+    this.lastUsed.set(row.id, now);
+    return { ok: true, principal: toPrincipal(row) };
+  }
+
+  /** Forget cached rows, after a change made through this instance. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  async flushLastUsed(): Promise<void> {
+    if (this.lastUsed.size === 0) return;
+    const batch = new Map(this.lastUsed);
+    this.lastUsed.clear();
+    await this.keys.recordLastUsed(batch).catch(() => {
+      for (const [id, at] of batch) if (!this.lastUsed.has(id)) this.lastUsed.set(id, at);
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushLastUsed();
+  }
+}

@@ -1,0 +1,122 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { Usage } from '../pipeline/types.js';
+
+/** Usage fields as they appear in `message_start` and `message_delta`; absent fields leave the total as it was. */
+type UsagePatch = Partial<Usage> & { cache_creation?: Usage['cache_creation'] | null };
+
+export function emptyUsage(): Usage {
+  return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+}
+
+export function applyUsage(usage: Usage, patch: UsagePatch | undefined): void {
+  if (!patch) return;
+  if (typeof patch.input_tokens === 'number') usage.input_tokens = patch.input_tokens;
+  if (typeof patch.output_tokens === 'number') usage.output_tokens = patch.output_tokens;
+  if (typeof patch.cache_creation_input_tokens === 'number') usage.cache_creation_input_tokens = patch.cache_creation_input_tokens;
+  if (typeof patch.cache_read_input_tokens === 'number') usage.cache_read_input_tokens = patch.cache_read_input_tokens;
+  if (patch.cache_creation) {
+    usage.cache_creation = {
+      ephemeral_5m_input_tokens: patch.cache_creation.ephemeral_5m_input_tokens ?? 0,
+      ephemeral_1h_input_tokens: patch.cache_creation.ephemeral_1h_input_tokens ?? 0,
+    };
+  }
+}
+
+/** Usage of a non-streamed Messages response body. */
+export function usageFromJson(body: string): { usage?: Usage; model?: string } {
+  try {
+    const parsed = JSON.parse(body) as { usage?: UsagePatch; model?: string };
+    if (!parsed.usage) return { model: parsed.model };
+    const usage = emptyUsage();
+    applyUsage(usage, parsed.usage);
+    return { usage, model: parsed.model };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Reads a copy of a Messages SSE stream as it passes and keeps the usage (cumulative in
+ * `message_delta`), the stop reason and any `error` event. Only the few events that carry usage
+ * are parsed as JSON; text deltas are skipped by looking at their event name.
+ */
+export class SseUsageTap {
+  readonly usage: Usage = emptyUsage();
+  model?: string;
+  stopReason?: string;
+  error?: { type: string; message: string };
+  sawMessageStart = false;
+  sawMessageStop = false;
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+
+  /** Takes the next chunk; returns the events it completed, each as its raw text with the blank line. */
+  push(chunk: Buffer): string[] {
+    const text = this.pending + this.decoder.write(chunk);
+    const events: string[] = [];
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n\n', start);
+      if (end === -1) break;
+      const block = text.slice(start, end + 2);
+      this.read(block);
+      events.push(block);
+      start = end + 2;
+    }
+    this.pending = text.slice(start);
+    return events;
+  }
+
+  /** Whatever is left after the stream ended without a final blank line. */
+  flush(): string {
+    const rest = this.pending + this.decoder.end();
+    this.pending = '';
+    if (rest.trim()) this.read(rest);
+    return rest;
+  }
+
+  private read(block: string): void {
+    const name = eventName(block);
+    if (name !== 'message_start' && name !== 'message_delta' && name !== 'error' && name !== 'message_stop') return;
+    if (name === 'message_stop') {
+      this.sawMessageStop = true;
+      return;
+    }
+    const data = eventData(block);
+    if (data === undefined) return;
+    let parsed: any;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (name === 'message_start') {
+      this.sawMessageStart = true;
+      this.model = parsed?.message?.model;
+      applyUsage(this.usage, parsed?.message?.usage);
+    } else if (name === 'message_delta') {
+      applyUsage(this.usage, parsed?.usage);
+      if (parsed?.delta?.stop_reason) this.stopReason = parsed.delta.stop_reason;
+    } else {
+      this.error = { type: parsed?.error?.type ?? 'api_error', message: parsed?.error?.message ?? '' };
+    }
+  }
+}
+
+function eventName(block: string): string | undefined {
+  const at = block.startsWith('event:') ? 0 : block.indexOf('\nevent:') + 1;
+  if (at === 0 && !block.startsWith('event:')) return undefined;
+  const lineEnd = block.indexOf('\n', at);
+  return block.slice(at + 6, lineEnd === -1 ? undefined : lineEnd).trim();
+}
+
+function eventData(block: string): string | undefined {
+  const lines = block.split('\n').filter((line) => line.startsWith('data:'));
+  if (lines.length === 0) return undefined;
+  return lines.map((line) => line.slice(5).replace(/^ /, '').replace(/\r$/, '')).join('\n');
+}
+
+/** An extra SSE event a client may ask for; SDKs skip event types they do not know. */
+export function sseEvent(name: string, data: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+}
