@@ -10,7 +10,7 @@ import {
   type SignalTable,
   type Thresholds,
 } from './signals.js';
-import { countStructure, emptyStructure, type StructureCounts } from './structure.js';
+import { countStructure, type StructureCounts } from './structure.js';
 import { maxTier, type Tier, tierRank } from './tiers.js';
 import { type RequestView, viewRequest } from './view.js';
 

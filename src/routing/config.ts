@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { DEFAULT_THRESHOLDS, type Thresholds } from './signals.js';
+import { TIERS, type Tier, tierModels } from './tiers.js';
+
+const tier = z.enum(TIERS);
+const globs = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const regexSource = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source, 'i');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid regular expression' },
+);
+
+/** Conditions of a rule; all given conditions must hold. Values are globs (`*` = anything). */
+const ruleConditions = z
+  .strictObject({
+    key: globs.optional(),
+    environment: globs.optional(),
+    header: z.record(z.string().min(1), z.string()).optional(),
+    metadata: z.record(z.string().min(1), z.string()).optional(),
+    /** Regular expression over the last user turn, case-insensitive. */
+    prompt: regexSource.optional(),
+  })
+  .refine((when) => Object.values(when).some((value) => value !== undefined), {
+    message: 'a rule needs at least one condition',
+  });
+
+const rule = z.strictObject({
+  name: z.string().min(1),
+  when: ruleConditions,
+  tier,
+});
+
+const keyPolicy = z.strictObject({
+  /** Highest tier the key may be routed to. */
+  maxTier: tier.optional(),
+  /** False: the key must name a model or a tier alias, `auto` is refused. */
+  allowAuto: z.boolean().optional(),
+});
+
+/** The `routing` section of sluice.yaml. */
+export const routingConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Tier → model. Unset tiers fall back to the environment, then to the built-in defaults. */
+    models: z
+      .strictObject({ fast: z.string().min(1), reasoning: z.string().min(1), critical: z.string().min(1) })
+      .partial()
+      .default({}),
+    thresholds: z
+      .strictObject({ reasoning: z.number().min(0).max(1), critical: z.number().min(0).max(1) })
+      .refine((t) => t.reasoning < t.critical, { message: 'reasoning threshold must be below critical' })
+      .optional(),
+    /** Evaluated in order before the classifier; the first match pins the tier. */
+    rules: z.array(rule).default([]),
+    /** Policies by key name (glob); every matching entry applies, the strictest wins. */
+    keys: z.record(z.string().min(1), keyPolicy).default({}),
+  })
+  .default({ enabled: true, models: {}, rules: [], keys: {} });
+
+export type RoutingConfig = z.output<typeof routingConfigSchema>;
+export type RoutingConfigInput = z.input<typeof routingConfigSchema>;
+export type RoutingRuleConfig = z.output<typeof rule>;
+export type KeyPolicy = z.output<typeof keyPolicy>;
+
+export interface CompiledRouting {
+  enabled: boolean;
+  models: Record<Tier, string>;
+  thresholds: Thresholds;
+  rules: RoutingRuleConfig[];
+  keys: Record<string, KeyPolicy>;
+}
+
+/**
+ * Validates a routing section and fixes what does not change per request: tier models (from the
+ * section, then the environment, then defaults) and thresholds.
+ */
+export function compileRouting(
+  section: unknown,
+  env: Record<string, string | undefined> = process.env,
+): CompiledRouting {
+  const config = routingConfigSchema.parse(section ?? {});
+  return {
+    enabled: config.enabled,
+    models: tierModels(config.models, env),
+    thresholds: config.thresholds ?? DEFAULT_THRESHOLDS,
+    rules: config.rules,
+    keys: config.keys,
+  };
+}
