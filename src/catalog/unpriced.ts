@@ -1,0 +1,39 @@
+import { Counter } from 'prom-client';
+
+/**
+ * Requests whose model has no price in the catalog. Registered nowhere by default so the server
+ * can add it to its own registry (`registry.registerMetric(unpricedRequests)`).
+ */
+export const unpricedRequests = new Counter({
+  name: 'sluice_unpriced_requests_total',
+  help: 'Requests recorded without a cost because their model has no price in the catalog',
+  labelNames: ['model'],
+  registers: [],
+});
+
+type Warn = (message: string, model: string) => void;
+
+const warnedModels = new Set<string>();
+let warn: Warn = (message) => process.emitWarning(message, { code: 'SLUICE_UNPRICED_MODEL' });
+
+/** Where the once-per-model warning goes (the server passes its logger). */
+export function setUnpricedWarning(handler: Warn): void {
+  warn = handler;
+}
+
+/** Counts an unpriced request and warns the first time a model is seen without a price. */
+export function noteUnpriced(model: string): void {
+  unpricedRequests.inc({ model });
+  if (warnedModels.has(model)) return;
+  warnedModels.add(model);
+  warn(
+    `model "${model}" has no price in the catalog: its requests are recorded as unpriced (not $0); ` +
+      'add a price under catalog.prices in sluice.yaml',
+    model,
+  );
+}
+
+/** Models warned about so far (for tests and `sluice catalog`). */
+export function unpricedModelsSeen(): string[] {
+  return [...warnedModels];
+}
