@@ -116,19 +116,25 @@ export function scanBuffer(buf: Buffer, context: ContentContext): Finding[] {
   return scanRange(buf, 0, buf.length, context, new LineCounter(context.firstLine ?? 1));
 }
 
-/** Scans a file; files larger than a chunk stream through with bounded memory. */
+export interface ReadLimits {
+  wholeFileLimit: number;
+  chunkSize: number;
+}
+
+/** Scans a file; files larger than `wholeFileLimit` stream through in chunks (bounded memory). */
 export async function scanFile(
   absolutePath: string,
   context: ContentContext,
+  limits: ReadLimits = { wholeFileLimit: WHOLE_FILE_LIMIT, chunkSize: CHUNK_SIZE },
 ): Promise<{ findings: Finding[]; bytes: number }> {
   const handle = await open(absolutePath, 'r');
   try {
     const { size } = await handle.stat();
-    if (size <= WHOLE_FILE_LIMIT) {
+    if (size <= limits.wholeFileLimit) {
       const buf = await handle.readFile();
       return { findings: scanBuffer(buf, context), bytes: buf.length };
     }
-    return { findings: await scanChunks(handle, context), bytes: size };
+    return { findings: await scanChunks(handle, context, limits.chunkSize), bytes: size };
   } finally {
     await handle.close();
   }
@@ -137,13 +143,14 @@ export async function scanFile(
 async function scanChunks(
   handle: Awaited<ReturnType<typeof open>>,
   context: ContentContext,
+  chunkSize: number,
 ): Promise<Finding[]> {
   const findings: Finding[] = [];
   const counter = new LineCounter(context.firstLine ?? 1);
-  const buf = Buffer.allocUnsafe(CHUNK_SIZE + MAX_KEY_LENGTH);
+  const buf = Buffer.allocUnsafe(chunkSize + MAX_KEY_LENGTH);
   let carried = 0;
   for (;;) {
-    const { bytesRead } = await handle.read(buf, carried, CHUNK_SIZE, null);
+    const { bytesRead } = await handle.read(buf, carried, chunkSize, null);
     const length = carried + bytesRead;
     const done = bytesRead === 0;
     // A key may straddle the chunk end: leave its possible start for the next round.
