@@ -57,8 +57,13 @@ export interface RouteDecision {
 /** One request's state as it flows through the stages. Each stage reads and adds its part. */
 export interface Call {
   id: string;
+  /** performance.now() when the request arrived; durations are measured from it. */
   receivedAt: number;
+  /** Wall-clock time of arrival, epoch ms (prices and windows are chosen by it). */
+  startedAtMs: number;
   path: string;
+  /** The query string, `?…` included, or empty. */
+  query?: string;
   headers: IncomingHttpHeaders;
   body: MessagesRequestBody;
   /** The bytes as received; forwarded unchanged unless a stage changed `body` (then re-serialised). */
@@ -81,4 +86,18 @@ export interface Call {
   usage?: Usage;
   firstByteAt?: number;
   finishedAt?: number;
+  /** Final HTTP status sent to the client. */
+  status?: number;
+  /** Anthropic error type when the call ended in an error (also mid-stream). */
+  errorType?: string;
+  /** Cost of the call, once priced (see catalog/cost). */
+  cost?: { priced: boolean; nanoUsd?: number };
+  /** Reservations (rate limits, budgets) taken on the way in and settled when the call ends. */
+  holds: Hold[];
+}
+
+/** Something reserved for a call (a rate-limit admission, a budget reservation). */
+export interface Hold {
+  /** The call ended: reconcile with its actual usage and cost (`call.usage` may be missing). */
+  settle(call: Call): void;
 }

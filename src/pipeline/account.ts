@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../server/metrics.js';
+import type { Call } from './types.js';
+
+export interface AccountOptions {
+  logger: Logger;
+  metrics: Metrics;
+  /** Sets call.cost from call.usage (nothing when there is no usage). */
+  price?: (call: Call) => void;
+  /** Persists one row per Messages call, off the request path. */
+  record?: (call: Call) => void;
+}
+
+/**
+ * The end of every call: reservations settled with the real usage, cost, the ledger row,
+ * metrics and one structured log line. Never throws: accounting trouble must not hurt the answer.
+ */
+export function createAccount(options: AccountOptions): (call: Call) => void {
+  return (call) => {
+    try {
+      if (call.usage && !call.cost) options.price?.(call);
+      for (const hold of call.holds) hold.settle(call);
+      if (call.path === '/v1/messages' && call.principal) options.record?.(call);
+      options.metrics.observe(call);
+      options.logger.info(logLine(call), 'request');
+    } catch (error) {
+      options.logger.error({ err: error, requestId: call.id }, 'accounting failed');
+    }
+  };
+}
+
+export function logLine(call: Call) {
+  const ms = (at: number | undefined) => (at === undefined ? undefined : Math.round((at - call.receivedAt) * 10) / 10);
+  return {
+    requestId: call.id,
+    upstreamRequestId: call.upstream?.requestId,
+    path: call.path,
+    key: call.principal?.name,
+    environment: call.principal?.environment,
+    requestedModel: call.requestedModel,
+    model: call.body?.model,
+    route: call.route ? `${call.route.tier}:${call.route.score}` : undefined,
+    stream: call.body?.stream === true,
+    status: call.status,
+    upstreamStatus: call.upstream?.status,
+    attempts: call.upstream?.attempts,
+    fallbackFrom: call.upstream?.fallbackFrom,
+    error: call.errorType,
+    latencyMs: ms(call.finishedAt),
+    ttftMs: ms(call.firstByteAt),
+    usage: call.usage,
+    costNanoUsd: call.cost?.nanoUsd,
+    priced: call.cost?.priced,
+  };
+}

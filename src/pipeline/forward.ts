@@ -1,0 +1,196 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RetryPolicy } from '../upstream/retry.js';
+import { backoffDelayMs, isRetryableError, isRetryableStatus, requestedWaitMs, sleep } from '../upstream/retry.js';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
+import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
+import { ApiError } from './errors.js';
+import type { Responder } from './stage.js';
+import type { Call } from './types.js';
+
+export interface ForwardOptions {
+  client: UpstreamClient;
+  retry: RetryPolicy;
+  /** Upstream key for the call (by its key's environment). */
+  upstreamKey: (call: Call) => string;
+  /** On 529 the next attempt may use the next model of this chain. */
+  fallback: Record<string, string[]>;
+  /** Prices the call once its usage is known (sets call.cost). */
+  price?: (call: Call) => void;
+  /** Sees every upstream answer, retried ones included (rate-limit learning). */
+  observe?: (call: Call, status: number, headers: IncomingHttpHeaders) => void;
+  random?: () => number;
+}
+
+// Client headers that are Sluice's or the connection's, never forwarded.
+const DROPPED_REQUEST_HEADERS = new Set([
+  'host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+  'proxy-authorization', 'proxy-connection', 'x-api-key', 'authorization', 'accept-encoding', 'expect',
+]);
+// Upstream headers that describe the upstream connection, not the answer.
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'trailer', 'proxy-authenticate',
+]);
+
+export function upstreamRequestHeaders(call: Call, upstreamKey: string, bodyLength: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(call.headers)) {
+    if (value === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-sluice-')) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  headers['x-api-key'] = upstreamKey;
+  headers['accept-encoding'] = 'identity';
+  if (bodyLength > 0) headers['content-length'] = String(bodyLength);
+  return headers;
+}
+
+export function responseHeaders(call: Call, upstream: IncomingHttpHeaders): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
+  }
+  headers['x-sluice-request-id'] = call.id;
+  if (call.upstream?.fallbackFrom) headers['x-sluice-fallback'] = `${call.upstream.fallbackFrom} -> ${call.body.model}`;
+  return headers;
+}
+
+/**
+ * Sends the call upstream, retrying what may be retried before anything reached the client,
+ * then passes the answer through: streams chunk by chunk as they arrive (the usage tap reads a
+ * copy), JSON bodies whole (they are small, and the cost header must precede them).
+ */
+export async function forward(call: Call, responder: Responder, options: ForwardOptions): Promise<void> {
+  const upstreamKey = options.upstreamKey(call);
+  const fallbacks = [...(options.fallback[call.body.model] ?? [])];
+  const method = call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    const body = method === 'GET' ? undefined : call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+    let response: UpstreamResponse;
+    try {
+      response = await options.client.send({
+        method,
+        path: call.path + (call.query ?? ''),
+        headers: upstreamRequestHeaders(call, upstreamKey, body?.length ?? 0),
+        body,
+        signal: call.signal,
+      });
+    } catch (error) {
+      if (call.signal.aborted) throw error;
+      const waitMs = backoffDelayMs(options.retry, attempt, undefined, options.random);
+      if (isRetryableError(error) && canRetry(call, options.retry, attempt, waitMs)) {
+        await sleep(waitMs, call.signal);
+        continue;
+      }
+      throw new ApiError(
+        isTimeout(error) ? 504 : 502,
+        isTimeout(error) ? 'upstream timed out' : `upstream unreachable (${(error as { code?: string }).code ?? (error as Error).message})`,
+      );
+    }
+    call.upstream = { ...call.upstream, status: response.status, requestId: str(response.headers['request-id']), attempts: attempt };
+    options.observe?.(call, response.status, response.headers);
+
+    if (response.status >= 400) {
+      const text = Buffer.from(await response.body.arrayBuffer()).toString('utf8');
+      const requested = requestedWaitMs(response.headers);
+      const waitMs = backoffDelayMs(options.retry, attempt, requested, options.random);
+      const retryable = isRetryableStatus(response.status, text) && (requested ?? 0) <= options.retry.maxRetryAfterMs;
+      if (retryable && canRetry(call, options.retry, attempt, waitMs)) {
+        if (response.status === 529 && fallbacks.length > 0) {
+          call.upstream.fallbackFrom ??= call.body.model;
+          call.body.model = fallbacks.shift()!;
+          call.bodyChanged = true;
+        }
+        await sleep(waitMs, call.signal);
+        continue;
+      }
+      // Retries are over: the client gets the upstream's own answer and its retry-after.
+      call.status = response.status;
+      call.errorType = errorTypeOf(text);
+      responder.head(response.status, { ...responseHeaders(call, response.headers), 'content-length': String(Buffer.byteLength(text)) });
+      responder.end(text);
+      return;
+    }
+
+    call.status = response.status;
+    const contentType = str(response.headers['content-type']) ?? '';
+    if (contentType.includes('text/event-stream')) await relayStream(call, response, responder, options);
+    else await relayJson(call, response, responder, options);
+    return;
+  }
+}
+
+async function relayJson(call: Call, response: UpstreamResponse, responder: Responder, options: ForwardOptions): Promise<void> {
+  const bytes = Buffer.from(await response.body.arrayBuffer());
+  call.firstByteAt = performance.now();
+  if (call.path === '/v1/messages') {
+    call.usage = usageFromJson(bytes.toString('utf8')).usage;
+    options.price?.(call);
+  }
+  const headers = responseHeaders(call, response.headers);
+  headers['content-length'] = String(bytes.length);
+  if (call.cost?.priced && call.cost.nanoUsd !== undefined) headers['x-sluice-cost-usd'] = formatUsd(call.cost.nanoUsd);
+  responder.head(response.status, headers);
+  responder.end(bytes);
+}
+
+async function relayStream(call: Call, response: UpstreamResponse, responder: Responder, options: ForwardOptions): Promise<void> {
+  const tap = new SseUsageTap();
+  const wantsCost = call.headers['x-sluice-include-cost'] === 'true';
+  responder.head(response.status, responseHeaders(call, response.headers));
+  for await (const chunk of response.body) {
+    call.firstByteAt ??= performance.now();
+    const events = tap.push(chunk);
+    if (!wantsCost) {
+      await responder.write(chunk);
+      continue;
+    }
+    // Event-aligned only when the client asked for the cost event, which must precede message_stop.
+    for (const event of events) {
+      if (event.startsWith('event: message_stop')) {
+        call.usage = tap.usage;
+        options.price?.(call);
+        await responder.write(sseEvent('sluice_cost', costEventData(call)));
+      }
+      await responder.write(event);
+    }
+  }
+  const rest = tap.flush();
+  if (wantsCost && rest) await responder.write(rest);
+  if (tap.sawMessageStart) call.usage = tap.usage;
+  if (tap.error) call.errorType = tap.error.type;
+  if (!tap.sawMessageStop && !tap.error) call.errorType = 'incomplete_stream';
+  responder.end();
+}
+
+function costEventData(call: Call) {
+  const priced = call.cost?.priced === true && call.cost.nanoUsd !== undefined;
+  return { type: 'sluice_cost', cost_usd: priced ? formatUsd(call.cost!.nanoUsd!) : null, priced, usage: call.usage };
+}
+
+/** USD with micro-dollar precision, e.g. "0.001234". */
+export function formatUsd(nanoUsd: number): string {
+  const micro = Math.round(nanoUsd / 1000);
+  const whole = Math.floor(micro / 1_000_000);
+  return `${whole}.${String(micro % 1_000_000).padStart(6, '0')}`;
+}
+
+function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: number): boolean {
+  if (attempt >= policy.maxAttempts) return false;
+  return performance.now() - call.receivedAt + waitMs < policy.deadlineMs;
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+function errorTypeOf(text: string): string | undefined {
+  try {
+    return (JSON.parse(text) as { error?: { type?: string } }).error?.type;
+  } catch {
+    return undefined;
+  }
+}
+
+const str = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

@@ -1,0 +1,53 @@
+import { ApiError, errorBody } from './errors.js';
+import type { Responder, Stage } from './stage.js';
+import type { Call } from './types.js';
+
+export interface Route {
+  /** Stages before forwarding; any may refuse the call. */
+  stages: Stage[];
+  forward: (call: Call, responder: Responder) => Promise<void>;
+}
+
+/**
+ * Runs one call through its stages and the forwarder, answers refusals in Anthropic's error
+ * shape, and always ends with `account`, whatever happened on the way.
+ */
+export async function runCall(call: Call, responder: Responder, route: Route, account: (call: Call) => void): Promise<void> {
+  try {
+    for (const stage of route.stages) await stage.run(call);
+    await route.forward(call, responder);
+  } catch (error) {
+    answerError(call, responder, error);
+  } finally {
+    call.finishedAt = performance.now();
+    account(call);
+  }
+}
+
+function answerError(call: Call, responder: Responder, error: unknown): void {
+  if (call.signal.aborted) {
+    call.status ??= 499;
+    call.errorType ??= 'client_closed';
+    if (!responder.headersSent) responder.end();
+    return;
+  }
+  const apiError = error instanceof ApiError ? error : new ApiError(500, 'internal error in the gateway');
+  if (!(error instanceof ApiError)) call.errorType = 'gateway_error';
+  if (responder.headersSent) {
+    // The answer had started (a stream): the client learns of the failure as Anthropic would say it.
+    call.errorType ??= apiError.type;
+    responder.end(`event: error\ndata: ${errorBody(apiError.type, apiError.message, call.id)}\n\n`);
+    return;
+  }
+  call.status = apiError.status;
+  call.errorType ??= apiError.type;
+  const body = errorBody(apiError.type, apiError.message, call.id);
+  responder.head(apiError.status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    'request-id': call.id,
+    'x-sluice-request-id': call.id,
+    ...apiError.headers,
+  });
+  responder.end(body);
+}

@@ -1,0 +1,130 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { parseDuration } from '../keys/duration.js';
+import { KeyError, type KeyService } from '../keys/service.js';
+import { ApiError } from '../pipeline/errors.js';
+
+export interface AdminResult {
+  status: number;
+  body: unknown;
+}
+
+/** One admin endpoint: method, path pattern with named groups, handler of params and JSON body. */
+export interface AdminRoute {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  pattern: RegExp;
+  handle(params: Record<string, string>, body: unknown, query: URLSearchParams): Promise<AdminResult> | AdminResult;
+}
+
+/** Constant-time comparison of the presented admin token with the configured one. */
+export function adminTokenMatches(presented: string | undefined, expected: string | undefined): boolean {
+  if (!expected || !presented) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+const tiers = z.enum(['fast', 'reasoning', 'critical']);
+const keySettings = z.object({
+  models: z.array(z.string()).nullable().optional(),
+  maxTokens: z.number().int().positive().nullable().optional(),
+  rpm: z.number().int().positive().nullable().optional(),
+  tpm: z.number().int().positive().nullable().optional(),
+  tpd: z.number().int().positive().nullable().optional(),
+  priority: z.enum(['interactive', 'batch']).nullable().optional(),
+  maxTier: tiers.nullable().optional(),
+  allowAuto: z.boolean().optional(),
+  /** A duration from now, e.g. "90d"; null removes the expiry. */
+  expires: z.string().nullable().optional(),
+});
+const keyCreate = keySettings.extend({ name: z.string().min(1), environment: z.string().min(1) });
+
+export function parseAdminBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new ApiError(400, `${issue.path.join('.') || 'body'}: ${issue.message}`);
+}
+
+function expiry(expires: string | null | undefined, now: number): number | null | undefined {
+  if (expires === undefined || expires === null) return expires;
+  try {
+    return now + parseDuration(expires);
+  } catch (error) {
+    throw new ApiError(400, `expires: ${(error as Error).message}`);
+  }
+}
+
+async function keyCall<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof KeyError) throw new ApiError(error.status, error.message);
+    throw error;
+  }
+}
+
+/** Virtual key management over HTTP: the same operations as `sluice keys`. */
+export function keyRoutes(keys: KeyService, onChange: () => void): AdminRoute[] {
+  const changed = <T>(value: T) => {
+    onChange();
+    return value;
+  };
+  return [
+    { method: 'GET', pattern: /^\/admin\/keys$/, handle: async () => ({ status: 200, body: { data: await keys.list() } }) },
+    {
+      method: 'POST',
+      pattern: /^\/admin\/keys$/,
+      handle: async (_params, body) => {
+        const input = parseAdminBody(keyCreate, body);
+        const { expires, ...rest } = input;
+        const created = await keyCall(() => keys.create({ ...rest, expiresAt: expiry(expires, Date.now()) }));
+        return { status: 201, body: { key: created.key, ...created.view } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/admin\/keys\/(?<name>[^/]+)$/,
+      handle: async ({ name }) => ({ status: 200, body: await keyCall(() => keys.get(name!)) }),
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/admin\/keys\/(?<name>[^/]+)$/,
+      handle: async ({ name }, body) => {
+        const { expires, ...rest } = parseAdminBody(keySettings, body);
+        const view = await keyCall(() => keys.update(name!, { ...rest, expiresAt: expiry(expires, Date.now()) }));
+        return changed({ status: 200, body: view });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/admin\/keys\/(?<name>[^/]+)\/revoke$/,
+      handle: async ({ name }) => changed({ status: 200, body: await keyCall(() => keys.revoke(name!)) }),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/admin\/keys\/(?<name>[^/]+)\/rotate$/,
+      handle: async ({ name }) => {
+        const rotated = await keyCall(() => keys.rotate(name!));
+        return changed({ status: 200, body: { key: rotated.key, ...rotated.view } });
+      },
+    },
+  ];
+}
+
+export function matchAdminRoute(
+  routes: AdminRoute[],
+  method: string,
+  path: string,
+): { route: AdminRoute; params: Record<string, string> } | 'method' | undefined {
+  let pathMatched = false;
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    pathMatched = true;
+    if (route.method === method) {
+      const params = Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      return { route, params };
+    }
+  }
+  return pathMatched ? 'method' : undefined;
+}

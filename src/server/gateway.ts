@@ -1,0 +1,245 @@
+import { once } from 'node:events';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import { upstreamKeyFor } from '../config/load.js';
+import { DEFAULT_ENVIRONMENTS, type LoadedConfig } from '../config/schema.js';
+import { Authenticator } from '../keys/authenticator.js';
+import { KeyService } from '../keys/service.js';
+import { createAccount } from '../pipeline/account.js';
+import { type Reserve, admitStage } from '../pipeline/admit.js';
+import { authenticateStage } from '../pipeline/authenticate.js';
+import { ApiError, errorBody, newRequestId } from '../pipeline/errors.js';
+import { forward } from '../pipeline/forward.js';
+import { checkMessagesBody, guardStage } from '../pipeline/guard.js';
+import { type Route, runCall } from '../pipeline/pipeline.js';
+import { type Router, routeStage } from '../pipeline/route.js';
+import type { Stage } from '../pipeline/stage.js';
+import type { Call } from '../pipeline/types.js';
+import { type Store, openStore } from '../store/database.js';
+import { UpstreamClient } from '../upstream/client.js';
+import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
+import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
+import { createLogger } from './logger.js';
+import { Metrics } from './metrics.js';
+
+/** Optional parts that later stages plug in; each is a seam of the pipeline. */
+export interface GatewayPlugins {
+  router?: Router;
+  /** Reservations taken in the admit stage, in order (budgets, then rate limits). */
+  reservers?: Reserve[];
+  price?: (call: Call) => void;
+  record?: (call: Call) => void;
+  observe?: (call: Call, status: number, headers: IncomingMessage['headers']) => void;
+  adminRoutes?: AdminRoute[];
+  /** Called on close, after in-flight calls finished (flush the ledger, stop timers). */
+  close?: () => Promise<void>;
+}
+
+export interface GatewayOptions {
+  loaded: LoadedConfig;
+  catalog?: Catalog;
+  logger?: Logger;
+  store?: Store;
+  plugins?: (parts: GatewayCore) => Promise<GatewayPlugins> | GatewayPlugins;
+  /** How long close() waits for in-flight calls before cutting them. */
+  drainMs?: number;
+}
+
+/** What plugins are built from. */
+export interface GatewayCore {
+  loaded: LoadedConfig;
+  catalog: Catalog;
+  store: Store;
+  keys: KeyService;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface Gateway extends GatewayCore {
+  url: string;
+  server: Server;
+  inFlight(): number;
+  close(): Promise<void>;
+}
+
+const explicitOnly: Router = (call) =>
+  ['auto', 'sluice-fast', 'sluice-reasoning', 'sluice-critical'].includes(call.body.model)
+    ? { kind: 'refused', status: 400, message: `model "${call.body.model}" needs routing, which is not enabled` }
+    : { kind: 'explicit' };
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { loaded } = options;
+  const { config } = loaded;
+  const catalog = options.catalog ?? defaultCatalog();
+  const logger = options.logger ?? createLogger(config.log.level);
+  const store = options.store ?? (await openStore(config.database.url));
+  const environments = [...new Set([...DEFAULT_ENVIRONMENTS, ...Object.keys(config.environments)])];
+  const keys = new KeyService(store.db, { naming: config.keys.naming, environments });
+  const metrics = new Metrics({ defaultMetrics: true });
+  const core: GatewayCore = { loaded, catalog, store, keys, logger, metrics };
+  const plugins = (await options.plugins?.(core)) ?? {};
+  const authenticator = new Authenticator(keys);
+  const client = new UpstreamClient(config.upstream.url, {
+    connections: config.upstream.connections,
+    timeoutMs: config.upstream.timeoutMs,
+  });
+
+  const upstreamKey = (call: Call) => {
+    const key = upstreamKeyFor(loaded, call.principal?.environment ?? config.environment);
+    if (!key) throw new ApiError(500, `no upstream key is configured for environment "${call.principal?.environment}"`);
+    return key;
+  };
+  const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
+    forward(call, responder, {
+      client,
+      retry: config.upstream.retry,
+      upstreamKey,
+      fallback: config.upstream.fallback,
+      price: plugins.price,
+      observe: plugins.observe,
+    });
+  const authenticate = authenticateStage(authenticator);
+  const messages: Stage[] = [
+    authenticate,
+    routeStage(catalog, plugins.router ?? explicitOnly),
+    guardStage(catalog, config.maxTokens),
+    admitStage(plugins.reservers ?? []),
+  ];
+  const account = createAccount({ logger, metrics, price: plugins.price, record: plugins.record });
+  const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
+  const live = new Set<Call>();
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    const isMessages = path === '/v1/messages';
+    const isCount = path === '/v1/messages/count_tokens';
+    const isModels = path === '/v1/models' || /^\/v1\/models\/[^/]+$/.test(path);
+    const controller = new AbortController();
+    const call: Call = {
+      id: newRequestId(),
+      receivedAt: performance.now(),
+      startedAtMs: Date.now(),
+      path,
+      query: url.search,
+      headers: req.headers,
+      body: { model: '', messages: [] },
+      rawBody: Buffer.alloc(0),
+      bodyChanged: false,
+      signal: controller.signal,
+      priority: req.headers['x-sluice-priority'] === 'batch' ? 'batch' : 'interactive',
+      holds: [],
+    };
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
+    });
+    const expected = isModels ? 'GET' : 'POST';
+    const body: Stage = {
+      name: 'body',
+      async run() {
+        if (!isMessages && !isCount && !isModels) throw new ApiError(404, `Not found: ${req.method} ${path}`);
+        if (req.method !== expected) throw new ApiError(405, `${req.method} is not allowed on ${path}; use ${expected}`);
+        if (expected === 'GET') return;
+        call.rawBody = await readBody(req, config.server.bodyLimitBytes);
+        const parsed = parseJsonBody(call.rawBody);
+        if (isMessages) checkMessagesBody(parsed);
+        else if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+          throw new ApiError(400, 'request body must be a JSON object');
+        }
+        call.body = parsed as Call['body'];
+      },
+    };
+    const route: Route = {
+      stages: isMessages ? [body, ...messages] : [body, authenticate],
+      forward: forwardCall,
+    };
+    live.add(call);
+    try {
+      await runCall(call, httpResponder(res), route, account);
+    } finally {
+      live.delete(call);
+      if (call.status === 413) req.resume();
+    }
+  }
+
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const requestId = newRequestId();
+    const fail = (status: number, message: string) => {
+      const error = new ApiError(status, message);
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId });
+      res.end(errorBody(error.type, error.message, requestId));
+    };
+    const presented =
+      (req.headers['x-sluice-admin-token'] as string | undefined) ?? req.headers.authorization?.replace(/^bearer\s+/i, '');
+    if (!config.admin.token) return fail(403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
+    if (!adminTokenMatches(presented, config.admin.token)) return fail(401, 'invalid admin token');
+    const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
+    if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
+    if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
+    try {
+      const raw = req.method === 'GET' || req.method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, 1024 * 1024);
+      const parsed = raw.length > 0 ? parseJsonBody(raw) : undefined;
+      const result = await match.route.handle(match.params, parsed, url.searchParams);
+      sendJson(res, result.status, result.body, { 'request-id': requestId });
+    } catch (error) {
+      if (error instanceof ApiError) return fail(error.status, error.message);
+      logger.error({ err: error, path: url.pathname }, 'admin request failed');
+      fail(500, 'internal error in the admin API');
+    }
+  }
+
+  let ready = true;
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const work =
+      url.pathname === '/healthz'
+        ? Promise.resolve(sendJson(res, 200, { status: 'ok' }))
+        : url.pathname === '/readyz'
+          ? Promise.resolve(sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'draining' }))
+          : url.pathname === '/metrics'
+            ? metrics.registry.metrics().then((text) => {
+                res.writeHead(200, { 'content-type': metrics.registry.contentType });
+                res.end(text);
+              })
+            : url.pathname.startsWith('/admin/')
+              ? handleAdmin(req, res, url)
+              : handleApi(req, res, url);
+    work.catch((error) => {
+      logger.error({ err: error }, 'unhandled error while answering');
+      if (!res.headersSent) sendJson(res, 500, JSON.parse(errorBody('api_error', 'internal error', newRequestId())));
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  server.listen(config.server.port, config.server.host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | undefined;
+  return {
+    ...core,
+    url: `http://${host}:${address.port}`,
+    server,
+    inFlight: () => live.size,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = Date.now() + (options.drainMs ?? 30_000);
+        while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        server.closeAllConnections();
+        await stopped;
+        await plugins.close?.();
+        await authenticator.close();
+        await client.close();
+        if (!options.store) await store.close();
+      })();
+      return closing;
+    },
+  };
+}

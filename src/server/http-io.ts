@@ -1,0 +1,56 @@
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError } from '../pipeline/errors.js';
+import type { Responder } from '../pipeline/stage.js';
+
+/** Reads a request body up to `limit` bytes; a larger one is refused with 413 before it is read whole. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, `request body exceeds the ${Math.round(limit / 1024 / 1024)} MB limit`);
+}
+
+export function parseJsonBody(raw: Buffer): unknown {
+  if (raw.length === 0) throw new ApiError(400, 'request body is empty: a JSON object is required');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    throw new ApiError(400, `request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A Responder over Node's ServerResponse, with backpressure. */
+export function httpResponder(res: ServerResponse): Responder {
+  return {
+    get headersSent() {
+      return res.headersSent;
+    },
+    head(status, headers) {
+      res.writeHead(status, headers);
+    },
+    async write(chunk) {
+      if (res.destroyed) return;
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    },
+    end(chunk) {
+      if (!res.destroyed) res.end(chunk);
+    },
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
