@@ -4,7 +4,9 @@ import { readPackageVersion } from './version.js';
 /** Each subcommand lives in its own file and adds itself to the program. */
 type Register = (program: Command) => void;
 
-const commands: Array<() => Promise<{ register: Register }>> = [];
+const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./scan.js'), () => import('./hooks.js'),
+];
 
 export async function run(argv: string[]): Promise<void> {
   const program = new Command('sluice')
