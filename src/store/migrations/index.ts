@@ -1,7 +1,11 @@
 import type { Migration } from 'kysely';
 import * as keys from './001_keys.js';
+import * as ledger from './002_ledger.js';
+import * as budgets from './003_budgets.js';
 
 /** Every schema change, in order; the name's number decides the order. */
 export const migrations: Record<string, Migration> = {
   '001_keys': keys,
+  '002_ledger': ledger,
+  '003_budgets': budgets,
 };

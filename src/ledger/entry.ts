@@ -1,0 +1,96 @@
+import type { Insertable } from 'kysely';
+import { type Cost, type TokenCounts, tokenCounts } from '../catalog/cost.js';
+import { picoToSafeNumber } from '../catalog/money.js';
+import type { Call, Usage } from '../pipeline/types.js';
+import type { LedgerTable } from './tables.js';
+
+/** What the accounting stage knows about a finished request. */
+export interface LedgerEntry {
+  /** When the request arrived, epoch ms: the price in force then applies and budgets count it then. */
+  at: number;
+  requestId: string;
+  upstreamRequestId?: string | null;
+  keyId?: string | null;
+  environment: string;
+  requestedModel: string;
+  model: string;
+  routeTier?: string | null;
+  routeReason?: string | null;
+  /** The status Sluice answered with. */
+  status: number;
+  upstreamStatus?: number | null;
+  retries?: number;
+  latencyMs: number;
+  ttftMs?: number | null;
+  tokens: TokenCounts;
+  cost: Cost;
+  batch?: boolean;
+  geo?: string | null;
+}
+
+const emptyUsage: Usage = {
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+};
+
+/** A ledger entry from a finished Call and its cost (computed by `costOf` on the same usage). */
+export function entryFromCall(
+  call: Call,
+  result: { status: number; cost: Cost; batch?: boolean; geo?: string | null; finishedAt?: number },
+): LedgerEntry {
+  const finishedAt = result.finishedAt ?? call.finishedAt ?? Date.now();
+  const reason = call.route ? [call.route.rule, ...call.route.reasons].filter(Boolean).join('; ') : null;
+  return {
+    at: call.receivedAt,
+    requestId: call.id,
+    upstreamRequestId: call.upstream?.requestId ?? null,
+    keyId: call.principal?.keyId ?? null,
+    environment: call.principal?.environment ?? '',
+    requestedModel: call.requestedModel ?? call.body.model,
+    model: call.model?.id ?? call.body.model,
+    routeTier: call.route?.tier ?? null,
+    routeReason: reason ? reason.slice(0, 200) : null,
+    status: result.status,
+    upstreamStatus: call.upstream?.status ?? null,
+    retries: Math.max(0, (call.upstream?.attempts ?? 1) - 1),
+    latencyMs: Math.max(0, Math.round(finishedAt - call.receivedAt)),
+    ttftMs:
+      call.firstByteAt === undefined ? null : Math.max(0, Math.round(call.firstByteAt - call.receivedAt)),
+    tokens: tokenCounts(call.usage ?? emptyUsage),
+    cost: result.cost,
+    batch: result.batch ?? call.priority === 'batch',
+    geo:
+      result.geo ??
+      (typeof call.body['inference_geo'] === 'string' ? (call.body['inference_geo'] as string) : null),
+  };
+}
+
+export function toLedgerRow(entry: LedgerEntry): Insertable<LedgerTable> {
+  return {
+    request_id: entry.requestId,
+    at: Math.round(entry.at),
+    upstream_request_id: entry.upstreamRequestId ?? null,
+    key_id: entry.keyId ?? null,
+    environment: entry.environment,
+    requested_model: entry.requestedModel,
+    model: entry.model,
+    route_tier: entry.routeTier ?? null,
+    route_reason: entry.routeReason ?? null,
+    status: entry.status,
+    upstream_status: entry.upstreamStatus ?? null,
+    retries: entry.retries ?? 0,
+    latency_ms: Math.round(entry.latencyMs),
+    ttft_ms: entry.ttftMs === null || entry.ttftMs === undefined ? null : Math.round(entry.ttftMs),
+    input_tokens: entry.tokens.input,
+    output_tokens: entry.tokens.output,
+    cache_write_5m_tokens: entry.tokens.cacheWrite5m,
+    cache_write_1h_tokens: entry.tokens.cacheWrite1h,
+    cache_read_tokens: entry.tokens.cacheRead,
+    cost_pico: entry.cost.priced ? picoToSafeNumber(entry.cost.pico) : 0,
+    priced: entry.cost.priced ? 1 : 0,
+    batch: entry.batch ? 1 : 0,
+    geo: entry.geo ?? null,
+  };
+}
