@@ -5,6 +5,8 @@ import { readPackageVersion } from './version.js';
 type Register = (program: Command) => void;
 
 const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./serve.js'),
+  () => import('./keys.js'),
   () => import('./scan.js'), () => import('./hooks.js'),
 ];
 

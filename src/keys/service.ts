@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type Config, DEFAULT_ENVIRONMENTS } from '../config/schema.js';
 import type { Principal, Priority, RouteTier } from '../pipeline/types.js';
 import type { Database } from '../store/database.js';
 import type { VirtualKeysTable } from '../store/tables.js';
@@ -54,6 +55,14 @@ export interface KeyView {
 export interface KeyPolicy {
   naming: { pattern: string; rule: string };
   environments: string[];
+}
+
+/** Naming rule and known environments (the four defaults plus those configured). */
+export function keyPolicy(config: Config): KeyPolicy {
+  return {
+    naming: config.keys.naming,
+    environments: [...new Set([...DEFAULT_ENVIRONMENTS, ...Object.keys(config.environments)])],
+  };
 }
 
 /** Lifecycle of virtual keys: create, list, update, revoke, rotate. Secrets are stored only as hashes. */
