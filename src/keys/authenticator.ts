@@ -37,7 +37,7 @@ export class Authenticator {
     const hash = hashVirtualKey(presented);
     const now = this.now();
     let cached = this.cache.get(hash);
-    if (!cached || now - cached.loadedAt > this.ttlMs) {
+    if (!cached || now - cached.loadedAt >= this.ttlMs) {
       cached = { row: await this.keys.findByHash(hash), loadedAt: now };
       this.cache.set(hash, cached);
     }
