@@ -12,7 +12,9 @@ const INSTALL_MESSAGES = {
 export async function runHooksInstall(io: CommandIo): Promise<number> {
   try {
     const { path, action } = await installHook(io.cwd);
-    io.stdout.write(`${INSTALL_MESSAGES[action]}: ${path}\ncommits that add keys are now refused (sluice scan --staged)\n`);
+    io.stdout.write(
+      `${INSTALL_MESSAGES[action]}: ${path}\ncommits that add keys are now refused (sluice scan --staged)\n`,
+    );
     return EXIT_CLEAN;
   } catch (error) {
     io.stderr.write(`sluice hooks install: ${(error as Error).message}\n`);
@@ -42,7 +44,9 @@ export function register(program: Command): void {
   const io = (): CommandIo => ({ cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr });
   hooks
     .command('install')
-    .description('add `sluice scan --staged` to the pre-commit hook (keeps an existing hook; honours core.hooksPath)')
+    .description(
+      'add `sluice scan --staged` to the pre-commit hook (keeps an existing hook; honours core.hooksPath)',
+    )
     .action(async () => {
       process.exitCode = await runHooksInstall(io());
     });

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_BASELINE, readBaseline, writeBaseline } from '../secrets/baseline.js';
-import { type ReportFormat, formatJson, formatSarif, formatText } from '../secrets/report.js';
+import { formatJson, formatSarif, formatText, type ReportFormat } from '../secrets/report.js';
 import { type ScanMode, type ScanProgress, scan } from '../secrets/scan.js';
 import { readScanSettings } from '../secrets/scan-settings.js';
 import { verifyFindings } from '../secrets/verify.js';
@@ -55,10 +55,12 @@ export async function runScan(paths: string[], options: ScanCommandOptions, io: 
   try {
     if (options.staged && options.history) throw new Error('--staged and --history cannot be combined');
     const mode: ScanMode = options.staged ? 'staged' : options.history ? 'history' : 'files';
-    if (mode !== 'files' && paths.length > 0) throw new Error(`--${mode} scans the whole repository; leave out paths`);
+    if (mode !== 'files' && paths.length > 0)
+      throw new Error(`--${mode} scans the whole repository; leave out paths`);
     const settings = await readScanSettings(io.cwd);
     const baselinePath = resolve(io.cwd, options.baseline ?? DEFAULT_BASELINE);
-    const progress = options.progress !== false && io.stderr.isTTY && mode === 'files' ? progressLine(io.stderr) : undefined;
+    const progress =
+      options.progress !== false && io.stderr.isTTY && mode === 'files' ? progressLine(io.stderr) : undefined;
     const result = await scan({
       cwd: io.cwd,
       paths,
@@ -81,7 +83,11 @@ export async function runScan(paths: string[], options: ScanCommandOptions, io: 
     }
     const format = options.format ?? 'text';
     const output =
-      format === 'json' ? formatJson(result) : format === 'sarif' ? formatSarif(result, readPackageVersion()) : formatText(result);
+      format === 'json'
+        ? formatJson(result)
+        : format === 'sarif'
+          ? formatSarif(result, readPackageVersion())
+          : formatText(result);
     io.stdout.write(output);
     return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
   } catch (error) {
@@ -103,7 +109,9 @@ export function register(program: Command): void {
     .option('--history', 'scan every line added by every commit in the repository')
     .option('--all', 'also scan files git ignores')
     .option('--no-git', 'walk the file system instead of asking git')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'),
+    )
     .option('--baseline <file>', 'fingerprints of accepted findings', DEFAULT_BASELINE)
     .option('--update-baseline', 'accept every current finding into the baseline file')
     .option('--verify', 'ask the configured upstream whether each key found is live (GET /v1/models)')

@@ -82,7 +82,10 @@ export type InstallAction = 'created' | 'added' | 'updated' | 'unchanged';
  * Adds the scan to the pre-commit hook. An existing hook is kept: the block goes right after its
  * shebang, so it runs first and a later `exit 0` in the hook cannot skip it. Idempotent.
  */
-export async function installHook(cwd: string, sluiceBin = SLUICE_BIN): Promise<{ path: string; action: InstallAction }> {
+export async function installHook(
+  cwd: string,
+  sluiceBin = SLUICE_BIN,
+): Promise<{ path: string; action: InstallAction }> {
   const { path } = await preCommitHookTarget(cwd);
   const block = hookBlock(sluiceBin);
   const existing = await readIfExists(path);
@@ -94,7 +97,9 @@ export async function installHook(cwd: string, sluiceBin = SLUICE_BIN): Promise<
   } else {
     const firstLine = existing.split('\n', 1)[0]!;
     if (firstLine.startsWith('#!') && !SHELL_SHEBANG.test(firstLine)) {
-      throw new HookError(`${path} is not a shell script (${firstLine}); add \`sluice scan --staged\` to it by hand`);
+      throw new HookError(
+        `${path} is not a shell script (${firstLine}); add \`sluice scan --staged\` to it by hand`,
+      );
     }
     const hadBlock = existing.includes(BEGIN);
     const rest = withoutBlock(existing);
@@ -111,7 +116,9 @@ export async function installHook(cwd: string, sluiceBin = SLUICE_BIN): Promise<
 }
 
 /** Removes the block; deletes the hook if nothing but a shebang is left. */
-export async function uninstallHook(cwd: string): Promise<{ path: string; action: 'removed' | 'deleted' | 'absent' }> {
+export async function uninstallHook(
+  cwd: string,
+): Promise<{ path: string; action: 'removed' | 'deleted' | 'absent' }> {
   const { path } = await preCommitHookTarget(cwd);
   const existing = await readIfExists(path);
   if (existing === undefined || !existing.includes(BEGIN)) return { path, action: 'absent' };

@@ -5,17 +5,21 @@ export type ReportFormat = 'text' | 'json' | 'sarif';
 
 const FIXES: Record<Rule, string> = {
   'anthropic-api-key': 'revoke the key in the Anthropic Console, then read it from an environment variable',
-  'anthropic-admin-key': 'revoke the admin key in the Anthropic Console at once; admin keys control the organization',
+  'anthropic-admin-key':
+    'revoke the admin key in the Anthropic Console at once; admin keys control the organization',
   'anthropic-oauth-token': 'sign out the session that issued the token, then keep tokens out of files',
   'sluice-virtual-key': 'revoke the virtual key in Sluice and issue a new one',
   'public-env-exposure':
     'bundlers ship this variable to every browser; call the API from a server route or through the Sluice gateway',
-  'env-file-committable': 'add it to .gitignore (`sluice init` does this) and `git rm --cached` it if tracked',
+  'env-file-committable':
+    'add it to .gitignore (`sluice init` does this) and `git rm --cached` it if tracked',
 };
 
 function location(finding: Finding): string {
   const commit = finding.commit ? `${finding.commit.slice(0, 12)} ` : '';
-  return finding.line > 0 ? `${commit}${finding.path}:${finding.line}:${finding.column}` : `${commit}${finding.path}`;
+  return finding.line > 0
+    ? `${commit}${finding.path}:${finding.line}:${finding.column}`
+    : `${commit}${finding.path}`;
 }
 
 function formatBytes(bytes: number): string {
@@ -34,7 +38,9 @@ export function formatText(result: ScanResult): string {
   const count = result.findings.length;
   const accepted = result.baselined > 0 ? `; ${result.baselined} accepted by the baseline` : '';
   const scanned = result.files > 0 ? ` in ${result.files} files (${formatBytes(result.bytes)})` : '';
-  lines.push(`${count === 0 ? 'no findings' : `${count} finding${count === 1 ? '' : 's'}`}${scanned}${accepted}`);
+  lines.push(
+    `${count === 0 ? 'no findings' : `${count} finding${count === 1 ? '' : 's'}`}${scanned}${accepted}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -76,7 +82,9 @@ export function formatSarif(result: ScanResult, toolVersion: string): string {
             {
               physicalLocation: {
                 artifactLocation: { uri: finding.path },
-                ...(finding.line > 0 ? { region: { startLine: finding.line, startColumn: finding.column } } : {}),
+                ...(finding.line > 0
+                  ? { region: { startLine: finding.line, startColumn: finding.column } }
+                  : {}),
               },
             },
           ],

@@ -1,4 +1,4 @@
-import { type Finding, type Verification, secretOf } from './finding.js';
+import { type Finding, secretOf, type Verification } from './finding.js';
 
 export interface VerifyOptions {
   /** The configured upstream (Anthropic or a stand-in); keys are sent nowhere else. */
@@ -8,7 +8,8 @@ export interface VerifyOptions {
 
 /** How a key of each kind authenticates; virtual keys are not Anthropic's to verify. */
 function authHeaders(finding: Finding, secret: string): Record<string, string> | undefined {
-  if (finding.rule === 'anthropic-api-key' || finding.rule === 'anthropic-admin-key') return { 'x-api-key': secret };
+  if (finding.rule === 'anthropic-api-key' || finding.rule === 'anthropic-admin-key')
+    return { 'x-api-key': secret };
   if (finding.rule === 'anthropic-oauth-token') return { authorization: `Bearer ${secret}` };
   return undefined;
 }
