@@ -48,6 +48,7 @@ function extractFeatures(view: RequestView): Features {
   shape.codeLines += historyShape.codeLines * MEASURES.historyWeight;
   shape.codeFences += historyShape.codeFences * MEASURES.historyWeight;
   shape.dataLines += historyShape.dataLines * MEASURES.historyWeight;
+  shape.identifiers += historyShape.identifiers * MEASURES.historyWeight;
   return { view, terms, promptTerms, shape, promptWords };
 }
 
@@ -60,12 +61,17 @@ function rawSignals(f: Features): Record<SignalId, number> {
       ? 0
       : Math.log(tokens / MEASURES.lengthFromTokens) /
         Math.log(MEASURES.lengthFullTokens / MEASURES.lengthFromTokens);
-  const domain = terms.medical + terms.legal + terms.financial + terms.security;
-  const decision = terms.advice + terms.stakes;
+  const domain = terms.medical + terms.legal + terms.financial + terms.security + terms.safety + shape.money;
+  const decision = terms.advice + terms.stakes + terms.analysis * MEASURES.analysisAsDecision;
+  const detail =
+    (f.promptWords - MEASURES.detailFromWords) / (MEASURES.detailFullWords - MEASURES.detailFromWords);
   return {
     length,
-    code: terms.code + Math.min(shape.codeLines, 20) / 2 + shape.codeFences,
-    structuredData: shape.dataLines,
+    detail,
+    quantities: shape.numbers,
+    code:
+      terms.code + Math.min(shape.codeLines, 20) / 2 + shape.codeFences + Math.min(shape.identifiers, 6) / 2,
+    structuredData: shape.dataLines + terms.data,
     math: terms.math + shape.mathMarks / 2,
     multiStep:
       terms.multiStep + (shape.listItems >= 3 ? shape.listItems / 2 : 0) + (shape.questions >= 3 ? 1 : 0),
@@ -79,14 +85,21 @@ function rawSignals(f: Features): Record<SignalId, number> {
     conversation: Math.max(0, view.messageCount - 3),
     research: terms.research,
     domainRisk: domain,
-    riskyDecision: domain > 0 ? Math.min(domain, 2) * Math.min(decision, 1) : 0,
+    riskyDecision: domain > 0 ? (Math.min(domain, 2) * Math.min(decision, 2)) / 2 : 0,
+    stakedAdvice: terms.advice > 0 && terms.stakes > 0 ? terms.advice + terms.stakes : 0,
     highStakes: terms.stakes,
     nuancedCreative: terms.creative > 0 ? Math.min(terms.creative, 1) * terms.nuance : 0,
     creative: terms.creative,
     systemHint: terms.care,
-    simpleTask: terms.simple,
+    // A simple-task word ("summarize", "convert") says less when the prompt also asks for real work.
+    simpleTask: terms.simple / (1 + (terms.analysis + terms.multiStep + terms.code + terms.math) / 2),
     shortPrompt:
-      f.promptWords > 0 && f.promptWords < MEASURES.shortPromptWords && shape.codeLines === 0 ? 1 : 0,
+      f.promptWords > 0 &&
+      f.promptWords < MEASURES.shortPromptWords &&
+      shape.codeLines === 0 &&
+      terms.code + terms.math === 0
+        ? 1
+        : 0,
     brevity: terms.brevity,
   };
 }

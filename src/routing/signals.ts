@@ -21,9 +21,11 @@ export interface SignalSpec {
 export const SIGNALS = {
   // complexity: how much work the answer takes
   length: { group: 'complexity', weight: 0.2, saturateAt: 1, label: 'long-input' },
+  detail: { group: 'complexity', weight: 0.15, saturateAt: 1, label: 'detailed-prompt' },
+  quantities: { group: 'complexity', weight: 0.1, saturateAt: 8, label: 'numbers' },
   code: { group: 'complexity', weight: 0.45, saturateAt: 2, label: 'code' },
-  structuredData: { group: 'complexity', weight: 0.15, saturateAt: 6, label: 'structured-data' },
-  math: { group: 'complexity', weight: 0.35, saturateAt: 3, label: 'math' },
+  structuredData: { group: 'complexity', weight: 0.25, saturateAt: 4, label: 'structured-data' },
+  math: { group: 'complexity', weight: 0.35, saturateAt: 2, label: 'math' },
   multiStep: { group: 'complexity', weight: 0.3, saturateAt: 3, label: 'multi-step' },
   analysis: { group: 'complexity', weight: 0.3, saturateAt: 3, label: 'analysis' },
   tools: { group: 'complexity', weight: 0.15, saturateAt: 4, label: 'tools' },
@@ -40,7 +42,13 @@ export const SIGNALS = {
   longOutput: { group: 'complexity', weight: 0.1, saturateAt: 16_000, label: 'long-output' },
   conversation: { group: 'complexity', weight: 0.1, saturateAt: 12, label: 'long-conversation' },
   // stakes: how much a wrong answer costs
-  research: { group: 'stakes', weight: 0.45, saturateAt: 3, label: 'research' },
+  research: {
+    group: 'stakes',
+    weight: 0.45,
+    saturateAt: 3,
+    label: 'research',
+    floor: { tier: 'critical', atStrength: 1 },
+  },
   domainRisk: {
     group: 'stakes',
     weight: 0.25,
@@ -51,11 +59,19 @@ export const SIGNALS = {
   riskyDecision: {
     group: 'stakes',
     weight: 0.45,
-    saturateAt: 2,
+    saturateAt: 1,
     label: 'risky-decision',
     floor: { tier: 'critical', atStrength: 1 },
   },
   highStakes: { group: 'stakes', weight: 0.25, saturateAt: 2, label: 'high-stakes' },
+  /** Advice asked where something is at stake, outside the known risky domains. */
+  stakedAdvice: {
+    group: 'stakes',
+    weight: 0.05,
+    saturateAt: 2,
+    label: 'staked-advice',
+    floor: { tier: 'reasoning', atStrength: 1 },
+  },
   nuancedCreative: {
     group: 'stakes',
     weight: 0.6,
@@ -99,6 +115,11 @@ export const MEASURES = {
   /** Input at this many tokens gives full length strength. */
   lengthFullTokens: 30_000,
   charsPerToken: 4,
+  /** Prompt words from which the detail signal starts, and at which it is full. */
+  detailFromWords: 25,
+  detailFullWords: 90,
+  /** Weight of analysis language, against advice language, in a risky-domain decision. */
+  analysisAsDecision: 0.5,
   /** A prompt with fewer words than this is short. */
   shortPromptWords: 15,
   /** Weight of earlier turns and of the system prompt against the last user turn. */

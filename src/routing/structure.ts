@@ -9,6 +9,12 @@ export interface StructureCounts {
   mathMarks: number;
   listItems: number;
   questions: number;
+  /** camelCase, snake_case and call-like `name(` tokens in prose. */
+  identifiers: number;
+  /** Numbers (digits runs), a sign of quantitative work. */
+  numbers: number;
+  /** Money amounts: a currency sign before a digit. */
+  money: number;
   lines: number;
 }
 
@@ -56,8 +62,54 @@ function countChar(line: string, char: string): number {
   return count;
 }
 
+enum Kind {
+  Other = 0,
+  Lower = 1,
+  Upper = 2,
+  Digit = 3,
+}
+
+function kindOf(code: number): Kind {
+  if (code >= 97 && code <= 122) return Kind.Lower;
+  if (code >= 65 && code <= 90) return Kind.Upper;
+  if (code >= 48 && code <= 57) return Kind.Digit;
+  return Kind.Other;
+}
+
+/** Per-character counts in one pass: math marks, numbers, money, identifier shapes. */
+function countCharacters(line: string, into: StructureCounts): void {
+  let previous = Kind.Other;
+  let previousChar = '';
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i]!;
+    const kind = kindOf(line.charCodeAt(i));
+    if (MATH_CHARS.has(char)) into.mathMarks++;
+    if (kind === Kind.Digit && previous !== Kind.Digit && previousChar !== '.') {
+      into.numbers++;
+      if (previousChar === '$' || previousChar === '€' || previousChar === '£') into.money++;
+    }
+    if (kind === Kind.Upper && previous === Kind.Lower) into.identifiers++;
+    if (char === '_' && previous === Kind.Lower && kindOf(line.charCodeAt(i + 1)) === Kind.Lower)
+      into.identifiers++;
+    if (char === '(' && (previous === Kind.Lower || previous === Kind.Digit)) into.identifiers++;
+    previous = kind;
+    previousChar = char;
+  }
+}
+
 export function emptyStructure(): StructureCounts {
-  return { codeFences: 0, codeLines: 0, dataLines: 0, mathMarks: 0, listItems: 0, questions: 0, lines: 0 };
+  return {
+    codeFences: 0,
+    codeLines: 0,
+    dataLines: 0,
+    mathMarks: 0,
+    listItems: 0,
+    questions: 0,
+    identifiers: 0,
+    numbers: 0,
+    money: 0,
+    lines: 0,
+  };
 }
 
 export function countStructure(text: string, into: StructureCounts = emptyStructure()): StructureCounts {
@@ -85,18 +137,19 @@ export function countStructure(text: string, into: StructureCounts = emptyStruct
       line.includes('();');
     if (looksLikeCode) into.codeLines++;
     const commas = countChar(line, ',');
+    const tightCommas = commas - countChar(line, ', ');
     if (
       line.startsWith('|') ||
       (line.startsWith('"') && line.includes('":')) ||
       line.startsWith('{"') ||
       line.startsWith('<') ||
-      (commas >= 3 && line.length < 400 && !line.includes('. '))
+      (tightCommas >= 2 && line.length < 400 && !line.includes('. '))
     ) {
       into.dataLines++;
     }
     if (isListItem(line)) into.listItems++;
     into.questions += countChar(line, '?');
-    for (const char of line) if (MATH_CHARS.has(char)) into.mathMarks++;
+    countCharacters(line, into);
     for (const mark of LATEX_MARKS) if (line.includes(mark)) into.mathMarks += 2;
   }
   return into;
