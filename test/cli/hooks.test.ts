@@ -7,7 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runHooksInstall, runHooksUninstall } from '../../src/cli/hooks.js';
 import { isHookInstalled } from '../../src/secrets/hooks.js';
 import { fakeKey } from '../fixtures/secrets/fixture.js';
-import { memoryIo } from './io.js';
+import { memoryIo } from '../secrets/memory-io.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 let repo: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runScan } from '../../src/cli/scan.js';
 import { fakeKey } from '../fixtures/secrets/fixture.js';
-import { memoryIo } from './io.js';
+import { memoryIo } from '../secrets/memory-io.js';
 
 let dir: string;
 const write = (path: string, content: string) => {
