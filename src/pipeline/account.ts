@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { formatUsd } from '../catalog/money.js';
 import type { Metrics } from '../server/metrics.js';
 import type { Call } from './types.js';
 
@@ -49,7 +50,7 @@ export function logLine(call: Call) {
     latencyMs: ms(call.finishedAt),
     ttftMs: ms(call.firstByteAt),
     usage: call.usage,
-    costNanoUsd: call.cost?.nanoUsd,
+    costUsd: call.cost?.priced ? formatUsd(call.cost.pico) : undefined,
     priced: call.cost?.priced,
   };
 }

@@ -3,6 +3,7 @@ import type { RetryPolicy } from '../upstream/retry.js';
 import { backoffDelayMs, isRetryableError, isRetryableStatus, requestedWaitMs, sleep } from '../upstream/retry.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
 import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
+import { formatUsdExact } from '../catalog/money.js';
 import { ApiError } from './errors.js';
 import type { Responder } from './stage.js';
 import type { Call } from './types.js';
@@ -129,7 +130,7 @@ async function relayJson(call: Call, response: UpstreamResponse, responder: Resp
   }
   const headers = responseHeaders(call, response.headers);
   headers['content-length'] = String(bytes.length);
-  if (call.cost?.priced && call.cost.nanoUsd !== undefined) headers['x-sluice-cost-usd'] = formatUsd(call.cost.nanoUsd);
+  if (call.cost?.priced) headers['x-sluice-cost-usd'] = formatUsdExact(call.cost.pico);
   responder.head(response.status, headers);
   responder.end(bytes);
 }
@@ -164,15 +165,8 @@ async function relayStream(call: Call, response: UpstreamResponse, responder: Re
 }
 
 function costEventData(call: Call) {
-  const priced = call.cost?.priced === true && call.cost.nanoUsd !== undefined;
-  return { type: 'sluice_cost', cost_usd: priced ? formatUsd(call.cost!.nanoUsd!) : null, priced, usage: call.usage };
-}
-
-/** USD with micro-dollar precision, e.g. "0.001234". */
-export function formatUsd(nanoUsd: number): string {
-  const micro = Math.round(nanoUsd / 1000);
-  const whole = Math.floor(micro / 1_000_000);
-  return `${whole}.${String(micro % 1_000_000).padStart(6, '0')}`;
+  const cost = call.cost;
+  return { type: 'sluice_cost', cost_usd: cost?.priced ? formatUsdExact(cost.pico) : null, priced: cost?.priced === true, usage: call.usage };
 }
 
 function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: number): boolean {

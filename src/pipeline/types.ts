@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Cost } from '../catalog/cost.js';
 import type { ModelInfo } from '../catalog/schema.js';
 
 /** The Messages request body. Unknown fields are kept and forwarded as they are. */
@@ -91,7 +92,7 @@ export interface Call {
   /** Anthropic error type when the call ended in an error (also mid-stream). */
   errorType?: string;
   /** Cost of the call, once priced (see catalog/cost). */
-  cost?: { priced: boolean; nanoUsd?: number };
+  cost?: Cost;
   /** Reservations (rate limits, budgets) taken on the way in and settled when the call ends. */
   holds: Hold[];
 }
