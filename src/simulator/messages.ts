@@ -1,0 +1,231 @@
+import type { ModelInfo } from '../catalog/schema.js';
+import { ApiError } from './errors.js';
+import { type Fault, faultName } from './faults.js';
+import { generate } from './generate.js';
+import { baseHeaders, type Exchange, sendJson } from './http.js';
+import { messageId } from './ids.js';
+import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.js';
+import { fnv1a } from './random.js';
+import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
+import { promptBlocks, tokenCosts } from './tokens.js';
+import type { MessagesRequest, PromptRequest, Usage } from './types.js';
+import { validateCountTokensRequest, validateMessagesRequest } from './validate.js';
+
+/** `POST /v1/messages/count_tokens` */
+export function countTokens(exchange: Exchange, body: unknown): void {
+  const request = validateCountTokensRequest(body);
+  const model = resolveModel(exchange, request.model);
+  sendJson(exchange, 200, { input_tokens: inputTokens(request, model).total });
+}
+
+/** `POST /v1/messages` */
+export async function createMessage(exchange: Exchange, body: unknown): Promise<void> {
+  const { state } = exchange;
+  const request = validateMessagesRequest(body);
+  const model = resolveModel(exchange, request.model);
+  if (request.max_tokens > model.maxOutputTokens) {
+    throw new ApiError(
+      400,
+      `max_tokens: ${request.max_tokens} > ${model.maxOutputTokens}, which is the maximum allowed number of output tokens for ${model.id}`,
+    );
+  }
+  const prompt = inputTokens(request, model);
+  if (prompt.total > model.contextWindow) {
+    throw new ApiError(400, `prompt is too long: ${prompt.total} tokens > ${model.contextWindow} maximum`);
+  }
+
+  const fault = state.faults.take();
+  if (fault) {
+    state.counters.faulted(faultName(fault));
+    if (fault.kind === 'reset') {
+      exchange.res.destroyedByFault = true;
+      exchange.res.destroy();
+      return;
+    }
+    if (fault.kind === 'status') {
+      const headers: Record<string, string> =
+        fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {};
+      throw new ApiError(fault.status, fault.message ?? defaultFaultMessage(fault.status), {
+        type: fault.type,
+        headers,
+      });
+    }
+    if (fault.kind === 'delay') await sleep(fault.ms);
+    if (!request.stream && fault.kind === 'stream-error') {
+      throw new ApiError(529, fault.message, { type: fault.type });
+    }
+    if (!request.stream && fault.kind === 'stall') return; // never answers
+  }
+
+  if (state.spend.exceeded()) {
+    const until = state.spend.nextMonthStart().toISOString().slice(0, 10);
+    throw new ApiError(
+      429,
+      `You have reached your specified API usage limits. You will regain access on ${until} at 00:00 UTC.`,
+      { details: { error_code: 'enforced_spend_limit_reached' }, headers: { 'x-should-retry': 'false' } },
+    );
+  }
+
+  const scope = `${state.organizationId}\u0000${model.id}`;
+  const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
+  const uncached = prompt.total - cachePlan.readTokens - cachePlan.creation5m - cachePlan.creation1h;
+  const admission = state.limiter.admit(
+    model.class,
+    uncached + cachePlan.creation5m + cachePlan.creation1h,
+    request.max_tokens,
+  );
+  if (!admission.admitted) {
+    throw new ApiError(429, rateLimitMessage(admission.exceeded, admission.limit), {
+      headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) },
+    });
+  }
+  cachePlan.commit();
+
+  const generated = generate(request, {
+    outputTokens: state.outputTokens,
+    tokenizer: model.tokenizer,
+    seed: requestSeed(request, state.seed),
+  });
+  const usage: Usage = {
+    input_tokens: uncached,
+    cache_creation_input_tokens: cachePlan.creation5m + cachePlan.creation1h,
+    cache_read_input_tokens: cachePlan.readTokens,
+    cache_creation: {
+      ephemeral_5m_input_tokens: cachePlan.creation5m,
+      ephemeral_1h_input_tokens: cachePlan.creation1h,
+    },
+    output_tokens: generated.outputTokens,
+    service_tier: 'standard',
+  };
+  exchange.res.once('close', () => admission.settle(generated.outputTokens));
+  record(exchange, model, usage);
+
+  const message = {
+    id: messageId(),
+    model: model.id,
+    content: generated.content,
+    stopReason: generated.stopReason,
+    stopSequence: generated.stopSequence,
+    usage,
+  };
+  const latency = latencyFor(state.latency, model.class);
+  if (request.stream) {
+    await stream(exchange, messageEvents(message), admission.headers, latency, fault);
+    return;
+  }
+  if (latency) {
+    await sleep(latency.ttftMs + generationMs(latency, usage.output_tokens));
+    if (exchange.res.destroyed) return;
+  }
+  sendJson(
+    exchange,
+    200,
+    {
+      id: message.id,
+      type: 'message',
+      role: 'assistant',
+      model: message.model,
+      content: message.content,
+      stop_reason: message.stopReason,
+      stop_sequence: message.stopSequence,
+      usage,
+    },
+    admission.headers,
+  );
+}
+
+function resolveModel(exchange: Exchange, name: string): ModelInfo {
+  const model = exchange.state.catalog.model(name);
+  if (!model) throw new ApiError(404, `model: ${name}`);
+  return model;
+}
+
+function inputTokens(request: PromptRequest, model: ModelInfo) {
+  const blocks = promptBlocks(request, model.tokenizer);
+  let total = tokenCosts.prompt;
+  for (const block of blocks) total += block.tokens;
+  return { blocks, total };
+}
+
+/** The same prompt gives the same answer, streamed or not, whatever max_tokens cuts it to. */
+function requestSeed(request: MessagesRequest, seed: number): number {
+  const { model, system, messages, tools, tool_choice, thinking } = request;
+  return (
+    (fnv1a(JSON.stringify({ model, system, messages, tools, tool_choice, thinking })) ^
+      Math.imul(seed, 0x9e3779b1)) >>>
+    0
+  );
+}
+
+function record(exchange: Exchange, model: ModelInfo, usage: Usage): void {
+  const { counters, spend } = exchange.state;
+  counters.inputTokens += usage.input_tokens;
+  counters.outputTokens += usage.output_tokens;
+  counters.cacheCreationInputTokens += usage.cache_creation_input_tokens;
+  counters.cacheReadInputTokens += usage.cache_read_input_tokens;
+  spend.add(model.id, usage);
+}
+
+const limitNames = { requests: 'requests', input: 'input tokens', output: 'output tokens' } as const;
+
+function rateLimitMessage(kind: keyof typeof limitNames, limit: number): string {
+  return `This request would exceed the rate limit for your organization of ${limit.toLocaleString('en-US')} ${limitNames[kind]} per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.`;
+}
+
+function defaultFaultMessage(status: number): string {
+  if (status === 429) return 'Number of request tokens has exceeded your per-minute rate limit';
+  if (status === 529) return 'Overloaded';
+  if (status === 504) return 'Request timed out';
+  if (status >= 500) return 'Internal server error';
+  return 'Simulated error';
+}
+
+async function stream(
+  exchange: Exchange,
+  events: StreamEvent[],
+  headers: Record<string, string>,
+  latency: LatencyProfile | undefined,
+  fault: Fault | undefined,
+): Promise<void> {
+  const { res } = exchange;
+  exchange.state.counters.answered(200);
+  res.writeHead(200, {
+    ...baseHeaders(exchange),
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+  });
+  let sendCount = events.length;
+  let ending: string | undefined;
+  if (fault?.kind === 'stream-error') {
+    sendCount = Math.min(fault.afterEvents, events.length);
+    ending = sseFrame('error', { type: 'error', error: { type: fault.type, message: fault.message } });
+  } else if (fault?.kind === 'stall') {
+    sendCount = Math.min(fault.afterEvents, events.length);
+  }
+  const stalls = fault?.kind === 'stall';
+
+  if (!latency) {
+    let text = '';
+    for (let i = 0; i < sendCount; i++) text += events[i]!.frame;
+    if (ending) text += ending;
+    if (stalls) res.write(text);
+    else res.end(text);
+    return;
+  }
+  let firstContent = true;
+  for (let i = 0; i < sendCount; i++) {
+    const event = events[i]!;
+    if (i >= 2 && firstContent) {
+      // message_start and ping come at once; the first content waits for the time to first token.
+      firstContent = false;
+      await sleep(latency.ttftMs);
+    } else if (event.tokens > 0) {
+      await sleep(generationMs(latency, event.tokens));
+    }
+    if (res.destroyed) return;
+    res.write(event.frame);
+  }
+  if (stalls) return;
+  res.end(ending ?? '');
+}

@@ -1,0 +1,111 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { controlPrefix, handleControl } from './control.js';
+import { ApiError } from './errors.js';
+import { type Exchange, parseJson, readBody, sendError } from './http.js';
+import { requestId } from './ids.js';
+import { countTokens, createMessage } from './messages.js';
+import { getModel, listModels } from './models.js';
+import type { SimulatorState } from './state.js';
+
+const supportedVersions = new Set(['2023-06-01', '2023-01-01']);
+
+type Handler = (exchange: Exchange, body: unknown) => void | Promise<void>;
+
+/** Which handler serves a method and path, and whether it takes a JSON body. */
+function route(method: string, path: string): { handler: Handler; body: boolean } | undefined {
+  if (method === 'POST' && path === '/v1/messages') return { handler: createMessage, body: true };
+  if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, body: true };
+  if (method === 'GET' && path === '/v1/models') return { handler: listModels, body: false };
+  if (method === 'GET' && path.startsWith('/v1/models/')) {
+    const id = decodeURIComponent(path.slice('/v1/models/'.length));
+    return { handler: (exchange) => getModel(exchange, id), body: false };
+  }
+  return undefined;
+}
+
+/** The HTTP server, and a shutdown that also cuts stalled streams and idle keep-alive connections. */
+export function createSimulatorServer(state: SimulatorState): { server: Server; shutdown(): Promise<void> } {
+  let closing = false;
+  const server = createServer((req, res) => {
+    void serve(state, req, res, () => closing);
+  });
+  // Longer than clients' idle timeouts, so a pooled connection is never closed under a request.
+  server.keepAliveTimeout = 65_000;
+  const shutdown = (): Promise<void> => {
+    closing = true;
+    return new Promise((resolve, reject) => {
+      server.close((error) => (error ? reject(error) : resolve()));
+      server.closeAllConnections();
+    });
+  };
+  return { server, shutdown };
+}
+
+async function serve(
+  state: SimulatorState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  closing: () => boolean,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://simulator');
+  const exchange: Exchange = { req, res, url, requestId: requestId(), state };
+  if (url.pathname.startsWith(controlPrefix)) {
+    try {
+      await handleControl(exchange);
+    } catch (error) {
+      sendError(exchange, toApiError(error));
+    }
+    return;
+  }
+
+  const { counters } = state;
+  counters.received(`${req.method} ${url.pathname}`);
+  counters.inFlight++;
+  res.once('close', () => {
+    counters.inFlight--;
+    if (!res.writableFinished && !closing() && !res.destroyedByFault) counters.abortedByClient++;
+  });
+  try {
+    const match = route(req.method ?? 'GET', url.pathname);
+    if (!match) throw new ApiError(404, 'Not found');
+    authenticate(state, req);
+    checkVersion(req);
+    const body = match.body ? parseJson(await readBody(req)) : undefined;
+    await match.handler(exchange, body);
+  } catch (error) {
+    if (res.headersSent || res.destroyed) return;
+    sendError(exchange, toApiError(error));
+  }
+}
+
+declare module 'node:http' {
+  interface ServerResponse {
+    /** Set when the simulator itself cut the connection (a reset fault), not the client. */
+    destroyedByFault?: boolean;
+  }
+}
+
+function authenticate(state: SimulatorState, req: IncomingMessage): void {
+  const header = req.headers['x-api-key'];
+  const authorization = req.headers.authorization;
+  const key =
+    (Array.isArray(header) ? header[0] : header) ??
+    (authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : undefined);
+  if (!key) throw new ApiError(401, 'x-api-key header is required');
+  const accepted = state.apiKeys ? state.apiKeys.has(key) : key.startsWith('sk-ant-');
+  if (!accepted) throw new ApiError(401, 'invalid x-api-key');
+}
+
+function checkVersion(req: IncomingMessage): void {
+  const version = req.headers['anthropic-version'];
+  if (!version) throw new ApiError(400, 'anthropic-version: header is required');
+  if (typeof version !== 'string' || !supportedVersions.has(version)) {
+    throw new ApiError(400, `anthropic-version: invalid version ${String(version)}`);
+  }
+}
+
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  process.stderr.write(`sluice simulate: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return new ApiError(500, 'Internal server error');
+}

@@ -1,0 +1,90 @@
+import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import type { RateLimits } from '../catalog/schema.js';
+import { PromptCache } from './cache.js';
+import { type Clock, systemClock } from './clock.js';
+import { Counters } from './counters.js';
+import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';
+import type { LatencyOption } from './latency.js';
+import { type LimitSpec, limitsFromSpec, RateLimiter } from './rate-limits.js';
+import { SpendTracker } from './spend.js';
+
+export interface SimulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Accepted keys; without this list any key starting `sk-ant-` is accepted. */
+  apiKeys?: string[];
+  /** A tier of the catalog ("tier-1" … "tier-4", "start", "build", "scale"); default: the roomiest. */
+  tier?: string;
+  /** Explicit limits, applied to every model class; win over `tier`. */
+  limits?: RateLimits;
+  /** Default 'none'. */
+  latency?: LatencyOption;
+  /** Length in tokens of generated text when max_tokens allows (default 32). */
+  outputTokens?: number;
+  /** Over this spend in a calendar month, requests get 429 enforced_spend_limit_reached. */
+  monthlySpendCapUsd?: number;
+  /** Mixed into every request's seed, and seeds random fault rates (default 0). */
+  seed?: number;
+  /** Round token `remaining` headers to the nearest thousand, as the service does (default true). */
+  roundRateLimitHeaders?: boolean;
+  /** Time source for buckets, cache TTLs and the spend month. */
+  clock?: Clock;
+  catalog?: Catalog;
+  /** Faults in force from the start. */
+  faults?: { script?: FaultSpec[]; rates?: FaultRates };
+}
+
+/** Everything a request handler reads or changes. */
+export class SimulatorState {
+  readonly catalog: Catalog;
+  readonly clock: Clock;
+  readonly apiKeys: Set<string> | undefined;
+  readonly latency: LatencyOption;
+  readonly outputTokens: number;
+  readonly seed: number;
+  readonly cache: PromptCache;
+  readonly limiter: RateLimiter;
+  readonly spend: SpendTracker;
+  readonly faults: FaultInjector;
+  readonly counters = new Counters();
+  readonly organizationId = '00000000-0000-4000-8000-000000000000';
+
+  constructor(options: SimulatorOptions = {}) {
+    this.catalog = options.catalog ?? defaultCatalog();
+    this.clock = options.clock ?? systemClock;
+    this.apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
+    this.latency = options.latency ?? 'none';
+    this.outputTokens = options.outputTokens ?? 32;
+    this.seed = options.seed ?? 0;
+    this.cache = new PromptCache(this.clock);
+    this.limiter = new RateLimiter(
+      this.clock,
+      limitsFromSpec(this.catalog, this.limitSpec(options)),
+      options.roundRateLimitHeaders ?? true,
+    );
+    this.spend = new SpendTracker(this.catalog, this.clock, options.monthlySpendCapUsd);
+    this.faults = new FaultInjector(this.seed);
+    if (options.faults?.script) this.faults.script(options.faults.script);
+    if (options.faults?.rates) this.faults.setRates(options.faults.rates);
+  }
+
+  setLimits(spec: LimitSpec): void {
+    this.limiter.setLimits(limitsFromSpec(this.catalog, spec));
+  }
+
+  /** Counters, faults, cache, buckets and spend back to their initial state. */
+  resetAll(): void {
+    this.counters.reset();
+    this.faults.clear();
+    this.cache.clear();
+    this.limiter.reset();
+    this.spend.reset();
+  }
+
+  private limitSpec(options: SimulatorOptions): LimitSpec | undefined {
+    if (options.limits) return options.limits;
+    return options.tier ? { tier: options.tier } : undefined;
+  }
+}

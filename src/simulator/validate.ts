@@ -1,0 +1,340 @@
+import { invalidRequest } from './errors.js';
+import type { CacheControl, ContentBlock, MessagesRequest, PromptRequest, ToolDefinition } from './types.js';
+
+/** Top-level fields the Messages API accepts; anything else is rejected like the real service does. */
+const messagesFields = new Set([
+  'model',
+  'messages',
+  'max_tokens',
+  'system',
+  'stream',
+  'tools',
+  'tool_choice',
+  'temperature',
+  'top_p',
+  'top_k',
+  'stop_sequences',
+  'metadata',
+  'thinking',
+  'service_tier',
+  'cache_control',
+  'container',
+  'context_management',
+  'mcp_servers',
+  'output_config',
+  'output_format',
+  'inference_geo',
+  'speed',
+  'diagnostics',
+  'user_profile_id',
+  'workspace_id',
+]);
+
+const contentTypes = new Set([
+  'text',
+  'image',
+  'document',
+  'search_result',
+  'tool_use',
+  'tool_result',
+  'thinking',
+  'redacted_thinking',
+  'server_tool_use',
+  'web_search_tool_result',
+  'web_fetch_tool_result',
+  'code_execution_tool_result',
+  'bash_code_execution_tool_result',
+  'text_editor_code_execution_tool_result',
+  'mcp_tool_use',
+  'mcp_tool_result',
+  'container_upload',
+  'tool_search_tool_result',
+  'tool_reference',
+]);
+
+const toolNamePattern = /^[a-zA-Z0-9_-]{1,128}$/;
+const maxBreakpoints = 4;
+const thinkingDocs = 'https://docs.claude.com/en/docs/build-with-claude/extended-thinking';
+
+type Fields = Record<string, unknown>;
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fail(path: string, message: string): never {
+  throw invalidRequest(path ? `${path}: ${message}` : message);
+}
+
+function requireObject(body: unknown): Fields {
+  if (!isObject(body)) fail('', 'Input should be a valid dictionary or object to extract fields from');
+  return body;
+}
+
+/** The body of `POST /v1/messages`, checked the way the API checks it; throws a 400 ApiError. */
+export function validateMessagesRequest(raw: unknown): MessagesRequest {
+  const body = requireObject(raw);
+  for (const key of Object.keys(body)) {
+    if (!messagesFields.has(key)) fail(key, 'Extra inputs are not permitted');
+  }
+  const prompt = validatePrompt(body);
+  const maxTokens = body.max_tokens;
+  if (maxTokens === undefined) fail('max_tokens', 'Field required');
+  if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens))
+    fail('max_tokens', 'Input should be a valid integer');
+  if (maxTokens < 1) fail('max_tokens', 'Input should be greater than or equal to 1');
+  if (body.stream !== undefined && typeof body.stream !== 'boolean')
+    fail('stream', 'Input should be a valid boolean');
+  checkRange(body, 'temperature', 0, 1);
+  checkRange(body, 'top_p', 0, 1);
+  if (body.top_k !== undefined && (!Number.isInteger(body.top_k) || (body.top_k as number) < 0)) {
+    fail('top_k', 'Input should be a non-negative integer');
+  }
+  const stops = body.stop_sequences;
+  if (stops !== undefined && (!Array.isArray(stops) || stops.some((s) => typeof s !== 'string'))) {
+    fail('stop_sequences', 'Input should be a valid list of strings');
+  }
+  if (body.metadata !== undefined && !isObject(body.metadata))
+    fail('metadata', 'Input should be a valid dictionary');
+  const request: MessagesRequest = {
+    ...prompt,
+    max_tokens: maxTokens,
+    stream: body.stream as boolean | undefined,
+    stop_sequences: stops as string[] | undefined,
+    temperature: body.temperature as number | undefined,
+  };
+  checkThinking(request);
+  return request;
+}
+
+/** The body of `POST /v1/messages/count_tokens`. */
+export function validateCountTokensRequest(raw: unknown): PromptRequest {
+  return validatePrompt(requireObject(raw));
+}
+
+function validatePrompt(body: Fields): PromptRequest {
+  if (body.model === undefined) fail('model', 'Field required');
+  if (typeof body.model !== 'string') fail('model', 'Input should be a valid string');
+  if (body.messages === undefined) fail('messages', 'Field required');
+  const rawMessages = body.messages;
+  if (!Array.isArray(rawMessages)) fail('messages', 'Input should be a valid list');
+  if (rawMessages.length === 0) fail('messages', 'at least one message is required');
+  const messages = rawMessages.map((message, i) => validateMessage(message, i, rawMessages.length));
+  checkToolPairs(messages);
+  const request: PromptRequest = { model: body.model, messages };
+  if (body.system !== undefined) request.system = validateSystem(body.system);
+  if (body.tools !== undefined) request.tools = validateTools(body.tools);
+  if (body.tool_choice !== undefined)
+    request.tool_choice = validateToolChoice(body.tool_choice, request.tools);
+  if (body.thinking !== undefined) request.thinking = validateThinkingShape(body.thinking);
+  if (body.cache_control !== undefined && body.cache_control !== null) {
+    request.cache_control = validateCacheControl(body.cache_control, 'cache_control');
+  }
+  checkBreakpointCount(request);
+  return request;
+}
+
+function validateMessage(message: unknown, index: number, count: number): PromptRequest['messages'][number] {
+  const path = `messages.${index}`;
+  if (!isObject(message)) fail(path, 'Input should be a valid dictionary');
+  if (message.role === undefined) fail(`${path}.role`, 'Field required');
+  if (message.role !== 'user' && message.role !== 'assistant')
+    fail(`${path}.role`, "Input should be 'user' or 'assistant'");
+  if (message.content === undefined) fail(`${path}.content`, 'Field required');
+  const finalAssistant = index === count - 1 && message.role === 'assistant';
+  if (typeof message.content === 'string') {
+    if (message.content.length === 0 && !finalAssistant) {
+      fail(path, 'all messages must have non-empty content except for the optional final assistant message');
+    }
+    return { role: message.role, content: message.content };
+  }
+  if (!Array.isArray(message.content)) fail(`${path}.content`, 'Input should be a valid string or list');
+  if (message.content.length === 0 && !finalAssistant) {
+    fail(path, 'all messages must have non-empty content except for the optional final assistant message');
+  }
+  const content = message.content.map((block, j) => validateContentBlock(block, `${path}.content.${j}`));
+  return { role: message.role, content };
+}
+
+function validateContentBlock(block: unknown, path: string): ContentBlock {
+  if (!isObject(block)) fail(path, 'Input should be a valid dictionary');
+  const type = block.type;
+  if (typeof type !== 'string') fail(`${path}.type`, 'Field required');
+  if (!contentTypes.has(type)) {
+    fail(`${path}.type`, `Input tag '${type}' found using 'type' does not match any of the expected tags`);
+  }
+  if (type === 'text') {
+    if (typeof block.text !== 'string') fail(`${path}.text`, 'Field required');
+    if (block.text.length === 0) fail('messages', 'text content blocks must be non-empty');
+  }
+  if (type === 'image' && !isObject(block.source)) fail(`${path}.source`, 'Field required');
+  if (type === 'tool_use') {
+    if (typeof block.id !== 'string') fail(`${path}.id`, 'Field required');
+    if (typeof block.name !== 'string') fail(`${path}.name`, 'Field required');
+    if (!isObject(block.input)) fail(`${path}.input`, 'Input should be a valid dictionary');
+  }
+  if (type === 'tool_result' && typeof block.tool_use_id !== 'string')
+    fail(`${path}.tool_use_id`, 'Field required');
+  if (block.cache_control !== undefined && block.cache_control !== null) {
+    validateCacheControl(block.cache_control, `${path}.cache_control`);
+  }
+  return block as ContentBlock;
+}
+
+/** Every tool_use must be answered by a tool_result in the next message, and only those. */
+function checkToolPairs(messages: PromptRequest['messages']): void {
+  messages.forEach((message, i) => {
+    const previous = messages[i - 1];
+    const offered = new Set(
+      previous && previous.role === 'assistant' && Array.isArray(previous.content)
+        ? previous.content.filter((b) => b.type === 'tool_use').map((b) => String(b.id))
+        : [],
+    );
+    const answered = Array.isArray(message.content)
+      ? message.content.filter((b) => b.type === 'tool_result').map((b) => String(b.tool_use_id))
+      : [];
+    const unexpected = answered.filter((id) => !offered.has(id));
+    if (unexpected.length > 0) {
+      fail(
+        `messages.${i}.content.0`,
+        `unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${unexpected.join(', ')}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+      );
+    }
+    if (previous && offered.size > 0 && message.role === 'user') {
+      const missing = [...offered].filter((id) => !answered.includes(id));
+      if (missing.length > 0) {
+        fail(
+          `messages.${i - 1}`,
+          `\`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
+        );
+      }
+    }
+  });
+}
+
+function validateSystem(system: unknown): string | ContentBlock[] {
+  if (typeof system === 'string') return system;
+  if (!Array.isArray(system)) fail('system', 'Input should be a valid string or list');
+  return system.map((block, i) => {
+    if (!isObject(block) || block.type !== 'text') fail(`system.${i}.type`, "Input should be 'text'");
+    if (typeof block.text !== 'string') fail(`system.${i}.text`, 'Field required');
+    if (block.text.length === 0) fail('system', 'text content blocks must be non-empty');
+    if (block.cache_control !== undefined && block.cache_control !== null) {
+      validateCacheControl(block.cache_control, `system.${i}.cache_control`);
+    }
+    return block as ContentBlock;
+  });
+}
+
+function validateTools(tools: unknown): ToolDefinition[] {
+  if (!Array.isArray(tools)) fail('tools', 'Input should be a valid list');
+  const names = new Set<string>();
+  const result = tools.map((tool, i) => {
+    if (!isObject(tool)) fail(`tools.${i}`, 'Input should be a valid dictionary');
+    const custom = tool.type === undefined || tool.type === 'custom';
+    if (typeof tool.name !== 'string') fail(`tools.${i}.name`, 'Field required');
+    if (custom) {
+      if (!toolNamePattern.test(tool.name)) {
+        fail(`tools.${i}.custom.name`, `String should match pattern '${toolNamePattern.source}'`);
+      }
+      if (tool.input_schema === undefined) fail(`tools.${i}.custom.input_schema`, 'Field required');
+      if (!isObject(tool.input_schema))
+        fail(`tools.${i}.custom.input_schema`, 'Input should be a valid dictionary');
+    }
+    if (tool.cache_control !== undefined && tool.cache_control !== null) {
+      validateCacheControl(tool.cache_control, `tools.${i}.cache_control`);
+    }
+    if (names.has(tool.name)) fail('tools', 'Tool names must be unique.');
+    names.add(tool.name);
+    return tool as ToolDefinition;
+  });
+  return result;
+}
+
+function validateToolChoice(
+  choice: unknown,
+  tools: ToolDefinition[] | undefined,
+): PromptRequest['tool_choice'] {
+  if (!isObject(choice)) fail('tool_choice', 'Input should be a valid dictionary');
+  const type = choice.type;
+  if (type !== 'auto' && type !== 'any' && type !== 'tool' && type !== 'none') {
+    fail('tool_choice.type', "Input should be 'auto', 'any', 'tool' or 'none'");
+  }
+  if (type !== 'none' && type !== 'auto' && (!tools || tools.length === 0)) {
+    fail('', 'tool_choice may only be specified while providing tools.');
+  }
+  if (type === 'tool') {
+    if (typeof choice.name !== 'string') fail('tool_choice.tool.name', 'Field required');
+    if (!tools?.some((tool) => tool.name === choice.name)) {
+      fail('tool_choice', `Tool '${choice.name}' not found in provided tools`);
+    }
+    return { type, name: choice.name };
+  }
+  return { type };
+}
+
+function validateThinkingShape(thinking: unknown): PromptRequest['thinking'] {
+  if (!isObject(thinking)) fail('thinking', 'Input should be a valid dictionary');
+  if (thinking.type === 'disabled' || thinking.type === 'adaptive') return { type: thinking.type };
+  if (thinking.type !== 'enabled') {
+    fail(
+      'thinking',
+      `Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'`,
+    );
+  }
+  const budget = thinking.budget_tokens;
+  if (budget === undefined) fail('thinking.enabled.budget_tokens', 'Field required');
+  if (typeof budget !== 'number' || !Number.isInteger(budget)) {
+    fail('thinking.enabled.budget_tokens', 'Input should be a valid integer');
+  }
+  if (budget < 1024) fail('thinking.enabled.budget_tokens', 'Input should be greater than or equal to 1024');
+  return { type: 'enabled', budget_tokens: budget };
+}
+
+function checkThinking(request: MessagesRequest): void {
+  const thinking = request.thinking;
+  if (thinking?.type !== 'enabled') return;
+  if (thinking.budget_tokens >= request.max_tokens) {
+    fail(
+      '',
+      `\`max_tokens\` must be greater than \`thinking.budget_tokens\`. Please consult our documentation at ${thinkingDocs}#max-tokens-and-context-window-size`,
+    );
+  }
+  if (request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool') {
+    fail('', 'Thinking may not be enabled when tool_choice forces tool use.');
+  }
+  if (request.temperature !== undefined && request.temperature !== 1) {
+    fail(
+      '',
+      `\`temperature\` may only be set to 1 when thinking is enabled. Please consult our documentation at ${thinkingDocs}#feature-compatibility`,
+    );
+  }
+}
+
+function validateCacheControl(value: unknown, path: string): CacheControl {
+  if (!isObject(value)) fail(path, 'Input should be a valid dictionary');
+  if (value.type !== 'ephemeral') fail(`${path}.type`, "Input should be 'ephemeral'");
+  if (value.ttl !== undefined && value.ttl !== '5m' && value.ttl !== '1h')
+    fail(`${path}.ttl`, "Input should be '5m' or '1h'");
+  return value as unknown as CacheControl;
+}
+
+function checkBreakpointCount(request: PromptRequest): void {
+  let found = request.cache_control ? 1 : 0;
+  for (const tool of request.tools ?? []) if (tool.cache_control) found++;
+  if (Array.isArray(request.system)) for (const block of request.system) if (block.cache_control) found++;
+  for (const message of request.messages) {
+    if (Array.isArray(message.content)) for (const block of message.content) if (block.cache_control) found++;
+  }
+  if (found > maxBreakpoints) {
+    fail('', `A maximum of ${maxBreakpoints} blocks with cache_control may be provided. Found ${found}.`);
+  }
+}
+
+function checkRange(body: Fields, field: string, min: number, max: number): void {
+  const value = body[field];
+  if (value === undefined) return;
+  if (typeof value !== 'number') fail(field, 'Input should be a valid number');
+  if (value < min) fail(field, `Input should be greater than or equal to ${min}`);
+  if (value > max) fail(field, `Input should be less than or equal to ${max}`);
+}
