@@ -86,7 +86,10 @@ function rawSignals(f: Features): Record<SignalId, number> {
     research: terms.research,
     domainRisk: domain,
     riskyDecision: domain > 0 ? (Math.min(domain, 2) * Math.min(decision, 2)) / 2 : 0,
-    stakedAdvice: terms.advice > 0 && terms.stakes > 0 ? terms.advice + terms.stakes : 0,
+    stakedAdvice:
+      f.promptTerms.advice > 0 && (terms.stakes > 0 || f.promptWords >= MEASURES.detailFromWords)
+        ? 2 * Math.max(terms.advice + terms.stakes, 1)
+        : 0,
     highStakes: terms.stakes,
     nuancedCreative: terms.creative > 0 ? Math.min(terms.creative, 1) * terms.nuance : 0,
     creative: terms.creative,

@@ -6,6 +6,7 @@
  */
 export const LEXICON = {
   code: `
+    caching, redis, cdn, index, query, queries, latency,
     github actions, ci, ci cd, npm, lint*, deploy*, publish*, cache*, firmware, monolith, microservice*, saas, multi tenant, tables,
     code, coding, function, functions, method, class, classes, implement*, refactor*, debug*, bug,
     bugs, compile*, compiler, runtime, exception, stack trace, traceback, regex, algorithm*,
@@ -35,6 +36,7 @@ export const LEXICON = {
     rollback, checklist, in order
   `,
   analysis: `
+    breaks down, break down, when each,
     which would you, main differences, for and against, balanced, factors, is it really, significan*, statistically,
     risk, risks, analy*, assess*, evaluat*, critique, critically, investigat*, root cause, implication*, why,
     explain, reasoning, in depth, detailed, thorough*, comprehensive, justify, interpret*, insight*,
@@ -47,6 +49,7 @@ export const LEXICON = {
     parse, log file, logs
   `,
   research: `
+    study, sample size, randomi*, validity, intervention, control group, effect size,
     correlation*, correlational, experiment*, causation, causes, randomized, trials, longitudinal,
     research, literature, studies, peer reviewed, meta analysis, systematic review, state of the
     art, survey of, citation*, cite, sources, hypothes*, methodolog*, empirical, evidence, findings,
@@ -54,6 +57,7 @@ export const LEXICON = {
     replicat*, confound*, causal, dissertation, thesis
   `,
   medical: `
+    interaction*, drug interaction*, dementia, confused, confusion, emergency room, er, gp, ambulance, 911, tablet, tablets, fever of,
     patient*, diagnos*, symptom*, dose, doses, dosage*, dosing, mg, medication*, prescri*, drug,
     drugs, treatment*, therapy, clinical, clinician*, chemo*, pregnan*, surgery, surgical, allerg*,
     overdose, warfarin, insulin, antibiotic*, blood pressure, chest pain, contraindicat*, side
@@ -83,6 +87,7 @@ export const LEXICON = {
     banks, covenant*, funding, lender*, interest rate*, credit, salary, budget shortfall
   `,
   security: `
+    domain controller, service account*, in our network, contain the, lateral, persistence, indicators of compromise,
     root access, admin access, access, permissions, disgruntled, insider, on bad terms, revok*,
     vulnerab*, exploit*, breach*, incident, ransomware, malware, attacker*, compromis*, credential*,
     privilege*, cve, phishing, intrusion, pentest*, penetration test*, zero day, exfiltrat*,
@@ -92,6 +97,7 @@ export const LEXICON = {
     unknown host, mtls, attack surface*, malicious, cloudtrail, audit log*, card data, controls
   `,
   advice: `
+    how do we, how should we, how should i,
     weigh, weighing, choose, choosing, which should, what are my options, what are my chances, think through,
     should i, should we, do i need, is it safe, safe to, decide, deciding, decision*, recommend*,
     advise, advice, whether to, what would you do, how do we weigh, go or no go, which option, accept the, sign the,
@@ -100,6 +106,7 @@ export const LEXICON = {
     wait for, safe
   `,
   stakes: `
+    dangerous, danger, harmful, serious, biggest customer,
     irreversible, life threatening, high stakes, high risk, critical, emergency, urgent, lives,
     fatal, millions, billion, board, investors, shareholders, regulators, catastroph*, liability,
     safety critical, production outage, downtime, bet the company, our company, life savings, jail,
@@ -113,6 +120,7 @@ export const LEXICON = {
     scene, memoir, sonnet, verse, fable, tale, dialogue, letter, toast for, wedding speech, lullaby
   `,
   nuance: `
+    melodrama*, realizes, peace with, makes peace, gently, honor, grief,
     cheesy, corny, illness, acknowledg*, unspoken, hard year, anniversary,
     nuanc*, subtle, subtly, subtlety, bittersweet, emotional*, grief, grieving, mourning, literary,
     evocative, layered, ambigu*, ambivalen*, poignant, metaphor*, themes, heartfelt, authentic*,

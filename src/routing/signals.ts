@@ -64,10 +64,10 @@ export const SIGNALS = {
     floor: { tier: 'critical', atStrength: 1 },
   },
   highStakes: { group: 'stakes', weight: 0.25, saturateAt: 2, label: 'high-stakes' },
-  /** Advice asked where something is at stake, outside the known risky domains. */
+  /** Advice asked about a situation described in detail, or where something is at stake. */
   stakedAdvice: {
     group: 'stakes',
-    weight: 0.05,
+    weight: 0,
     saturateAt: 2,
     label: 'staked-advice',
     floor: { tier: 'reasoning', atStrength: 1 },
