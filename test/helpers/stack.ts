@@ -1,0 +1,74 @@
+import { Writable } from 'node:stream';
+import Anthropic from '@anthropic-ai/sdk';
+import { loadConfig } from '../../src/config/load.js';
+import { type Gateway, type GatewayPlugins, startGateway } from '../../src/server/gateway.js';
+import { createLogger } from '../../src/server/logger.js';
+import { gatewayPlugins } from '../../src/server/plugins.js';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.js';
+
+/** A real-shaped upstream key that only the simulator accepts. */
+export const UPSTREAM_KEY = `sk-ant-api03-${'Sluice_test-upstream_key'.padEnd(93, 'x')}AA`;
+
+export interface Stack {
+  simulator: Simulator;
+  gateway: Gateway;
+  /** A virtual key of the `production` environment. */
+  key: string;
+  /** Every log line the gateway wrote. */
+  logs: string[];
+  sdk(options?: ConstructorParameters<typeof Anthropic>[0]): Anthropic;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  simulator?: SimulatorOptions;
+  /** Extra environment variables and sluice.yaml content (as an object) for the gateway. */
+  env?: Record<string, string>;
+  yaml?: Record<string, unknown>;
+  /** Use only these plugins instead of the full set. */
+  plugins?: GatewayPlugins;
+  databaseUrl?: string;
+}
+
+/** The simulator, a gateway in front of it (SQLite in memory), and one virtual key. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const simulator = await startSimulator({ apiKeys: [UPSTREAM_KEY], ...options.simulator });
+  const loaded = loadConfig({
+    cwd: '/nonexistent-sluice-test-dir',
+    env: {
+      ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
+      SLUICE_UPSTREAM_URL: simulator.url,
+      SLUICE_DATABASE_URL: options.databaseUrl ?? 'sqlite::memory:',
+      SLUICE_ADMIN_TOKEN: 'admin-token-for-tests-0123456789',
+      ...options.env,
+    },
+    requireUpstreamKey: true,
+  });
+  if (options.yaml) Object.assign(loaded.config, options.yaml);
+  loaded.config.server.port = 0;
+  loaded.config.upstream.retry = { ...loaded.config.upstream.retry, baseDelayMs: 20, maxDelayMs: 200 };
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const gateway = await startGateway({
+    loaded,
+    logger: createLogger('info', sink),
+    plugins: options.plugins ? () => options.plugins! : (core) => gatewayPlugins(core),
+  });
+  const { key } = await gateway.keys.create({ name: 'prod-backend-v1', environment: 'production' });
+  return {
+    simulator,
+    gateway,
+    key,
+    logs,
+    sdk: (sdkOptions) => new Anthropic({ apiKey: key, baseURL: gateway.url, maxRetries: 0, ...sdkOptions }),
+    async close() {
+      await gateway.close();
+      await simulator.close();
+    },
+  };
+}

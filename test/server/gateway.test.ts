@@ -1,0 +1,152 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, UPSTREAM_KEY, startStack } from '../helpers/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(() => stack.close());
+
+const ask = { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Say hello.' }] };
+
+async function raw(url: string, body: unknown, headers: Record<string, string>) {
+  const response = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}
+
+describe('gateway with the official SDK', () => {
+  it('creates a message and returns the upstream request id plus its own', async () => {
+    const client = stack.sdk();
+    const { data, response } = await client.messages.create(ask).withResponse();
+    expect(data.type).toBe('message');
+    expect(data.usage.input_tokens).toBeGreaterThan(0);
+    expect(response.headers.get('request-id')).toMatch(/^req_/);
+    expect(response.headers.get('x-sluice-request-id')).toMatch(/^req_sluice_/);
+  });
+
+  it('streams with finalMessage()', async () => {
+    const message = await stack.sdk().messages.stream({ ...ask, max_tokens: 40 }).finalMessage();
+    expect(message.content[0]?.type).toBe('text');
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('completes a tool-use round trip', async () => {
+    const client = stack.sdk();
+    const tools = [
+      {
+        name: 'get_weather',
+        description: 'Weather for a city',
+        input_schema: { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    ];
+    const first = await client.messages.create({ ...ask, tools, tool_choice: { type: 'any' } });
+    expect(first.stop_reason).toBe('tool_use');
+    const use = first.content.find((b) => b.type === 'tool_use')!;
+    expect(use.type === 'tool_use' && typeof (use.input as { city: unknown }).city).toBe('string');
+    const second = await client.messages.create({
+      ...ask,
+      tools,
+      messages: [
+        ...ask.messages,
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.type === 'tool_use' ? use.id : '', content: '21°C' }] },
+      ],
+    });
+    expect(second.stop_reason).toBe('end_turn');
+  });
+
+  it('counts tokens as upstream does and lists models with pagination', async () => {
+    const client = stack.sdk();
+    const counted = await client.messages.countTokens({ model: ask.model, messages: ask.messages });
+    const direct = new Anthropic({ apiKey: UPSTREAM_KEY, baseURL: stack.simulator.url });
+    expect(counted.input_tokens).toBe((await direct.messages.countTokens({ model: ask.model, messages: ask.messages })).input_tokens);
+    const ids: string[] = [];
+    for await (const model of client.models.list({ limit: 3 })) ids.push(model.id);
+    const directIds: string[] = [];
+    for await (const model of direct.models.list({ limit: 50 })) directIds.push(model.id);
+    expect(ids).toEqual(directIds);
+    expect((await client.models.retrieve('claude-haiku-4-5-20251001')).id).toBe('claude-haiku-4-5-20251001');
+  });
+
+  it('raises each error as the SDK class of its status', async () => {
+    const bad = new Anthropic({ apiKey: 'sk-sluice-nope', baseURL: stack.gateway.url, maxRetries: 0 });
+    await expect(bad.messages.create(ask)).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    const client = stack.sdk();
+    await expect(client.messages.create({ ...ask, model: 'claude-nonexistent-1' })).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    // claude-3-5-haiku allows 8192 output tokens: the upstream refuses.
+    await expect(client.messages.create({ ...ask, model: 'claude-3-5-haiku', max_tokens: 10_000 })).rejects.toBeInstanceOf(
+      Anthropic.BadRequestError,
+    );
+    // The key's own cap and model list: Sluice refuses, nothing reaches upstream.
+    const { key } = await stack.gateway.keys.create({
+      name: 'ci-runner-capped',
+      environment: 'ci',
+      maxTokens: 100,
+      models: ['claude-haiku-4-5'],
+    });
+    const capped = new Anthropic({ apiKey: key, baseURL: stack.gateway.url, maxRetries: 0 });
+    const before = stack.simulator.counters().requests;
+    const overCap = await capped.messages.create({ ...ask, max_tokens: 101 }).catch((e: unknown) => e);
+    expect(overCap).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(String(overCap)).toMatch(/cap of 100/);
+    await expect(capped.messages.create({ ...ask, model: 'claude-opus-4-8' })).rejects.toBeInstanceOf(
+      Anthropic.PermissionDeniedError,
+    );
+    expect(stack.simulator.counters().requests).toBe(before);
+    stack.simulator.faults.script([{ status: 429, retryAfter: 60 }]);
+    await expect(client.messages.create(ask)).rejects.toBeInstanceOf(Anthropic.RateLimitError);
+    const overloaded = Array.from({ length: 4 }, () => ({ status: 529 }));
+    stack.simulator.faults.script(overloaded);
+    const error = await client.messages.create(ask).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.APIError);
+    expect((error as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
+    stack.simulator.faults.clear();
+  });
+});
+
+describe('pass-through', () => {
+  it('streams the same bytes as the upstream sends (message ids aside)', async () => {
+    const body = { ...ask, stream: true, max_tokens: 50 };
+    const direct = await raw(`${stack.simulator.url}/v1/messages`, body, { 'x-api-key': UPSTREAM_KEY });
+    const via = await raw(`${stack.gateway.url}/v1/messages`, body, { 'x-api-key': stack.key });
+    const normalize = (text: string) => text.replace(/msg_01[A-Za-z0-9]{22}/g, 'msg_ID');
+    expect(via.status).toBe(200);
+    expect(via.headers['content-type']).toBe(direct.headers['content-type']);
+    expect(normalize(via.text)).toBe(normalize(direct.text));
+    expect(via.text).toContain('event: message_stop');
+  });
+
+  it('forwards fields it does not know, so the upstream judges them, and swaps the credentials', async () => {
+    stack.simulator.resetCounters();
+    const response = await raw(
+      `${stack.gateway.url}/v1/messages`,
+      { ...ask, some_future_field: { nested: [1, 2] } },
+      { authorization: `Bearer ${stack.key}`, 'anthropic-beta': 'prompt-caching-2024-07-31' },
+    );
+    // The upstream (not Sluice) refuses the field: proof that it arrived there unchanged.
+    expect(response.status).toBe(400);
+    expect(response.text).toContain('some_future_field');
+    expect(stack.simulator.counters().requests).toBe(1);
+    const ok = await raw(`${stack.gateway.url}/v1/messages`, { ...ask, top_k: 5, metadata: { user_id: 'u-1' } }, {
+      authorization: `Bearer ${stack.key}`,
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('never shows the upstream key in responses, headers or logs', async () => {
+    const client = stack.sdk();
+    await client.messages.create(ask);
+    await client.messages.create({ ...ask, model: 'claude-nope' }).catch(() => undefined);
+    const response = await raw(`${stack.gateway.url}/v1/messages`, ask, { 'x-api-key': stack.key });
+    const everything = [response.text, JSON.stringify(response.headers), ...stack.logs].join('\n');
+    expect(everything).not.toContain(UPSTREAM_KEY);
+    expect(everything).not.toContain(stack.key);
+    expect(stack.logs.length).toBeGreaterThan(3);
+  });
+});
