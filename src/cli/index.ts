@@ -8,6 +8,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./serve.js'),
   () => import('./keys.js'),
   () => import('./scan.js'), () => import('./hooks.js'),
+  () => import('./simulate.js'),
 ];
 
 export async function run(argv: string[]): Promise<void> {
