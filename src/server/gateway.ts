@@ -69,6 +69,18 @@ const explicitOnly: Router = (call) =>
     ? { kind: 'refused', status: 400, message: `model "${call.body.model}" needs routing, which is not enabled` }
     : { kind: 'explicit' };
 
+/** Header checks the upstream would make too; refusing here saves a round trip and a rate-limit slot. */
+function checkHeaders(headers: IncomingMessage['headers']): void {
+  const version = headers['anthropic-version'];
+  if (typeof version !== 'string' || version.trim() === '') {
+    throw new ApiError(400, 'anthropic-version: header is required, e.g. anthropic-version: 2023-06-01');
+  }
+  const priority = headers['x-sluice-priority'];
+  if (priority !== undefined && priority !== 'interactive' && priority !== 'batch') {
+    throw new ApiError(400, 'x-sluice-priority: must be interactive or batch');
+  }
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { loaded } = options;
   const { config } = loaded;
@@ -139,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       async run() {
         if (!isMessages && !isCount && !isModels) throw new ApiError(404, `Not found: ${req.method} ${path}`);
         if (req.method !== expected) throw new ApiError(405, `${req.method} is not allowed on ${path}; use ${expected}`);
+        checkHeaders(req.headers);
         if (expected === 'GET') return;
         call.rawBody = await readBody(req, config.server.bodyLimitBytes);
         const parsed = parseJsonBody(call.rawBody);

@@ -104,8 +104,9 @@ describe('gateway with the official SDK', () => {
     const overloaded = Array.from({ length: 4 }, () => ({ status: 529 }));
     stack.simulator.faults.script(overloaded);
     const error = await client.messages.create(ask).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Anthropic.APIError);
+    expect(error).toBeInstanceOf(Anthropic.OverloadedError);
     expect((error as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
+    expect(stack.simulator.counters().byFault['529']).toBeGreaterThanOrEqual(4);
     stack.simulator.faults.clear();
   });
 });
