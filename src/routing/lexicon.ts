@@ -57,6 +57,7 @@ export const LEXICON = {
     replicat*, confound*, causal, dissertation, thesis
   `,
   medical: `
+    blood sugar, glucose, stop taking, side effect, withdrawal,
     interaction*, drug interaction*, dementia, confused, confusion, emergency room, er, gp, ambulance, 911, tablet, tablets, fever of,
     patient*, diagnos*, symptom*, dose, doses, dosage*, dosing, mg, medication*, prescri*, drug,
     drugs, treatment*, therapy, clinical, clinician*, chemo*, pregnan*, surgery, surgical, allerg*,
