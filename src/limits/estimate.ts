@@ -1,0 +1,119 @@
+import type { Histogram } from 'prom-client';
+import type { MessagesRequestBody } from '../pipeline/types.js';
+
+export interface EstimatorOptions {
+  /** Characters per token for each tokenizer family before any calibration. */
+  charsPerToken?: Record<string, number>;
+  /** Weight of each observation in the moving average of actual / estimated (0–1). */
+  smoothing?: number;
+  /** Observes actual / estimated input tokens, labelled by tokenizer. */
+  errorHistogram?: Histogram<'tokenizer'>;
+}
+
+/** English prose is about 3.5 characters per token for claude-v1; claude-v2 counts about 30 % more tokens. */
+const defaultCharsPerToken: Record<string, number> = { 'claude-v1': 3.5, 'claude-v2': 3.5 / 1.3 };
+const fallbackCharsPerToken = 3.5 / 1.3;
+/** Anthropic's own estimate for an image of typical size (width × height / 750, ~1.15 MP). */
+const tokensPerImage = 1600;
+const tokensPerMessage = 4;
+const tokensPerRequest = 8;
+
+/**
+ * Estimates a request's input tokens from its body without a tokenizer: characters divided by
+ * a per-family ratio, then scaled by a factor learned from the usage Anthropic reports.
+ */
+export class InputTokenEstimator {
+  private readonly charsPerToken: Record<string, number>;
+  private readonly smoothing: number;
+  private readonly factors = new Map<string, number>();
+
+  constructor(private readonly options: EstimatorOptions = {}) {
+    this.charsPerToken = { ...defaultCharsPerToken, ...options.charsPerToken };
+    this.smoothing = options.smoothing ?? 0.2;
+  }
+
+  estimate(body: MessagesRequestBody, tokenizer: string): number {
+    const size = measure(body);
+    const perChar = 1 / (this.charsPerToken[tokenizer] ?? fallbackCharsPerToken);
+    const textTokens = size.chars * perChar + size.messages * tokensPerMessage + tokensPerRequest;
+    return Math.ceil(textTokens * this.factor(tokenizer) + size.images * tokensPerImage);
+  }
+
+  /** The learned correction for a tokenizer family (1 = the initial ratio was right). */
+  factor(tokenizer: string): number {
+    return this.factors.get(tokenizer) ?? 1;
+  }
+
+  /**
+   * Calibrates from a finished request: total input (input + cache writes + cache reads) versus
+   * what was estimated. Averaged in log space so over- and under-estimates weigh alike.
+   */
+  observe(tokenizer: string, estimated: number, actual: number): void {
+    if (estimated <= 0 || actual <= 0) return;
+    const ratio = actual / estimated;
+    this.options.errorHistogram?.observe({ tokenizer }, ratio);
+    const bounded = Math.min(5, Math.max(0.2, ratio));
+    this.factors.set(tokenizer, this.factor(tokenizer) * bounded ** this.smoothing);
+  }
+
+  /** Learned factors by tokenizer family, for the admin snapshot. */
+  learnedFactors(): Record<string, number> {
+    return Object.fromEntries(this.factors);
+  }
+}
+
+interface BodySize {
+  chars: number;
+  messages: number;
+  images: number;
+}
+
+function measure(body: MessagesRequestBody): BodySize {
+  const size: BodySize = { chars: 0, messages: body.messages?.length ?? 0, images: 0 };
+  addContent(size, body.system);
+  for (const message of body.messages ?? []) addContent(size, message.content);
+  for (const tool of body.tools ?? []) size.chars += JSON.stringify(tool).length;
+  return size;
+}
+
+/** Counts what the model reads: text, tool inputs and results; images at a flat rate. */
+function addContent(size: BodySize, content: unknown): void {
+  if (typeof content === 'string') {
+    size.chars += content.length;
+    return;
+  }
+  if (!Array.isArray(content)) return;
+  for (const block of content as Array<Record<string, unknown>>) {
+    if (!block || typeof block !== 'object') continue;
+    switch (block.type) {
+      case 'text':
+        size.chars += typeof block.text === 'string' ? block.text.length : 0;
+        break;
+      case 'image':
+        size.images += 1;
+        break;
+      case 'tool_use':
+        size.chars += JSON.stringify(block.input ?? {}).length + String(block.name ?? '').length;
+        break;
+      case 'tool_result':
+        addContent(size, block.content);
+        break;
+      case 'thinking':
+        size.chars += typeof block.thinking === 'string' ? block.thinking.length : 0;
+        break;
+      case 'document':
+        addDocument(size, block.source);
+        break;
+      default:
+        size.chars += JSON.stringify(block).length;
+    }
+  }
+}
+
+function addDocument(size: BodySize, source: unknown): void {
+  const src = source as { type?: string; data?: unknown; content?: unknown } | undefined;
+  if (src?.type === 'text' && typeof src.data === 'string') size.chars += src.data.length;
+  else if (src?.type === 'content') addContent(size, src.content);
+  // A base64 PDF: roughly one image per 3 KB page plus its text; counted as decoded bytes.
+  else if (typeof src?.data === 'string') size.chars += (src.data.length * 3) / 4;
+}

@@ -1,0 +1,97 @@
+/** Header values as Node, undici or fetch give them. */
+export type HeaderSource =
+  | { get(name: string): string | null }
+  | Record<string, string | string[] | number | undefined>;
+
+export interface LimitReading {
+  limit?: number;
+  remaining?: number;
+  resetAt?: number;
+}
+
+/** What one upstream response says about the organization's limits. */
+export interface RateLimitReading {
+  requests: LimitReading;
+  inputTokens: LimitReading;
+  outputTokens: LimitReading;
+  /** The most restrictive token limit in force (informational: input and output are corrected separately). */
+  tokens: LimitReading;
+  /** From `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
+  retryAfterMs?: number;
+}
+
+const kinds = {
+  requests: 'requests',
+  inputTokens: 'input-tokens',
+  outputTokens: 'output-tokens',
+  tokens: 'tokens',
+} as const;
+
+function header(source: HeaderSource, name: string): string | undefined {
+  if (typeof (source as { get?: unknown }).get === 'function') {
+    return (source as { get(name: string): string | null }).get(name) ?? undefined;
+  }
+  const value = (source as Record<string, string | string[] | number | undefined>)[name];
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value[0] : String(value);
+}
+
+function number(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function time(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export function parseRateLimitHeaders(source: HeaderSource, now = Date.now()): RateLimitReading {
+  const reading = {} as RateLimitReading;
+  for (const [field, kind] of Object.entries(kinds) as Array<[keyof typeof kinds, string]>) {
+    reading[field] = {
+      limit: number(header(source, `anthropic-ratelimit-${kind}-limit`)),
+      remaining: number(header(source, `anthropic-ratelimit-${kind}-remaining`)),
+      resetAt: time(header(source, `anthropic-ratelimit-${kind}-reset`)),
+    };
+  }
+  const retryAfterMs = number(header(source, 'retry-after-ms'));
+  const retryAfter = header(source, 'retry-after');
+  if (retryAfterMs !== undefined) reading.retryAfterMs = retryAfterMs;
+  else if (retryAfter !== undefined) {
+    const seconds = number(retryAfter);
+    const date = seconds === undefined ? time(retryAfter) : undefined;
+    if (seconds !== undefined) reading.retryAfterMs = seconds * 1000;
+    else if (date !== undefined) reading.retryAfterMs = Math.max(0, date - now);
+  }
+  return reading;
+}
+
+/** One of a key's quotas, for the headers of a refusal. */
+export interface QuotaState {
+  kind: 'requests' | 'tokens' | 'daily-tokens';
+  limit: number;
+  remaining: number;
+  resetAt: number;
+}
+
+/**
+ * Headers in Anthropic's style describing a key's own quotas, plus `retry-after` (whole
+ * seconds, rounded up) and `retry-after-ms` (which the official SDKs prefer).
+ */
+export function quotaHeaders(quotas: QuotaState[], retryAfterMs: number): Record<string, string> {
+  const headers: Record<string, string> = {
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    'retry-after-ms': String(Math.max(1, Math.ceil(retryAfterMs))),
+  };
+  for (const quota of quotas) {
+    headers[`anthropic-ratelimit-${quota.kind}-limit`] = String(quota.limit);
+    headers[`anthropic-ratelimit-${quota.kind}-remaining`] = String(Math.max(0, Math.floor(quota.remaining)));
+    headers[`anthropic-ratelimit-${quota.kind}-reset`] = new Date(Math.ceil(quota.resetAt / 1000) * 1000)
+      .toISOString()
+      .replace('.000Z', 'Z');
+  }
+  return headers;
+}

@@ -1,0 +1,606 @@
+/**
+ * Admission control: the pipeline's `admit` stage calls this module and nothing else.
+ *
+ * Contract for the caller (one request):
+ *
+ *   const estimatedInputTokens = limiter.estimateInputTokens(body, model.tokenizer);
+ *   const result = await limiter.admit({ credentialId, modelClass, tokenizer, keyId, environment,
+ *     quotas, priority, estimatedInputTokens, maxTokens, signal });
+ *   if (!result.admitted) → answer result.status with {type:'error', error:{type: result.errorType,
+ *     message: result.message}} and result.headers (retry-after, anthropic-ratelimit-*).
+ *   else, for the upstream call:
+ *     - as soon as upstream response headers arrive (any status): result.observeResponse(headers, status)
+ *     - when the usage is known (end of the JSON body or of the SSE stream): result.settle(usage)
+ *     - when upstream charged nothing (connection failed, nothing sent): result.release()
+ *     - upstream answered an error without usage: settle() with zero usage (the request counted).
+ *   Exactly one of settle/release; later calls are ignored. Each returns a promise that never rejects.
+ *
+ * `admit` never rejects either: a client abort while waiting resolves a refusal with reason
+ * 'client_aborted' (status 499, nobody to answer), a fail-closed store outage one with 503
+ * overloaded_error. Estimated and reserved amounts are settled against the actual usage, which
+ * also calibrates the estimator.
+ */
+import type { Registry } from 'prom-client';
+import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import type { MessagesRequestBody, Priority, Quotas, Usage } from '../pipeline/types.js';
+import {
+  type QuotaCharge,
+  quotaCharges,
+  quotaState,
+  totalInputTokens,
+  type UpstreamRefs,
+  upstreamInputTokens,
+  upstreamRefs,
+  withAmount,
+} from './charges.js';
+import { type Clock, systemClock } from './clock.js';
+import { initialUpstreamLimits, type LimitsConfig, limitsConfigSchema } from './config.js';
+import { InputTokenEstimator } from './estimate.js';
+import { type HeaderSource, type LimitReading, parseRateLimitHeaders, quotaHeaders } from './headers.js';
+import { defaultLimitsLogger, type LimitsLogger } from './logger.js';
+import { MemoryBucketStore } from './memory-store.js';
+import { LimitsMetrics } from './metrics.js';
+import { PriorityQueue } from './queue.js';
+import {
+  type BucketCharge,
+  type BucketRef,
+  type BucketStore,
+  type BucketView,
+  LimitsUnavailableError,
+} from './store.js';
+
+export interface AdmitInput {
+  /** Upstream credential (organization key) the request will be sent with. */
+  credentialId: string;
+  modelClass: string;
+  /** Tokenizer family of the model (catalog `tokenizer`), for estimator calibration. */
+  tokenizer: string;
+  keyId: string;
+  environment: string;
+  quotas?: Quotas;
+  /** The environment's quotas; default: `limits.environments[environment]` from the configuration. */
+  environmentQuotas?: Quotas;
+  priority: Priority;
+  estimatedInputTokens: number;
+  /** The request's `max_tokens`: reserved from the output bucket until settled. */
+  maxTokens: number;
+  /** Longest wait in the queue for this request; default: the configured value for its priority. */
+  maxWaitMs?: number;
+  signal?: AbortSignal;
+}
+
+export type RefusalReason =
+  | 'key_quota'
+  | 'environment_quota'
+  | 'wait_too_long'
+  | 'queue_timeout'
+  | 'queue_full'
+  | 'limits_unavailable'
+  | 'client_aborted';
+
+export interface Refusal {
+  admitted: false;
+  reason: RefusalReason;
+  status: 429 | 499 | 503;
+  errorType: 'rate_limit_error' | 'overloaded_error';
+  message: string;
+  retryAfterSeconds?: number;
+  /** retry-after, retry-after-ms and, for quotas, anthropic-ratelimit-* describing the key's quota. */
+  headers: Record<string, string>;
+}
+
+export interface Admission {
+  admitted: true;
+  /** Time spent in the queue. */
+  waitedMs: number;
+  reserved: { inputTokens: number; outputTokens: number };
+  observeResponse(headers: HeaderSource, status: number): Promise<void>;
+  settle(usage: Usage): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface LimiterOptions {
+  /** The `limits:` configuration (parsed by limitsConfigSchema); defaults apply to missing fields. */
+  config?: Partial<LimitsConfig>;
+  store?: BucketStore;
+  catalog?: Catalog;
+  clock?: Clock;
+  /** Metrics are registered here (a private registry when absent; never the global one). */
+  registry?: Registry;
+  logger?: LimitsLogger;
+  estimator?: InputTokenEstimator;
+  /**
+   * Token `remaining` headers are rounded to the nearest thousand: the level is corrected to
+   * `remaining - slack` so rounding up never lets us overshoot.
+   */
+  remainingSlack?: number;
+  /**
+   * Until a (credential, class) has answered once, admit one request at a time, so limits
+   * configured too high are learned before a burst can cause upstream 429s.
+   */
+  probeUnlearned?: boolean;
+}
+
+interface Waiter {
+  priority: Priority;
+  seq: number;
+  input: AdmitInput;
+  charges: BucketCharge[];
+  quota: QuotaCharge[];
+  enqueuedAt: number;
+  finish(result: Admission | Refusal): void;
+}
+
+/** One (credential, model class): its buckets and its own queue, so classes never block each other. */
+interface BucketSet {
+  credentialId: string;
+  modelClass: string;
+  refs: UpstreamRefs;
+  queue: PriorityQueue<Waiter>;
+  timer?: NodeJS.Timeout;
+  pumping: boolean;
+  pumpAgain: boolean;
+  learned: boolean;
+  probing: boolean;
+}
+
+export interface BucketSetSnapshot {
+  credentialId: string;
+  modelClass: string;
+  learned: boolean;
+  queue: { depth: number; interactive: number; batch: number; oldestWaitMs: number };
+  buckets: { rpm: BucketView; itpm: BucketView; otpm: BucketView };
+}
+
+export interface LimitsSnapshot {
+  store: { backend: string; degraded: boolean };
+  estimator: Record<string, number>;
+  sets: BucketSetSnapshot[];
+}
+
+export class Limiter {
+  readonly config: LimitsConfig;
+  readonly metrics: LimitsMetrics;
+  readonly estimator: InputTokenEstimator;
+  private readonly store: BucketStore;
+  private readonly catalog: Catalog;
+  private readonly clock: Clock;
+  private readonly logger: LimitsLogger;
+  private readonly remainingSlack: number;
+  private readonly probeUnlearned: boolean;
+  private readonly sets = new Map<string, BucketSet>();
+  private seq = 0;
+
+  constructor(options: LimiterOptions = {}) {
+    this.config = limitsConfigSchema.parse(options.config ?? {});
+    this.clock = options.clock ?? systemClock;
+    this.store = options.store ?? new MemoryBucketStore(this.clock);
+    this.catalog = options.catalog ?? defaultCatalog();
+    this.logger = options.logger ?? defaultLimitsLogger();
+    this.remainingSlack = options.remainingSlack ?? 500;
+    this.probeUnlearned = options.probeUnlearned ?? true;
+    this.metrics = new LimitsMetrics(options.registry, () => this.storeDegraded());
+    this.estimator =
+      options.estimator ?? new InputTokenEstimator({ errorHistogram: this.metrics.estimateRatio });
+  }
+
+  /** Input tokens of a request body, calibrated by what upstream reported for earlier requests. */
+  estimateInputTokens(body: MessagesRequestBody, tokenizer: string): number {
+    return this.estimator.estimate(body, tokenizer);
+  }
+
+  async admit(input: AdmitInput): Promise<Admission | Refusal> {
+    if (input.signal?.aborted) return this.refuse(input, 'client_aborted', 0);
+    const set = this.setFor(input.credentialId, input.modelClass);
+    const { charges, quota } = this.chargesFor(input, set);
+    try {
+      if (set.queue.length === 0 && !set.probing) {
+        const taken = await this.store.tryTake(charges);
+        if (taken.ok) return this.admitted(set, input, charges, 0);
+        const quotaWait = maxWait(quota, taken.waits.slice(3));
+        if (quotaWait > 0) return await this.quotaRefusal(input, quota, taken.waits.slice(3), quotaWait);
+      } else if (quota.length > 0) {
+        const waits = await this.store.timeUntilAvailable(quota);
+        const quotaWait = maxWait(quota, waits);
+        if (quotaWait > 0) return await this.quotaRefusal(input, quota, waits, quotaWait);
+      }
+      return await this.enqueue(set, input, charges, quota);
+    } catch (error) {
+      return this.unavailable(input, error);
+    }
+  }
+
+  /** Queues, buckets and learned limits, for the admin API. */
+  async snapshot(): Promise<LimitsSnapshot> {
+    const now = this.clock();
+    const sets: BucketSetSnapshot[] = [];
+    for (const set of this.sets.values()) {
+      const [rpm, itpm, otpm] = await this.store.inspect([set.refs.rpm, set.refs.itpm, set.refs.otpm]);
+      const oldest = set.queue.all().reduce((min, w) => Math.min(min, w.enqueuedAt), now);
+      sets.push({
+        credentialId: set.credentialId,
+        modelClass: set.modelClass,
+        learned: set.learned,
+        queue: {
+          depth: set.queue.length,
+          interactive: set.queue.count('interactive'),
+          batch: set.queue.count('batch'),
+          oldestWaitMs: now - oldest,
+        },
+        buckets: { rpm: rpm!, itpm: itpm!, otpm: otpm! },
+      });
+    }
+    return {
+      store: { backend: this.store.backend, degraded: this.storeDegraded() },
+      estimator: this.estimator.learnedFactors(),
+      sets,
+    };
+  }
+
+  /** Refuses everything still waiting and stops the timers; the store is closed by its owner. */
+  close(): void {
+    for (const set of this.sets.values()) {
+      if (set.timer) clearTimeout(set.timer);
+      for (const waiter of [...set.queue.all()]) {
+        set.queue.remove(waiter);
+        waiter.finish(this.refuse(waiter.input, 'limits_unavailable', 1000));
+      }
+    }
+  }
+
+  private storeDegraded(): boolean {
+    const store = this.store as BucketStore & { isDegraded?: () => boolean };
+    return store.isDegraded?.() ?? false;
+  }
+
+  private setFor(credentialId: string, modelClass: string): BucketSet {
+    const id = `${credentialId}\u0000${modelClass}`;
+    let set = this.sets.get(id);
+    if (!set) {
+      const limits = initialUpstreamLimits(this.config, this.catalog, credentialId, modelClass);
+      set = {
+        credentialId,
+        modelClass,
+        refs: upstreamRefs(credentialId, modelClass, limits, this.config.windowMs),
+        queue: new PriorityQueue<Waiter>(),
+        pumping: false,
+        pumpAgain: false,
+        learned: !this.probeUnlearned,
+        probing: false,
+      };
+      this.sets.set(id, set);
+    }
+    return set;
+  }
+
+  private chargesFor(input: AdmitInput, set: BucketSet): { charges: BucketCharge[]; quota: QuotaCharge[] } {
+    const inputTokens = Math.max(0, Math.ceil(input.estimatedInputTokens));
+    const outputTokens = Math.max(0, Math.ceil(input.maxTokens));
+    const tokens = inputTokens + outputTokens;
+    const environmentQuotas = input.environmentQuotas ?? this.config.environments[input.environment];
+    const quota = [
+      ...quotaCharges('key', input.keyId, input.quotas, tokens, this.config.windowMs),
+      ...quotaCharges('environment', input.environment, environmentQuotas, tokens, this.config.windowMs),
+    ];
+    const charges = [
+      withAmount(set.refs.rpm, 1),
+      withAmount(set.refs.itpm, inputTokens),
+      withAmount(set.refs.otpm, outputTokens),
+      ...quota,
+    ];
+    return { charges, quota };
+  }
+
+  private maxWaitFor(input: AdmitInput): number {
+    return input.maxWaitMs ?? this.config.maxWaitMs[input.priority];
+  }
+
+  /**
+   * How long a request would wait behind `ahead` if nothing reserved were given back: each
+   * upstream bucket must refill what the earlier waiters take plus this request's own need.
+   */
+  private async predictWait(ahead: Waiter[], own: BucketCharge[]): Promise<number> {
+    const upstream = own.slice(0, 3);
+    const views = await this.store.inspect(upstream);
+    const now = this.clock();
+    return upstream.reduce((max, charge, i) => {
+      const view = views[i]!;
+      const need = ahead.reduce((sum, w) => sum + w.charges[i]!.amount, Math.min(charge.amount, view.limit));
+      const refillMs = ((need - view.remaining) * charge.windowMs) / view.limit;
+      return Math.max(max, refillMs, view.pausedUntil - now);
+    }, 0);
+  }
+
+  private async enqueue(
+    set: BucketSet,
+    input: AdmitInput,
+    charges: BucketCharge[],
+    quota: QuotaCharge[],
+  ): Promise<Admission | Refusal> {
+    const predicted = await this.predictWait(set.queue.ahead(input.priority), charges);
+    if (set.queue.length >= this.config.maxQueueLength) return this.refuse(input, 'queue_full', predicted);
+    if (predicted > this.maxWaitFor(input)) return this.refuse(input, 'wait_too_long', predicted);
+
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        priority: input.priority,
+        seq: ++this.seq,
+        input,
+        charges,
+        quota,
+        enqueuedAt: this.clock(),
+        finish: (result) => {
+          clearTimeout(deadline);
+          input.signal?.removeEventListener('abort', onAbort);
+          this.updateDepth(set);
+          const outcome = result.admitted
+            ? 'admitted'
+            : result.reason === 'client_aborted'
+              ? 'aborted'
+              : 'refused';
+          this.metrics.queueWait.observe(
+            { model_class: set.modelClass, priority: input.priority, outcome },
+            (this.clock() - waiter.enqueuedAt) / 1000,
+          );
+          resolve(result);
+        },
+      };
+      const leave = async (reason: RefusalReason) => {
+        if (!set.queue.remove(waiter)) return;
+        let retryMs = 0;
+        if (reason === 'queue_timeout') {
+          retryMs = await this.predictWait(set.queue.ahead(input.priority), charges).catch(() => 1000);
+        }
+        waiter.finish(this.refuse(input, reason, retryMs));
+        void this.pump(set);
+      };
+      const onAbort = () => void leave('client_aborted');
+      const deadline = setTimeout(() => void leave('queue_timeout'), this.maxWaitFor(input));
+      deadline.unref();
+      input.signal?.addEventListener('abort', onAbort, { once: true });
+      set.queue.insert(waiter);
+      this.updateDepth(set);
+      void this.pump(set);
+    });
+  }
+
+  private updateDepth(set: BucketSet): void {
+    this.metrics.queueDepth.set(
+      { credential: set.credentialId, model_class: set.modelClass },
+      set.queue.length,
+    );
+  }
+
+  /**
+   * Admits waiters from the head while they fit; otherwise sleeps until the head's buckets have
+   * refilled enough (one timer, no polling). Capacity given back wakes it early.
+   */
+  private async pump(set: BucketSet): Promise<void> {
+    if (set.pumping) {
+      set.pumpAgain = true;
+      return;
+    }
+    set.pumping = true;
+    try {
+      do {
+        set.pumpAgain = false;
+        if (set.timer) clearTimeout(set.timer);
+        set.timer = undefined;
+        await this.admitFromHead(set);
+      } while (set.pumpAgain);
+    } finally {
+      set.pumping = false;
+    }
+  }
+
+  private async admitFromHead(set: BucketSet): Promise<void> {
+    for (let head = set.queue.peek(); head && !set.probing; head = set.queue.peek()) {
+      let taken: Awaited<ReturnType<BucketStore['tryTake']>>;
+      try {
+        taken = await this.store.tryTake(head.charges);
+      } catch (error) {
+        for (const waiter of [...set.queue.all()]) {
+          set.queue.remove(waiter);
+          waiter.finish(this.unavailable(waiter.input, error));
+        }
+        return;
+      }
+      if (!set.queue.remove(head)) {
+        // Aborted or timed out while the take was in flight.
+        if (taken.ok) await this.store.refund(head.charges).catch(() => undefined);
+        continue;
+      }
+      if (taken.ok) {
+        head.finish(this.admitted(set, head.input, head.charges, this.clock() - head.enqueuedAt));
+        continue;
+      }
+      const quotaWaits = taken.waits.slice(3);
+      const quotaWait = maxWait(head.quota, quotaWaits);
+      if (quotaWait > 0) {
+        head.finish(
+          await this.quotaRefusal(head.input, head.quota, quotaWaits, quotaWait).catch((e) =>
+            this.unavailable(head.input, e),
+          ),
+        );
+        continue;
+      }
+      set.queue.insert(head);
+      const wait = Math.max(...taken.waits.slice(0, 3));
+      set.timer = setTimeout(() => void this.pump(set), Math.ceil(wait) + 1);
+      set.timer.unref();
+      return;
+    }
+  }
+
+  private admitted(set: BucketSet, input: AdmitInput, charges: BucketCharge[], waitedMs: number): Admission {
+    if (!set.learned) set.probing = true;
+    const admittedAt = this.clock();
+    let done = false;
+    const finish = async (refunds: BucketCharge[]) => {
+      if (done) return;
+      done = true;
+      try {
+        await this.store.refund(refunds.filter((c) => c.amount !== 0));
+      } catch (error) {
+        this.logger.warn({ error: String(error) }, 'could not settle rate-limit reservation');
+      }
+      set.probing = false;
+      void this.pump(set);
+    };
+    const [rpm, itpm, otpm] = charges as [BucketCharge, BucketCharge, BucketCharge];
+    const quota = charges.slice(3) as QuotaCharge[];
+    return {
+      admitted: true,
+      waitedMs,
+      reserved: { inputTokens: itpm.amount, outputTokens: otpm.amount },
+      observeResponse: async (headers, status) => {
+        try {
+          await this.learn(set, headers, status, admittedAt);
+        } catch (error) {
+          this.logger.warn({ error: String(error) }, 'could not learn from rate-limit headers');
+        }
+      },
+      settle: async (usage) => {
+        if (done) return;
+        const total = totalInputTokens(usage);
+        this.estimator.observe(input.tokenizer, itpm.amount, total);
+        const used = total + usage.output_tokens;
+        await finish([
+          withAmount(itpm, itpm.amount - upstreamInputTokens(usage)),
+          withAmount(otpm, otpm.amount - usage.output_tokens),
+          ...quota.filter((c) => c.quota !== 'rpm').map((c) => withAmount(c, c.amount - used)),
+        ]);
+      },
+      release: () => finish([rpm, itpm, otpm, ...quota]),
+    };
+  }
+
+  /** Corrects the upstream buckets from a response's headers; a 429 pauses them until retry-after. */
+  private async learn(
+    set: BucketSet,
+    headers: HeaderSource,
+    status: number,
+    admittedAt: number,
+  ): Promise<void> {
+    const now = this.clock();
+    const reading = parseRateLimitHeaders(headers, now);
+    const corrections: Array<[BucketRef, LimitReading, number]> = [
+      [set.refs.rpm, reading.requests, 0],
+      [set.refs.itpm, reading.inputTokens, this.remainingSlack],
+      [set.refs.otpm, reading.outputTokens, this.remainingSlack],
+    ];
+    let heard = false;
+    for (const [ref, limit, slack] of corrections) {
+      if (limit.limit === undefined && limit.remaining === undefined) continue;
+      heard = true;
+      await this.store.correct(ref, {
+        limit: limit.limit,
+        remaining:
+          limit.remaining === undefined
+            ? undefined
+            : Math.max(0, limit.remaining - roundingSlack(limit.remaining, slack)),
+        observedAt: admittedAt,
+      });
+    }
+    if (status === 429) {
+      this.metrics.upstreamRateLimited.inc({ credential: set.credentialId, model_class: set.modelClass });
+      // No retry-after on a 429 means a spend cap, which waiting does not cure: nothing to pause.
+      if (reading.retryAfterMs !== undefined) {
+        await this.store.pause([set.refs.rpm, set.refs.itpm, set.refs.otpm], now + reading.retryAfterMs);
+      }
+    }
+    if (heard && !set.learned) {
+      set.learned = true;
+      set.probing = false;
+      void this.pump(set);
+    }
+  }
+
+  private async quotaRefusal(
+    input: AdmitInput,
+    quota: QuotaCharge[],
+    waits: number[],
+    waitMs: number,
+  ): Promise<Refusal> {
+    const blocking = quota.filter((_, i) => waits[i]! > 0);
+    const scope = blocking.some((c) => c.scope === 'key') ? 'key' : 'environment';
+    const described = quota.filter((c) => c.scope === scope);
+    const views = await this.store.inspect(described);
+    const headers = quotaHeaders(
+      described.map((c, i) => quotaState(c, views[i]!)),
+      waitMs,
+    );
+    const which = blocking
+      .filter((c) => c.scope === scope)
+      .map((c) => c.quota)
+      .join(', ');
+    const owner = scope === 'key' ? 'this key' : `environment "${input.environment}"`;
+    this.metrics.refusals.inc({ reason: `${scope === 'key' ? 'key' : 'environment'}_quota` });
+    return {
+      admitted: false,
+      reason: scope === 'key' ? 'key_quota' : 'environment_quota',
+      status: 429,
+      errorType: 'rate_limit_error',
+      message: `Rate limit of ${owner} exceeded (${which}); retry after ${headers['retry-after']} s.`,
+      retryAfterSeconds: Number(headers['retry-after']),
+      headers,
+    };
+  }
+
+  private refuse(input: AdmitInput, reason: RefusalReason, retryAfterMs: number): Refusal {
+    this.metrics.refusals.inc({ reason });
+    if (reason === 'client_aborted') {
+      return {
+        admitted: false,
+        reason,
+        status: 499,
+        errorType: 'rate_limit_error',
+        message: 'Client closed the request while it waited.',
+        headers: {},
+      };
+    }
+    const headers = quotaHeaders([], retryAfterMs);
+    const retryAfterSeconds = Number(headers['retry-after']);
+    if (reason === 'limits_unavailable') {
+      return {
+        admitted: false,
+        reason,
+        status: 503,
+        errorType: 'overloaded_error',
+        message: 'Rate-limit state is unavailable; try again shortly.',
+        retryAfterSeconds,
+        headers,
+      };
+    }
+    const messages: Record<string, string> = {
+      wait_too_long: `Upstream rate limit for ${input.modelClass} models is saturated; capacity expected in ${retryAfterSeconds} s, longer than this request may wait.`,
+      queue_timeout: `Waited the longest allowed for ${input.modelClass} capacity; retry after ${retryAfterSeconds} s.`,
+      queue_full: `Too many requests are waiting for ${input.modelClass} capacity; retry after ${retryAfterSeconds} s.`,
+    };
+    return {
+      admitted: false,
+      reason,
+      status: 429,
+      errorType: 'rate_limit_error',
+      message: messages[reason]!,
+      retryAfterSeconds,
+      headers,
+    };
+  }
+
+  private unavailable(input: AdmitInput, error: unknown): Refusal {
+    if (!(error instanceof LimitsUnavailableError)) {
+      this.logger.warn({ error: String(error) }, 'rate-limit store error');
+    }
+    return this.refuse(input, 'limits_unavailable', 1000);
+  }
+}
+
+/** Only a round thousand can have been rounded; an exact figure needs no slack. */
+function roundingSlack(remaining: number, slack: number): number {
+  return remaining % 1000 === 0 ? slack : 0;
+}
+
+function maxWait(charges: BucketCharge[], waits: number[]): number {
+  return charges.reduce((max, _, i) => Math.max(max, waits[i] ?? 0), 0);
+}

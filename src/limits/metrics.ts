@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The limits module's metrics, registered on the registry the caller passes (never the global one). */
+export class LimitsMetrics {
+  readonly estimateRatio: Histogram<'tokenizer'>;
+  readonly queueDepth: Gauge<'credential' | 'model_class'>;
+  readonly queueWait: Histogram<'model_class' | 'priority' | 'outcome'>;
+  readonly refusals: Counter<'reason'>;
+  readonly upstreamRateLimited: Counter<'credential' | 'model_class'>;
+  readonly storeDegraded: Gauge;
+
+  constructor(
+    readonly registry: Registry = new Registry(),
+    isStoreDegraded: () => boolean = () => false,
+  ) {
+    const registers = [registry];
+    this.estimateRatio = new Histogram({
+      name: 'sluice_limits_input_estimate_ratio',
+      help: 'Actual input tokens divided by the estimate made before sending',
+      labelNames: ['tokenizer'],
+      buckets: [0.5, 0.7, 0.8, 0.9, 0.95, 1, 1.05, 1.1, 1.25, 1.5, 2],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'sluice_limits_queue_depth',
+      help: 'Requests waiting for upstream rate-limit capacity',
+      labelNames: ['credential', 'model_class'],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'sluice_limits_queue_wait_seconds',
+      help: 'Time spent waiting for admission, by outcome (admitted, refused, aborted)',
+      labelNames: ['model_class', 'priority', 'outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'sluice_limits_refusals_total',
+      help: 'Requests refused by admission control, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.upstreamRateLimited = new Counter({
+      name: 'sluice_limits_upstream_429_total',
+      help: 'Upstream 429 responses seen despite admission control',
+      labelNames: ['credential', 'model_class'],
+      registers,
+    });
+    this.storeDegraded = new Gauge({
+      name: 'sluice_limits_store_degraded',
+      help: '1 while the shared rate-limit store is unreachable',
+      registers,
+      collect() {
+        this.set(isStoreDegraded() ? 1 : 0);
+      },
+    });
+  }
+}
