@@ -24,7 +24,7 @@ export interface GenerationOptions {
 const toolPreambleTokens = 8;
 
 /**
- * The answer to a request: deterministic for a seed. Thinking (when enabled) comes first, then
+ * The answer to a request: deterministic for a seed. Thinking (enabled or adaptive) comes first, then
  * either a tool call (see `chooseTool`) or text; everything counts against `max_tokens`.
  */
 export function generate(request: MessagesRequest, options: GenerationOptions): Generated {
@@ -39,8 +39,11 @@ export function generate(request: MessagesRequest, options: GenerationOptions): 
       stopReason === 'max_tokens' ? request.max_tokens : countOutputTokens(content, options.tokenizer),
   });
 
-  if (request.thinking?.type === 'enabled') {
-    const length = Math.min(request.thinking.budget_tokens, options.outputTokens, budget);
+  const thinking = request.thinking;
+  if (thinking?.type === 'enabled' || thinking?.type === 'adaptive') {
+    // Adaptive thinking has no budget: it thinks at most half of max_tokens.
+    const allowance = thinking.type === 'enabled' ? thinking.budget_tokens : Math.floor(budget / 2);
+    const length = Math.min(allowance, options.outputTokens, budget);
     content.push({ type: 'thinking', thinking: fillerText(rng, length), signature: signature(options.seed) });
     budget -= length;
   }

@@ -7,7 +7,7 @@ import { countTokens, createMessage } from './messages.js';
 import { getModel, listModels } from './models.js';
 import type { SimulatorState } from './state.js';
 
-const supportedVersions = new Set(['2023-06-01', '2023-01-01']);
+const supportedVersions = new Set(['2023-06-01', '2023-01-01', '2026-10-21']);
 
 type Handler = (exchange: Exchange, body: unknown) => void | Promise<void>;
 
