@@ -1,0 +1,225 @@
+import { formatUsd } from '../catalog/money.js';
+import { ApiError } from '../pipeline/errors.js';
+import { type Budget, describeBudget, listBudgets } from './budget-store.js';
+import { windowAt } from './budget-window.js';
+import { spendTotal } from './queries.js';
+import type { AnyDb } from './tables.js';
+
+export type Clock = () => number;
+
+/** Who a request is charged to: its key, the key's environment, and always the global budgets. */
+export interface Payer {
+  keyId?: string | null;
+  environment?: string | null;
+}
+
+export interface BudgetState {
+  budget: Budget;
+  windowStart: number;
+  windowEnd: number | null;
+  spentPico: bigint;
+  reservedPico: bigint;
+}
+
+/** An alert-worthy moment: spend crossed `threshold` % of a budget (or a request was refused). */
+export interface ThresholdEvent {
+  budget: Budget;
+  threshold: number;
+  spentPico: bigint;
+  windowStart: number;
+  windowEnd: number | null;
+  refused: boolean;
+}
+
+export interface Reservation {
+  readonly amountPico: bigint;
+  /** Replaces the reserved worst case with the real cost (0 when nothing was billed). */
+  settle(actualPico: bigint): void;
+  /** The request was not sent: give the reservation back. */
+  release(): void;
+}
+
+export interface BudgetRefusal {
+  budget: Budget;
+  spentPico: bigint;
+  reservedPico: bigint;
+  requestedPico: bigint;
+  resetsAt: Date | null;
+  message: string;
+  /** `400 invalid_request_error`: SDKs do not retry it. */
+  error: ApiError;
+}
+
+export type Admission = { ok: true; reservation: Reservation } | { ok: false; refusal: BudgetRefusal };
+
+interface Counter extends BudgetState {
+  alerted: Set<number>;
+}
+
+export interface BudgetEnforcerOptions {
+  clock?: Clock;
+  /** Called when spend crosses a threshold, once per window and threshold on this instance. */
+  onThreshold?: (event: ThresholdEvent) => void;
+}
+
+/**
+ * Budget counters in memory, seeded from the ledger. Admission reserves the worst-case cost
+ * synchronously, so concurrent requests cannot together pass a limit; settlement swaps the
+ * reservation for the real cost. Windows roll at UTC day and month boundaries.
+ */
+export class BudgetEnforcer {
+  private readonly clock: Clock;
+  private readonly onThreshold: (event: ThresholdEvent) => void;
+  private counters = new Map<string, Counter>();
+
+  constructor(
+    private readonly db: AnyDb,
+    options: BudgetEnforcerOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.onThreshold = options.onThreshold ?? (() => {});
+  }
+
+  /**
+   * Reads the budgets and seeds each one's spend in its current window from the ledger. Called
+   * again after budgets change (or periodically when several instances share a ledger): counters
+   * are updated in place, never lowered below what this instance has settled itself.
+   */
+  async load(): Promise<void> {
+    const budgets = await listBudgets(this.db);
+    const seen = new Set<string>();
+    for (const budget of budgets) {
+      seen.add(budget.id);
+      const { start, end } = windowAt(budget.window, this.clock());
+      const spent = await spendTotal(this.db, { from: start, ...filterFor(budget) });
+      const counter = this.counters.get(budget.id);
+      if (!counter) {
+        this.counters.set(budget.id, {
+          budget,
+          windowStart: start,
+          windowEnd: end,
+          spentPico: spent,
+          reservedPico: 0n,
+          alerted: new Set(),
+        });
+        continue;
+      }
+      counter.budget = budget;
+      this.roll(counter);
+      if (counter.windowStart === start && spent > counter.spentPico) counter.spentPico = spent;
+    }
+    for (const id of this.counters.keys()) if (!seen.has(id)) this.counters.delete(id);
+  }
+
+  /** Reserves `worstCasePico` on every budget that applies, or refuses naming the first that would be passed. */
+  reserve(payer: Payer, worstCasePico: bigint): Admission {
+    const applicable = this.applicable(payer);
+    for (const counter of applicable) {
+      const { spentPico, reservedPico, budget } = counter;
+      if (spentPico >= budget.limitPico || spentPico + reservedPico + worstCasePico > budget.limitPico) {
+        const refusal = this.refusal(counter, worstCasePico);
+        this.crossed(counter, true);
+        return { ok: false, refusal };
+      }
+    }
+    const holds = applicable.map((counter) => ({ counter, windowStart: counter.windowStart }));
+    for (const { counter } of holds) counter.reservedPico += worstCasePico;
+    let open = true;
+    const finish = (actualPico: bigint) => {
+      if (!open) return;
+      open = false;
+      for (const { counter, windowStart } of holds) {
+        this.roll(counter);
+        // A reservation made in a window that has since closed belongs to that window.
+        if (counter.windowStart !== windowStart) continue;
+        counter.reservedPico -= worstCasePico;
+        counter.spentPico += actualPico;
+        this.crossed(counter, false);
+      }
+    };
+    return {
+      ok: true,
+      reservation: { amountPico: worstCasePico, settle: finish, release: () => finish(0n) },
+    };
+  }
+
+  /** Current state of every budget (window, spend, reservations). */
+  status(): BudgetState[] {
+    return [...this.counters.values()].map((counter) => {
+      this.roll(counter);
+      const { alerted: _alerted, ...state } = counter;
+      return state;
+    });
+  }
+
+  private applicable(payer: Payer): Counter[] {
+    const result: Counter[] = [];
+    for (const counter of this.counters.values()) {
+      const { scope, subject } = counter.budget;
+      const applies =
+        scope === 'global' ||
+        (scope === 'key' && payer.keyId != null && subject === payer.keyId) ||
+        (scope === 'environment' && payer.environment != null && subject === payer.environment);
+      if (applies) {
+        this.roll(counter);
+        result.push(counter);
+      }
+    }
+    return result;
+  }
+
+  private roll(counter: Counter): void {
+    if (counter.windowEnd === null || this.clock() < counter.windowEnd) return;
+    const { start, end } = windowAt(counter.budget.window, this.clock());
+    counter.windowStart = start;
+    counter.windowEnd = end;
+    counter.spentPico = 0n;
+    counter.reservedPico = 0n;
+    counter.alerted = new Set();
+  }
+
+  private crossed(counter: Counter, refused: boolean): void {
+    const { budget, spentPico } = counter;
+    for (const threshold of budget.thresholds) {
+      if (counter.alerted.has(threshold)) continue;
+      const reached = refused ? threshold <= 100 : spentPico * 100n >= BigInt(threshold) * budget.limitPico;
+      if (!reached) continue;
+      counter.alerted.add(threshold);
+      this.onThreshold({
+        budget,
+        threshold,
+        spentPico,
+        windowStart: counter.windowStart,
+        windowEnd: counter.windowEnd,
+        refused,
+      });
+    }
+  }
+
+  private refusal(counter: Counter, requestedPico: bigint): BudgetRefusal {
+    const { budget, spentPico, reservedPico, windowEnd } = counter;
+    const resetsAt = windowEnd === null ? null : new Date(windowEnd);
+    const when = resetsAt
+      ? `it resets at ${resetsAt.toISOString()}`
+      : 'it never resets: raise it with `sluice budgets set`';
+    const message =
+      `${describeBudget(budget)} would be exceeded: $${formatUsd(spentPico, 4)} spent, ` +
+      `$${formatUsd(reservedPico, 4)} reserved by requests in flight, this request may cost up to ` +
+      `$${formatUsd(requestedPico, 4)}; ${when}`;
+    return {
+      budget,
+      spentPico,
+      reservedPico,
+      requestedPico,
+      resetsAt,
+      message,
+      error: new ApiError(400, message, {}, 'invalid_request_error'),
+    };
+  }
+}
+
+function filterFor(budget: Budget): { keyId?: string; environment?: string } {
+  if (budget.scope === 'key') return { keyId: budget.subject };
+  if (budget.scope === 'environment') return { environment: budget.subject };
+  return {};
+}
