@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { catalogOverridesSchema } from '../catalog/schema.js';
+import { routingConfigSchema } from '../routing/config.js';
 
 export const DEFAULT_ENVIRONMENTS = ['development', 'staging', 'production', 'ci'] as const;
 
@@ -75,7 +76,7 @@ export const configSchema = z.object({
   catalog: catalogOverridesSchema.default({}),
   // Sections owned by the stages that read them; each validates its own part.
   limits: z.unknown().optional(),
-  routing: z.unknown().optional(),
+  routing: routingConfigSchema,
   budgets: z.unknown().optional(),
   ledger: z.unknown().optional(),
 });

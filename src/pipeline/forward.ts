@@ -50,6 +50,7 @@ export function responseHeaders(call: Call, upstream: IncomingHttpHeaders): Reco
     if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
   }
   headers['x-sluice-request-id'] = call.id;
+  if (call.route?.header) headers['x-sluice-route'] = call.route.header;
   if (call.upstream?.fallbackFrom) headers['x-sluice-fallback'] = `${call.upstream.fallbackFrom} -> ${call.body.model}`;
   return headers;
 }

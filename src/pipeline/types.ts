@@ -50,9 +50,13 @@ export interface Principal {
 
 export interface RouteDecision {
   tier: RouteTier;
-  score: number;
+  /** Classifier score; null when the client named the tier with an alias. */
+  score: number | null;
   reasons: string[];
+  source: 'classifier' | 'rule' | 'alias';
   rule?: string;
+  /** The `x-sluice-route` header value explaining the decision. */
+  header?: string;
 }
 
 /** One request's state as it flows through the stages. Each stage reads and adds its part. */

@@ -1,3 +1,5 @@
+import type { Router } from '../pipeline/route.js';
+import { compileRouting, formatRouteHeader, resolveRoute } from '../routing/index.js';
 import type { GatewayCore, GatewayPlugins } from './gateway.js';
 
 /** Upstream limits given on the command line (they win over SLUICE_TIER and sluice.yaml). */
@@ -8,7 +10,44 @@ export interface LimitFlags {
   otpm?: number;
 }
 
+/** The route stage's decision-maker: rules, then the classifier, capped by the key's policy. */
+export function createRouter(core: GatewayCore): Router {
+  const { config } = core.loaded;
+  const routing = compileRouting(config.routing, {
+    ANTHROPIC_DEFAULT_MODEL: config.models.default,
+    ANTHROPIC_REASONING_MODEL: config.models.reasoning,
+    ANTHROPIC_CRITICAL_MODEL: config.models.critical,
+  });
+  return (call) => {
+    const principal = call.principal!;
+    const decision = resolveRoute(
+      {
+        body: call.body,
+        headers: call.headers as Record<string, string | undefined>,
+        keyName: principal.name,
+        environment: principal.environment,
+        keyPolicy: principal.routing,
+      },
+      routing,
+    );
+    if (decision.kind === 'explicit') return { kind: 'explicit' };
+    if (decision.kind === 'refused') return { kind: 'refused', status: decision.status, message: decision.message };
+    return {
+      kind: 'routed',
+      model: decision.model,
+      decision: {
+        tier: decision.tier,
+        score: decision.score,
+        reasons: decision.reasons,
+        source: decision.source,
+        rule: decision.rule,
+        header: formatRouteHeader(decision),
+      },
+    };
+  };
+}
+
 /** The pipeline's pluggable stages (routing, budgets, limits, pricing, ledger), built from configuration. */
-export async function gatewayPlugins(_core: GatewayCore, _limits: LimitFlags = {}): Promise<GatewayPlugins> {
-  return {};
+export async function gatewayPlugins(core: GatewayCore, _limits: LimitFlags = {}): Promise<GatewayPlugins> {
+  return { router: createRouter(core) };
 }

@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { stringify as stringifyYaml } from 'yaml';
 import Anthropic from '@anthropic-ai/sdk';
 import { loadConfig } from '../../src/config/load.js';
 import { type Gateway, type GatewayPlugins, startGateway } from '../../src/server/gateway.js';
@@ -22,7 +26,7 @@ export interface Stack {
 
 export interface StackOptions {
   simulator?: SimulatorOptions;
-  /** Extra environment variables and sluice.yaml content (as an object) for the gateway. */
+  /** Extra environment variables and sluice.yaml content (as an object, written to a file) for the gateway. */
   env?: Record<string, string>;
   yaml?: Record<string, unknown>;
   /** Use only these plugins instead of the full set. */
@@ -33,8 +37,10 @@ export interface StackOptions {
 /** The simulator, a gateway in front of it (SQLite in memory), and one virtual key. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const simulator = await startSimulator({ apiKeys: [UPSTREAM_KEY], ...options.simulator });
+  const cwd = mkdtempSync(join(tmpdir(), 'sluice-stack-'));
+  if (options.yaml) writeFileSync(join(cwd, 'sluice.yaml'), stringifyYaml(options.yaml));
   const loaded = loadConfig({
-    cwd: '/nonexistent-sluice-test-dir',
+    cwd,
     env: {
       ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
       SLUICE_UPSTREAM_URL: simulator.url,
@@ -44,7 +50,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     requireUpstreamKey: true,
   });
-  if (options.yaml) Object.assign(loaded.config, options.yaml);
   loaded.config.server.port = 0;
   loaded.config.upstream.retry = { ...loaded.config.upstream.retry, baseDelayMs: 20, maxDelayMs: 200 };
   const logs: string[] = [];

@@ -7,9 +7,8 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     env: { ANTHROPIC_TIMEOUT_MS: '1500' },
-    yaml: {},
+    yaml: { upstream: { fallback: { 'claude-opus-4-8': ['claude-sonnet-4-6'] } } },
   });
-  stack.gateway.loaded.config.upstream.fallback = { 'claude-opus-4-8': ['claude-sonnet-4-6'] };
 });
 afterAll(() => stack.close());
 
