@@ -18,7 +18,7 @@ export interface Classification {
   tier: Tier;
   /** Sum of the signal contributions, clamped to [0, 1]. */
   score: number;
-  /** Main contributions first, e.g. `code+0.34`, then any floor that lifted the tier. */
+  /** The floor that lifted the tier, if any (`min-critical:risky-decision`), then the main contributions (`code+0.45`). */
   reasons: string[];
   /** Every non-zero contribution, for explanation and tuning. */
   contributions: Partial<Record<SignalId, number>>;
@@ -149,7 +149,7 @@ export function classifyView(view: RequestView, options: ClassifyOptions = {}): 
     .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
     .slice(0, MEASURES.maxReasons)
     .map(([id, value]) => formatContribution(signals[id].label, value));
-  const reasons = tier !== byScore ? [...ranked, floorReasons[floorReasons.length - 1]!] : ranked;
+  const reasons = tier !== byScore ? [floorReasons[floorReasons.length - 1]!, ...ranked] : ranked;
   return { tier, score, reasons, contributions };
 }
 

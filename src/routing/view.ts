@@ -48,20 +48,17 @@ interface BlockCounts {
   chars: number;
 }
 
-function collectText(
-  content: string | ContentBlock[] | undefined,
-  parts: string[],
-  counts: BlockCounts,
-): void {
-  if (content === undefined) return;
+function collectText(content: unknown, parts: string[], counts: BlockCounts): void {
+  if (content === undefined || content === null) return;
   if (typeof content === 'string') {
     parts.push(content);
     counts.chars += content.length;
     return;
   }
   if (!Array.isArray(content)) return;
-  for (const block of content) {
-    if (!block || typeof block !== 'object') continue;
+  for (const item of content as unknown[]) {
+    if (!item || typeof item !== 'object') continue;
+    const block = item as ContentBlock;
     if (block.type === 'image') counts.images++;
     else if (block.type === 'document') counts.documents++;
     else if (block.type === 'tool_result') counts.toolResults++;
@@ -73,9 +70,12 @@ function collectText(
   }
 }
 
-function hasOwnText(content: string | ContentBlock[]): boolean {
+function hasOwnText(content: unknown): boolean {
   if (typeof content === 'string') return content.trim().length > 0;
-  return Array.isArray(content) && content.some((b) => b?.type === 'text' && typeof b.text === 'string');
+  return (
+    Array.isArray(content) &&
+    content.some((b: ContentBlock | null) => b?.type === 'text' && typeof b.text === 'string')
+  );
 }
 
 export function viewRequest(
@@ -114,7 +114,7 @@ export function viewRequest(
   const systemParts: string[] = [];
   collectText(body.system, systemParts, counts);
   const system = systemParts.join('\n');
-  const thinking = body.thinking;
+  const thinking = body.thinking as { type?: string; budget_tokens?: number } | undefined;
   let thinkingBudget = 0;
   if (thinking && thinking.type === 'enabled') thinkingBudget = Math.max(1024, thinking.budget_tokens ?? 0);
   else if (thinking && thinking.type === 'adaptive') thinkingBudget = 1024;
