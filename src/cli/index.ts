@@ -9,6 +9,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./keys.js'),
   () => import('./scan.js'), () => import('./hooks.js'),
   () => import('./simulate.js'),
+  () => import('./route.js'),
 ];
 
 export async function run(argv: string[]): Promise<void> {
