@@ -3,6 +3,7 @@ import type { RateLimits } from '../catalog/schema.js';
 import type { Clock } from './clock.js';
 
 const windowMs = 60_000;
+const epsilon = 1e-9;
 
 /** A continuously refilled bucket: `limit` tokens per minute, never more than `limit` held. */
 class Bucket {
@@ -26,7 +27,8 @@ class Bucket {
   /** Milliseconds until `amount` fits; an amount above the limit waits for a full bucket. */
   waitFor(amount: number): number {
     const shortfall = Math.min(amount, this.limit) - this.tokens;
-    return shortfall > 0 ? (shortfall * windowMs) / this.limit : 0;
+    // Refill arithmetic is in floating point: ignore shortfalls that are only rounding noise.
+    return shortfall > epsilon ? (shortfall * windowMs) / this.limit : 0;
   }
 
   /** When the bucket will be full again. */
@@ -99,7 +101,7 @@ export class RateLimiter {
       return {
         admitted: false,
         headers: this.headers(buckets, now),
-        retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
+        retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000 - epsilon)),
         exceeded,
         limit: buckets[exceeded].limit,
       };

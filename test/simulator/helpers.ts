@@ -21,7 +21,10 @@ export async function simulator(options: SimulatorOptions = {}): Promise<Simulat
   return sim;
 }
 
-export function sdkClient(sim: Simulator, options: ConstructorParameters<typeof Anthropic>[0] = {}): Anthropic {
+export function sdkClient(
+  sim: Simulator,
+  options: ConstructorParameters<typeof Anthropic>[0] = {},
+): Anthropic {
   return new Anthropic({ apiKey: testKey, baseURL: sim.url, maxRetries: 0, ...options });
 }
 
@@ -40,7 +43,9 @@ export async function send(
   init: { method?: string; headers?: Record<string, string | undefined> } = {},
 ): Promise<RawResponse> {
   const headers = Object.fromEntries(
-    Object.entries({ ...apiHeaders, ...init.headers }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    Object.entries({ ...apiHeaders, ...init.headers }).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
   );
   const response = await fetch(`${sim.url}${path}`, {
     method: init.method ?? (body === undefined ? 'GET' : 'POST'),
@@ -58,7 +63,12 @@ export async function send(
 }
 
 export function userMessage(text: string, extra: Record<string, unknown> = {}) {
-  return { model: 'claude-haiku-4-5', max_tokens: 256, messages: [{ role: 'user', content: text }], ...extra };
+  return {
+    model: 'claude-haiku-4-5',
+    max_tokens: 256,
+    messages: [{ role: 'user', content: text }],
+    ...extra,
+  };
 }
 
 /** English-like text of about `words` words. */

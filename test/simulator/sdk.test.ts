@@ -44,7 +44,10 @@ describe('the official SDK against the simulator', () => {
     };
     const first = await client.messages.create(params);
     const again = await client.messages.create(params);
-    const other = await client.messages.create({ ...params, messages: [{ role: 'user', content: 'Something else' }] });
+    const other = await client.messages.create({
+      ...params,
+      messages: [{ role: 'user', content: 'Something else' }],
+    });
     expect(first.type).toBe('message');
     expect(first.role).toBe('assistant');
     expect(first.model).toBe('claude-sonnet-4-6');
@@ -79,8 +82,15 @@ describe('the official SDK against the simulator', () => {
 
   it('does a tool-use round trip with input that fits the schema', async () => {
     const client = sdkClient(await simulator());
-    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Please use get_weather for Lisbon.' }];
-    const call = await client.messages.create({ model: 'claude-opus-4-6', max_tokens: 500, tools: [weatherTool], messages });
+    const messages: Anthropic.MessageParam[] = [
+      { role: 'user', content: 'Please use get_weather for Lisbon.' },
+    ];
+    const call = await client.messages.create({
+      model: 'claude-opus-4-6',
+      max_tokens: 500,
+      tools: [weatherTool],
+      messages,
+    });
     expect(call.stop_reason).toBe('tool_use');
     const toolUse = call.content.find((block): block is Anthropic.ToolUseBlock => block.type === 'tool_use')!;
     expect(toolUse.name).toBe('get_weather');
@@ -89,8 +99,16 @@ describe('the official SDK against the simulator', () => {
     expect(schema.safeParse(toolUse.input).success).toBe(true);
 
     messages.push({ role: 'assistant', content: call.content });
-    messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUse.id, content: '21 degrees, sunny' }] });
-    const answer = await client.messages.create({ model: 'claude-opus-4-6', max_tokens: 500, tools: [weatherTool], messages });
+    messages.push({
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: toolUse.id, content: '21 degrees, sunny' }],
+    });
+    const answer = await client.messages.create({
+      model: 'claude-opus-4-6',
+      max_tokens: 500,
+      tools: [weatherTool],
+      messages,
+    });
     expect(answer.stop_reason).toBe('end_turn');
     expect(answer.content.map((block) => block.type)).toEqual(['text']);
   });
@@ -169,7 +187,12 @@ describe('the official SDK against the simulator', () => {
     const client = sdkClient(sim);
     const ask = (overrides: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}, c: Anthropic = client) =>
       c.messages.create(
-        { model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }], ...overrides },
+        {
+          model: 'claude-haiku-4-5',
+          max_tokens: 50,
+          messages: [{ role: 'user', content: 'hi' }],
+          ...overrides,
+        },
         { timeout: 30_000 },
       );
 
@@ -237,7 +260,11 @@ describe('the official SDK against the simulator', () => {
   it('stops at the monthly spend cap with a 429 the SDK does not retry', async () => {
     const sim = await simulator({ monthlySpendCapUsd: 0.0001 });
     const client = sdkClient(sim, { maxRetries: 2 });
-    const params = { model: 'claude-opus-4-1', max_tokens: 100, messages: [{ role: 'user' as const, content: 'spend' }] };
+    const params = {
+      model: 'claude-opus-4-1',
+      max_tokens: 100,
+      messages: [{ role: 'user' as const, content: 'spend' }],
+    };
     await client.messages.create(params); // $75 per million output tokens: over the cap after this one
     const capped = await client.messages.create(params).catch((e) => e);
     expect(capped).toBeInstanceOf(RateLimitError);

@@ -59,10 +59,16 @@ describe('streaming', () => {
     const response = await send(
       sim,
       '/v1/messages',
-      userMessage('Think', { stream: true, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 } }),
+      userMessage('Think', {
+        stream: true,
+        max_tokens: 2048,
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+      }),
     );
     const events = parseFrames(response.text);
-    const starts = events.filter((e) => e.event === 'content_block_start').map((e) => e.data.content_block.type);
+    const starts = events
+      .filter((e) => e.event === 'content_block_start')
+      .map((e) => e.data.content_block.type);
     expect(starts).toEqual(['thinking', 'text']);
     const thinkingDeltas = events.filter((e) => e.data.index === 0 && e.event === 'content_block_delta');
     expect(thinkingDeltas.at(-1)!.data.delta.type).toBe('signature_delta');
@@ -76,7 +82,10 @@ describe('streaming', () => {
     expect(response.status).toBe(200);
     const events = parseFrames(response.text);
     expect(events.map((e) => e.event)).toEqual(['message_start', 'ping', 'content_block_start', 'error']);
-    expect(events[3]!.data).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    expect(events[3]!.data).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: 'Overloaded' },
+    });
     expect(sim.counters().byFault).toEqual({ 'stream-error': 1 });
   });
 

@@ -39,7 +39,9 @@ describe('token counting', () => {
     const withImage = countPromptTokens(
       {
         ...base,
-        messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', data: 'x'.repeat(9999) } }] }],
+        messages: [
+          { role: 'user', content: [{ type: 'image', source: { type: 'base64', data: 'x'.repeat(9999) } }] },
+        ],
       },
       'claude-v1',
     );
@@ -61,8 +63,14 @@ describe('token counting', () => {
         tools: [{ name: 'get_weather', description: 'Weather now', input_schema: { type: 'object' } }],
         messages: [
           { role: 'user', content: 'Weather in Oslo?' },
-          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } }] },
-          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '3 degrees, rain' }] },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } }],
+          },
+          {
+            role: 'user',
+            content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '3 degrees, rain' }],
+          },
         ],
       },
     ];
@@ -80,8 +88,14 @@ describe('token counting', () => {
   it('counts the same text higher for a claude-v2 model than a claude-v1 model', async () => {
     const sim = await simulator();
     const text = longText(500);
-    const v1 = await send(sim, '/v1/messages/count_tokens', { model: 'claude-opus-4-6', messages: [{ role: 'user', content: text }] });
-    const v2 = await send(sim, '/v1/messages/count_tokens', { model: 'claude-opus-4-7', messages: [{ role: 'user', content: text }] });
+    const v1 = await send(sim, '/v1/messages/count_tokens', {
+      model: 'claude-opus-4-6',
+      messages: [{ role: 'user', content: text }],
+    });
+    const v2 = await send(sim, '/v1/messages/count_tokens', {
+      model: 'claude-opus-4-7',
+      messages: [{ role: 'user', content: text }],
+    });
     expect(v2.json.input_tokens).toBeGreaterThan(v1.json.input_tokens * 1.2);
   });
 });
