@@ -1,4 +1,6 @@
+import { costOf } from '../catalog/cost.js';
 import type { Router } from '../pipeline/route.js';
+import type { Call } from '../pipeline/types.js';
 import { compileRouting, formatRouteHeader, resolveRoute } from '../routing/index.js';
 import type { GatewayCore, GatewayPlugins } from './gateway.js';
 
@@ -47,7 +49,16 @@ export function createRouter(core: GatewayCore): Router {
   };
 }
 
+/** Prices a call from its usage with the price in force when it arrived. */
+export function createPricer(core: GatewayCore): (call: Call) => void {
+  return (call) => {
+    if (!call.usage) return;
+    const geo = typeof call.body.inference_geo === 'string' ? call.body.inference_geo : undefined;
+    call.cost = costOf(call.usage, call.body.model, new Date(call.startedAtMs), { catalog: core.catalog, inferenceGeo: geo });
+  };
+}
+
 /** The pipeline's pluggable stages (routing, budgets, limits, pricing, ledger), built from configuration. */
 export async function gatewayPlugins(core: GatewayCore, _limits: LimitFlags = {}): Promise<GatewayPlugins> {
-  return { router: createRouter(core) };
+  return { router: createRouter(core), price: createPricer(core) };
 }

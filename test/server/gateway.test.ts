@@ -151,3 +151,37 @@ describe('pass-through', () => {
     expect(stack.logs.length).toBeGreaterThan(3);
   });
 });
+
+describe('cost', () => {
+  // Claude Haiku 4.5: $1 input, $5 output per million tokens = 1e6 and 5e6 pico-dollars per token.
+  const picoOf = (usage: { input_tokens: number; output_tokens: number }) =>
+    BigInt(usage.input_tokens) * 1_000_000n + BigInt(usage.output_tokens) * 5_000_000n;
+  const usdToPico = (text: string) => {
+    const [whole, fraction = ''] = text.split('.');
+    return BigInt(whole!) * 10n ** 12n + BigInt(fraction.padEnd(12, '0'));
+  };
+
+  it('adds x-sluice-cost-usd to a JSON answer, exact to the pico-dollar', async () => {
+    const { data, response } = await stack.sdk().messages.create(ask).withResponse();
+    expect(usdToPico(response.headers.get('x-sluice-cost-usd')!)).toBe(picoOf(data.usage));
+  });
+
+  it('sends the cost as one extra SSE event before message_stop when asked, which the SDK ignores', async () => {
+    const body = { ...ask, stream: true };
+    const plain = await raw(`${stack.gateway.url}/v1/messages`, body, { 'x-api-key': stack.key });
+    expect(plain.text).not.toContain('sluice_cost');
+    const withCost = await raw(`${stack.gateway.url}/v1/messages`, body, { 'x-api-key': stack.key, 'x-sluice-include-cost': 'true' });
+    const events = [...withCost.text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    expect(events.slice(-2)).toEqual(['sluice_cost', 'message_stop']);
+    expect(events.filter((e) => e === 'sluice_cost')).toHaveLength(1);
+    const data = JSON.parse(/event: sluice_cost\ndata: (.*)\n/.exec(withCost.text)![1]!);
+    expect(usdToPico(data.cost_usd)).toBe(picoOf(data.usage));
+
+    const message = await stack
+      .sdk()
+      .messages.stream(ask, { headers: { 'x-sluice-include-cost': 'true' } })
+      .finalMessage();
+    expect(message.stop_reason).toBe('end_turn');
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+  });
+});
