@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { findExposedVariables } from './exposure.js';
 import { type Finding, makeFinding } from './finding.js';
@@ -121,18 +122,39 @@ export interface ReadLimits {
   chunkSize: number;
 }
 
-/** Scans a file; files larger than `wholeFileLimit` stream through in chunks (bounded memory). */
+/**
+ * Scans a file; files larger than `wholeFileLimit` stream through in chunks (bounded memory).
+ * Undefined when the path is not a regular file (a symbolic link, a directory, a deleted file).
+ */
 export async function scanFile(
   absolutePath: string,
   context: ContentContext,
   limits: ReadLimits = { wholeFileLimit: WHOLE_FILE_LIMIT, chunkSize: CHUNK_SIZE },
-): Promise<{ findings: Finding[]; bytes: number }> {
-  const handle = await open(absolutePath, 'r');
+): Promise<{ findings: Finding[]; bytes: number } | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    const { size } = await handle.stat();
+    // Symbolic links are not followed: they may point out of the tree or loop.
+    handle = await open(absolutePath, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (['ELOOP', 'ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? ''))
+      return undefined;
+    throw error;
+  }
+  try {
+    const info = await handle.stat();
+    // Directories (submodules listed by git) and devices are not content.
+    if (!info.isFile()) return undefined;
+    const size = info.size;
     if (size <= limits.wholeFileLimit) {
-      const buf = await handle.readFile();
-      return { findings: scanBuffer(buf, context), bytes: buf.length };
+      const buf = Buffer.allocUnsafe(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(buf, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      const content = buf.subarray(0, filled);
+      return { findings: scanBuffer(content, context), bytes: filled };
     }
     return { findings: await scanChunks(handle, context, limits.chunkSize), bytes: size };
   } finally {

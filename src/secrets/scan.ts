@@ -1,4 +1,3 @@
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSecretEnvFile } from './exposure.js';
 import { type Finding, makeFinding } from './finding.js';
@@ -135,15 +134,9 @@ async function scanFiles(
       if (next.done) return;
       const path = next.value;
       if (isIgnored(path)) continue;
-      const absolute = join(cwd, path);
-      try {
-        // Only regular files: git lists symbolic links and submodules, and deleted tracked files.
-        if (!(await lstat(absolute)).isFile()) continue;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw error;
-      }
-      const { findings, bytes } = await scanFile(absolute, { path });
+      const scanned = await scanFile(join(cwd, path), { path });
+      if (!scanned) continue;
+      const { findings, bytes } = scanned;
       report(findings);
       progress.files++;
       progress.bytes += bytes;

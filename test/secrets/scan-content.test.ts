@@ -31,9 +31,9 @@ describe('scanning content', () => {
     });
     const path = join(dir, 'large.txt');
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const whole = await scanFile(path, { path: 'large.txt' });
+    const whole = (await scanFile(path, { path: 'large.txt' }))!;
     for (const chunkSize of [97, 500, 1024]) {
-      const chunked = await scanFile(path, { path: 'large.txt' }, { wholeFileLimit: 0, chunkSize });
+      const chunked = (await scanFile(path, { path: 'large.txt' }, { wholeFileLimit: 0, chunkSize }))!;
       expect(chunked.findings).toEqual(whole.findings);
     }
     expect(whole.findings.map((f) => f.line)).toEqual(keys.map((_, i) => 2 * i + 2));
