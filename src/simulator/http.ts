@@ -12,6 +12,8 @@ export interface Exchange {
   url: URL;
   requestId: string;
   state: SimulatorState;
+  /** Whether responses count in the counters (API requests do, control requests do not). */
+  counted: boolean;
 }
 
 export function baseHeaders(exchange: Exchange): Record<string, string> {
@@ -25,7 +27,7 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  exchange.state.counters.answered(status);
+  if (exchange.counted) exchange.state.counters.answered(status);
   exchange.res.writeHead(status, {
     ...baseHeaders(exchange),
     ...headers,

@@ -48,8 +48,9 @@ async function serve(
   closing: () => boolean,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://simulator');
-  const exchange: Exchange = { req, res, url, requestId: requestId(), state };
-  if (url.pathname.startsWith(controlPrefix)) {
+  const control = url.pathname.startsWith(controlPrefix);
+  const exchange: Exchange = { req, res, url, requestId: requestId(), state, counted: !control };
+  if (control) {
     try {
       await handleControl(exchange);
     } catch (error) {
