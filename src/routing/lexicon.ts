@@ -160,8 +160,8 @@ export type CategoryCounts = Record<LexiconCategory, number>;
 
 interface LexiconIndex {
   exact: Map<string, LexiconCategory[]>;
-  stems: Map<string, LexiconCategory[]>;
-  stemLengths: number[];
+  /** Stems grouped by their first STEM_KEY characters, so a word costs one look-up, not one per stem length. */
+  stems: Map<string, Array<{ stem: string; categories: LexiconCategory[] }>>;
   phrases: Map<string, LexiconCategory[]>;
   phraseStarts: Set<string>;
 }
@@ -172,15 +172,16 @@ function add(map: Map<string, LexiconCategory[]>, key: string, category: Lexicon
   else if (!list.includes(category)) list.push(category);
 }
 
+const STEM_KEY = 4;
+
 export function buildIndex(lexicon: Record<string, string>): LexiconIndex {
   const index: LexiconIndex = {
     exact: new Map(),
     stems: new Map(),
-    stemLengths: [],
     phrases: new Map(),
     phraseStarts: new Set(),
   };
-  const lengths = new Set<number>();
+  const stems = new Map<string, LexiconCategory[]>();
   for (const [category, list] of Object.entries(lexicon) as Array<[LexiconCategory, string]>) {
     for (const entry of list
       .split(',')
@@ -192,14 +193,20 @@ export function buildIndex(lexicon: Record<string, string>): LexiconIndex {
         add(index.phrases, words.join(' '), category);
         index.phraseStarts.add(words[0]!);
       } else if (entry.endsWith('*')) {
-        add(index.stems, words[0]!, category);
-        lengths.add(words[0]!.length);
+        if (words[0]!.length < STEM_KEY)
+          throw new Error(`lexicon stem shorter than ${STEM_KEY} letters: ${entry}`);
+        add(stems, words[0]!, category);
       } else if (words[0]) {
         add(index.exact, words[0], category);
       }
     }
   }
-  index.stemLengths = [...lengths].sort((a, b) => a - b);
+  for (const [stem, categories] of stems) {
+    const key = stem.slice(0, STEM_KEY);
+    const bucket = index.stems.get(key) ?? [];
+    bucket.push({ stem, categories });
+    index.stems.set(key, bucket);
+  }
   return index;
 }
 
@@ -207,6 +214,10 @@ const DEFAULT_INDEX = buildIndex(LEXICON);
 
 export function emptyCounts(): CategoryCounts {
   return Object.fromEntries(LEXICON_CATEGORIES.map((c) => [c, 0])) as CategoryCounts;
+}
+
+function isWordChar(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 48 && code <= 57);
 }
 
 function hit(counts: CategoryCounts, categories: LexiconCategory[] | undefined, weight: number): void {
@@ -219,20 +230,27 @@ function hit(counts: CategoryCounts, categories: LexiconCategory[] | undefined, 
  * costs a few map look-ups, so the scan is linear in the text length.
  */
 export function countTerms(text: string, counts: CategoryCounts, weight = 1, index = DEFAULT_INDEX): number {
-  const words = /[a-z0-9]+/g;
   const lower = text.toLowerCase();
   // The last three words, most recent first, to match phrases ending at the current word.
   let w1 = '';
   let w2 = '';
   let w3 = '';
   let wordCount = 0;
-  for (let match = words.exec(lower); match !== null; match = words.exec(lower)) {
-    const word = match[0];
+  let at = 0;
+  while (at < lower.length) {
+    if (!isWordChar(lower.charCodeAt(at))) {
+      at++;
+      continue;
+    }
+    const start = at;
+    while (at < lower.length && isWordChar(lower.charCodeAt(at))) at++;
+    const word = lower.slice(start, at);
     wordCount++;
     hit(counts, index.exact.get(word), weight);
-    for (const length of index.stemLengths) {
-      if (length > word.length) break;
-      hit(counts, index.stems.get(word.slice(0, length)), weight);
+    if (word.length >= STEM_KEY) {
+      const bucket = index.stems.get(word.slice(0, STEM_KEY));
+      if (bucket)
+        for (const entry of bucket) if (word.startsWith(entry.stem)) hit(counts, entry.categories, weight);
     }
     if (index.phraseStarts.has(w1)) hit(counts, index.phrases.get(`${w1} ${word}`), weight);
     if (index.phraseStarts.has(w2)) hit(counts, index.phrases.get(`${w2} ${w1} ${word}`), weight);

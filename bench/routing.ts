@@ -1,0 +1,98 @@
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { MessagesRequestBody } from '../src/pipeline/types.js';
+import { classify } from '../src/routing/classify.js';
+
+/**
+ * Classifier time per request for prompts of about 100, 10k and 100k tokens (4 characters per
+ * token), against a baseline measured in the same run: JSON.parse of the same request body, work
+ * the gateway does for every request anyway.
+ */
+export interface RoutingBenchRow {
+  tokens: number;
+  chars: number;
+  iterations: number;
+  p50Ms: number;
+  p99Ms: number;
+  jsonParseP50Ms: number;
+  /** Classifier p50 divided by JSON.parse p50 for the same body. */
+  ratioToParse: number;
+}
+
+const CHARS_PER_TOKEN = 4;
+
+/** Mixed text: prose with analysis words, a code block, a data table, so every scanner path runs. */
+const FRAGMENTS = [
+  'We reviewed the quarterly results and need to analyze why churn rose in the northern region. ',
+  'The contract renewal depends on the compliance audit, so please explain the risks step by step. ',
+  '```ts\nexport function total(items: Item[]): number {\n  return items.reduce((sum, i) => sum + i.price, 0);\n}\n```\n',
+  'region,quarter,revenue,churn\nnorth,Q1,120000,0.04\nsouth,Q1,98000,0.02\n',
+  'Customers asked about the new pricing; several mentioned latency in the dashboard after the deploy. ',
+];
+
+export function promptOfTokens(tokens: number): string {
+  const target = tokens * CHARS_PER_TOKEN;
+  let text = '';
+  for (let i = 0; text.length < target; i++) text += FRAGMENTS[i % FRAGMENTS.length];
+  return `${text.slice(0, target - 60)}\nWhat should we change first, and why?`;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function timeEach(iterations: number, work: () => void): number[] {
+  for (let i = 0; i < Math.min(50, iterations); i++) work();
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = performance.now();
+    work();
+    times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+export function measureClassifier(sizes = [100, 10_000, 100_000]): RoutingBenchRow[] {
+  return sizes.map((tokens) => {
+    const body: MessagesRequestBody = {
+      model: 'auto',
+      max_tokens: 1024,
+      messages: [{ role: 'user', content: promptOfTokens(tokens) }],
+    };
+    const json = JSON.stringify(body);
+    const iterations = tokens <= 100 ? 5000 : tokens <= 10_000 ? 400 : 60;
+    let sink = 0;
+    const classifyTimes = timeEach(iterations, () => {
+      sink += classify(body).score;
+    });
+    const parseTimes = timeEach(iterations, () => {
+      sink += (JSON.parse(json) as MessagesRequestBody).max_tokens ?? 0;
+    });
+    if (Number.isNaN(sink)) throw new Error('unreachable: keeps the work observable');
+    const p50Ms = percentile(classifyTimes, 50);
+    const jsonParseP50Ms = percentile(parseTimes, 50);
+    return {
+      tokens,
+      chars: json.length,
+      iterations,
+      p50Ms,
+      p99Ms: percentile(classifyTimes, 99),
+      jsonParseP50Ms,
+      ratioToParse: p50Ms / jsonParseP50Ms,
+    };
+  });
+}
+
+function main(): void {
+  const rows = measureClassifier();
+  console.log('routing classifier, time per request (ms)');
+  console.log('tokens      p50       p99       JSON.parse p50   classifier / parse');
+  for (const row of rows) {
+    console.log(
+      `${String(row.tokens).padEnd(8)}${row.p50Ms.toFixed(4).padStart(8)}  ${row.p99Ms.toFixed(4).padStart(8)}  ${row.jsonParseP50Ms.toFixed(4).padStart(15)}  ${row.ratioToParse.toFixed(2).padStart(18)}`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'routing', rows }));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
