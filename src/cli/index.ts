@@ -7,7 +7,7 @@ type Register = (program: Command) => void;
 const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./serve.js'),
   () => import('./keys.js'),
-  () => import('./scan.js'), () => import('./hooks.js'),
+  () => import('./scan.js'), () => import('./hooks.js'), () => import('./init.js'),
   () => import('./simulate.js'),
   () => import('./route.js'),
 ];
