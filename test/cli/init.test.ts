@@ -92,7 +92,13 @@ describe('sluice init', () => {
 
     git('init', '-q');
     const questions: string[] = [];
-    const declined = { ...memoryIo(dir), confirm: async (q: string) => (questions.push(q), false) };
+    const declined = {
+      ...memoryIo(dir),
+      confirm: async (question: string) => {
+        questions.push(question);
+        return false;
+      },
+    };
     await runInit({}, declined);
     expect(questions).toHaveLength(1);
     expect(await isHookInstalled(dir)).toBe(false);
