@@ -7,9 +7,11 @@ type Register = (program: Command) => void;
 const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./serve.js'),
   () => import('./keys.js'),
+  () => import('./demo.js'),
   () => import('./scan.js'), () => import('./hooks.js'), () => import('./init.js'),
   () => import('./simulate.js'),
   () => import('./route.js'),
+  () => import('./catalog.js'), () => import('./spend.js'), () => import('./tier.js'), () => import('./budgets.js'),
 ];
 
 export async function run(argv: string[]): Promise<void> {
