@@ -112,8 +112,10 @@ function integerValue(schema: JsonSchema, rng: Rng): number {
 
 function numberValue(schema: JsonSchema, rng: Rng): number {
   const { low, high } = bounds(schema);
-  const value = Math.round((low + rng.next() * (high - low)) * 100) / 100;
-  return Math.min(Math.max(value, low), high);
+  const value = Math.min(Math.max(Math.round((low + rng.next() * (high - low)) * 100) / 100, low), high);
+  const tooLow = typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum;
+  const tooHigh = typeof schema.exclusiveMaximum === 'number' && value >= schema.exclusiveMaximum;
+  return tooLow || tooHigh ? (low + high) / 2 : value;
 }
 
 function arrayValue(schema: JsonSchema, rng: Rng, root: JsonSchema, depth: number): unknown[] {

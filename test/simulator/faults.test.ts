@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { send, simulator, userMessage } from './helpers.js';
 
-async function control(url: string, path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') {
+async function control(
+  url: string,
+  path: string,
+  body?: unknown,
+  method = body === undefined ? 'GET' : 'POST',
+) {
   const response = await fetch(`${url}/_sim/${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON, checked by the assertions
   return { status: response.status, json: (await response.json()) as any };
 }
 
@@ -14,7 +20,13 @@ describe('faults and counters', () => {
   it('plays a script posted to the control endpoint in order, then serves normally', async () => {
     const sim = await simulator();
     const posted = await control(sim.url, 'faults', {
-      script: [{ status: 429, retryAfter: 2 }, { status: 529 }, { status: 500 }, { status: 504 }, { kind: 'delay', ms: 50 }],
+      script: [
+        { status: 429, retryAfter: 2 },
+        { status: 529 },
+        { status: 500 },
+        { status: 504 },
+        { kind: 'delay', ms: 50 },
+      ],
     });
     expect(posted).toEqual({ status: 200, json: { pending: 5, rates: {} } });
     const statuses: number[] = [];
@@ -40,7 +52,11 @@ describe('faults and counters', () => {
     sim.faults.script([{ kind: 'reset' }]);
     const failure = await fetch(`${sim.url}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': 'sk-ant-x', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      headers: {
+        'x-api-key': 'sk-ant-x',
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
       body: JSON.stringify(userMessage('reset me')),
     }).then(
       () => undefined,
@@ -91,7 +107,14 @@ describe('faults and counters', () => {
     expect(before.outputTokens).toBe(32);
     expect((await control(sim.url, 'reset', {})).status).toBe(200);
     const after = sim.counters();
-    expect(after).toMatchObject({ requests: 0, byPath: {}, byStatus: {}, inputTokens: 0, outputTokens: 0, spendUsd: 0 });
+    expect(after).toMatchObject({
+      requests: 0,
+      byPath: {},
+      byStatus: {},
+      inputTokens: 0,
+      outputTokens: 0,
+      spendUsd: 0,
+    });
   });
 
   it('does not require an API key on control endpoints, and keeps them apart from the API', async () => {

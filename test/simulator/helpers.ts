@@ -32,6 +32,7 @@ export interface RawResponse {
   status: number;
   headers: Headers;
   text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON, checked by the assertions
   json: any;
 }
 
@@ -53,6 +54,7 @@ export async function send(
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON, checked by the assertions
   let json: any;
   try {
     json = JSON.parse(text);

@@ -4,6 +4,7 @@ import { apiHeaders, send, simulator, userMessage } from './helpers.js';
 
 interface Event {
   event: string;
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON, checked by the assertions
   data: any;
 }
 
