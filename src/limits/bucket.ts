@@ -34,7 +34,10 @@ export function waitFor(state: BucketState, amount: number, windowMs: number, no
   return Math.max(pause, refillWait);
 }
 
-/** A new limit keeps the tokens already spent but never leaves more than the limit. */
+/**
+ * A new limit keeps what was spent recently (limit minus level): learning that the limit is twice
+ * as high frees the difference at once, instead of waiting for a slow refill to find it.
+ */
 export function withLimit(state: BucketState, limit: number): BucketState {
-  return { ...state, limit, tokens: Math.min(state.tokens, limit) };
+  return { ...state, limit, tokens: Math.min(limit, state.tokens + limit - state.limit) };
 }

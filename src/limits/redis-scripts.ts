@@ -4,6 +4,10 @@
  * A bucket is a hash {limit, tokens, at, paused}; an absent hash is a full bucket.
  */
 const prelude = `
+local function set_limit(s, limit)
+  s.tokens = math.min(limit, s.tokens + limit - s.limit)
+  s.limit = limit
+end
 local function load(key, limit, window, fixed, now)
   local h = redis.call('HMGET', key, 'limit', 'tokens', 'at', 'paused')
   local s = {}
@@ -12,10 +16,7 @@ local function load(key, limit, window, fixed, now)
   else
     s.limit = limit; s.tokens = limit; s.at = now; s.paused = 0
   end
-  if fixed == 1 and s.limit ~= limit then
-    s.limit = limit
-    if s.tokens > limit then s.tokens = limit end
-  end
+  if fixed == 1 and s.limit ~= limit then set_limit(s, limit) end
   local elapsed = now - s.at
   if elapsed < 0 then elapsed = 0 end
   s.tokens = math.min(s.limit, s.tokens + elapsed * s.limit / window)
@@ -96,10 +97,7 @@ export const correctScript = `${prelude}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local s = load(KEYS[1], tonumber(ARGV[2]), window, tonumber(ARGV[4]), now)
-if ARGV[5] ~= '' and tonumber(ARGV[5]) > 0 then
-  s.limit = tonumber(ARGV[5])
-  if s.tokens > s.limit then s.tokens = s.limit end
-end
+if ARGV[5] ~= '' and tonumber(ARGV[5]) > 0 then set_limit(s, tonumber(ARGV[5])) end
 if ARGV[6] ~= '' then
   local since = now - tonumber(ARGV[7])
   if since < 0 then since = 0 end

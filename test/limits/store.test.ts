@@ -89,6 +89,7 @@ describe.each(backends)('%s bucket store', (_name, create) => {
   it('learns a limit and lowers the level to what upstream reports', async () => {
     await setup();
     await store.correct(itpm(0), { limit: 3000, remaining: 1000, observedAt: clock.now() - 6000 });
+    // (The lower limit alone would leave 3000 of 3000: nothing was spent yet.)
     const [view] = await store.inspect([itpm(0)]);
     expect(view!.limit).toBe(3000);
     // 1000 remaining six seconds ago, refilled at 50 tokens/s since.
@@ -107,8 +108,9 @@ describe.each(backends)('%s bucket store', (_name, create) => {
       fixedLimit: true,
     });
     await store.tryTake([quota(10, 4)]);
-    expect((await store.inspect([quota(5, 0)]))[0]).toMatchObject({ limit: 5, remaining: 5 });
+    // Four of the old ten were spent: one of five is left, and sixteen of twenty.
+    expect((await store.inspect([quota(5, 0)]))[0]).toMatchObject({ limit: 5, remaining: 1 });
     await store.tryTake([quota(5, 0)]);
-    expect((await store.inspect([quota(20, 0)]))[0]).toMatchObject({ limit: 20, remaining: 5 });
+    expect((await store.inspect([quota(20, 0)]))[0]).toMatchObject({ limit: 20, remaining: 16 });
   });
 });
