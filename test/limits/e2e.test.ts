@@ -119,8 +119,10 @@ describe('limits through the gateway', () => {
 
     const quota = await a.gateway.keys.create({ name: 'prod-quota-test', environment: 'production', rpm: 3 });
     const answers = [];
-    for (const g of [a, b, a, b])
-      answers.push(await send(g.gateway.url, quota.key, messagesBody('claude-haiku-4-5')));
+    // Sonnet's upstream bucket is untouched: only the key's own quota can refuse.
+    for (const g of [a, b, a, b]) {
+      answers.push(await send(g.gateway.url, quota.key, messagesBody('claude-sonnet-4-5')));
+    }
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 429]);
     expect(answers[3]!.headers.get('anthropic-ratelimit-requests-limit')).toBe('3');
   });
