@@ -111,6 +111,16 @@ export class BudgetEnforcer {
     for (const id of this.counters.keys()) if (!seen.has(id)) this.counters.delete(id);
   }
 
+  /**
+   * Reloads budgets and re-reads spend from the ledger every `intervalMs`, so changes made from
+   * the CLI apply and several instances sharing a store converge. Returns a function that stops it.
+   */
+  startRefresh(intervalMs = 30_000, onError: (error: unknown) => void = () => {}): () => void {
+    const timer = setInterval(() => void this.load().catch(onError), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Reserves `worstCasePico` on every budget that applies, or refuses naming the first that would be passed. */
   reserve(payer: Payer, worstCasePico: bigint): Admission {
     const applicable = this.applicable(payer);

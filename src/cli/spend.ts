@@ -1,0 +1,122 @@
+import { type Command, Option } from 'commander';
+import { Catalog } from '../catalog/catalog.js';
+import { sinceToDate } from '../ledger/admin.js';
+import { routingReport, type SpendDimension, type SpendLine, spendReport } from '../ledger/reports.js';
+import { pruneLedger } from '../ledger/rollup.js';
+import { textTable } from './catalog.js';
+import { type ConfigFlags, loadForCommand, printJson, withStore } from './context.js';
+
+interface SpendFlags extends ConfigFlags {
+  since: string;
+  by?: SpendDimension;
+  json?: boolean;
+  routing?: boolean;
+  baselineModel?: string;
+}
+
+function checkAge(flag: string, value: string): string {
+  if (!/^\d+[dh]$/.test(value))
+    throw new Error(`${flag} takes a duration such as 30d or 12h, not "${value}"`);
+  return value;
+}
+
+const tokens = (n: number) => n.toLocaleString('en-US');
+
+function spendRow(label: string, l: SpendLine): string[] {
+  return [
+    label,
+    tokens(l.requests) + (l.unpriced_requests > 0 ? ` (${l.unpriced_requests} unpriced)` : ''),
+    tokens(l.input_tokens),
+    tokens(l.cache_write_5m_tokens + l.cache_write_1h_tokens),
+    tokens(l.cache_read_tokens),
+    tokens(l.output_tokens),
+    `$${l.cost_usd}`,
+    `$${l.cache_savings_usd}`,
+  ];
+}
+
+export function register(program: Command): void {
+  const spend = program
+    .command('spend')
+    .description('spend from the ledger: totals, tokens, requests and cache savings')
+    .option('--since <age>', 'how far back, e.g. 30d or 12h', '30d')
+    .addOption(new Option('--by <dimension>', 'group by').choices(['model', 'key', 'env', 'day']))
+    .option('--routing', 'routed requests: actual cost against the same usage on the critical model')
+    .option('--baseline-model <model>', 'model to compare routed requests with (default: the critical model)')
+    .option('--config <path>', 'path to sluice.yaml')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: SpendFlags) => {
+      checkAge('--since', flags.since);
+      const loaded = loadForCommand(flags);
+      const catalog = new Catalog(loaded.config.catalog);
+      const since = sinceToDate(flags.since);
+      await withStore(loaded, async (store) => {
+        if (flags.routing) {
+          const report = await routingReport(store.db, {
+            since,
+            catalog,
+            baselineModel: flags.baselineModel ?? loaded.config.models.critical,
+          });
+          if (flags.json) return printJson(report);
+          const rows = [['tier', 'requests', 'actual', `on ${report.baseline_model}`]];
+          for (const t of report.tiers)
+            rows.push([t.tier, tokens(t.requests), `$${t.actual_usd}`, `$${t.baseline_usd}`]);
+          rows.push([
+            'all',
+            tokens(report.routed_requests),
+            `$${report.actual_usd}`,
+            `$${report.baseline_usd}`,
+          ]);
+          const percent = report.saved_percent === null ? '' : ` (${report.saved_percent}%)`;
+          process.stdout.write(
+            `Routed requests since ${report.since}\n${textTable(rows)}\nSaved by routing: $${report.saved_usd}${percent}\n` +
+              (report.unpriced_requests > 0
+                ? `${report.unpriced_requests} requests left out: no price for their model or the baseline\n`
+                : ''),
+          );
+          return;
+        }
+        const report = await spendReport(store.db, { since, by: flags.by, catalog });
+        if (flags.json) return printJson(report);
+        const header = [
+          flags.by ?? '',
+          'requests',
+          'input',
+          'cache write',
+          'cache read',
+          'output',
+          'cost',
+          'cache saved',
+        ];
+        const rows = [header];
+        for (const g of report.groups)
+          rows.push(spendRow(g.name ? `${g.name} (${g.group})` : g.group || '(none)', g));
+        rows.push(spendRow('total', report.total));
+        process.stdout.write(`Spend since ${report.since}\n${textTable(rows)}\n`);
+        if (report.total.unpriced_requests > 0) {
+          process.stderr.write(
+            `warning: ${report.total.unpriced_requests} requests used models without a price; add them under catalog.prices in sluice.yaml\n`,
+          );
+        }
+      });
+    });
+
+  spend
+    .command('prune')
+    .description('roll ledger rows older than an age into daily totals, then delete them (totals are kept)')
+    .requiredOption('--older-than <age>', 'e.g. 90d')
+    .option('--config <path>', 'path to sluice.yaml')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: ConfigFlags & { olderThan: string; json?: boolean }) => {
+      checkAge('--older-than', flags.olderThan);
+      const loaded = loadForCommand(flags);
+      const catalog = new Catalog(loaded.config.catalog);
+      await withStore(loaded, async (store) => {
+        const result = await pruneLedger(store.db, { before: sinceToDate(flags.olderThan), catalog });
+        if (flags.json) return printJson({ ...result, cutoff: result.cutoff.toISOString() });
+        process.stdout.write(
+          `Pruned ${tokens(result.rowsPruned)} rows before ${result.cutoff.toISOString()} into ${tokens(result.rollupRows)} daily totals.\n`,
+        );
+      });
+    });
+}
