@@ -26,6 +26,7 @@ export class InputTokenEstimator {
   private readonly charsPerToken: Record<string, number>;
   private readonly smoothing: number;
   private readonly factors = new Map<string, number>();
+  private readonly observations = new Map<string, number>();
 
   constructor(private readonly options: EstimatorOptions = {}) {
     this.charsPerToken = { ...defaultCharsPerToken, ...options.charsPerToken };
@@ -53,7 +54,11 @@ export class InputTokenEstimator {
     const ratio = actual / estimated;
     this.options.errorHistogram?.observe({ tokenizer }, ratio);
     const bounded = Math.min(5, Math.max(0.2, ratio));
-    this.factors.set(tokenizer, this.factor(tokenizer) * bounded ** this.smoothing);
+    // A plain average over the first observations, then a moving one: the first answer already calibrates.
+    const seen = (this.observations.get(tokenizer) ?? 0) + 1;
+    this.observations.set(tokenizer, seen);
+    const weight = Math.max(this.smoothing, 1 / seen);
+    this.factors.set(tokenizer, this.factor(tokenizer) * bounded ** weight);
   }
 
   /** Learned factors by tokenizer family, for the admin snapshot. */

@@ -95,7 +95,7 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
     });
     if (!result.admitted) throw new ApiError(result.status, result.message, result.headers, result.errorType);
     admissions.set(call, result);
-    return holdFor(call, result);
+    return holdFor(result);
   };
 
   return {
@@ -125,7 +125,7 @@ function priorityOf(call: Call): Priority {
   return call.principal?.priority ?? call.priority;
 }
 
-function holdFor(call: Call, admission: Admission): Hold {
+function holdFor(admission: Admission): Hold {
   return {
     settle(ended) {
       if (ended.usage) void admission.settle(ended.usage);

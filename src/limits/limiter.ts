@@ -115,8 +115,9 @@ export interface LimiterOptions {
    */
   remainingSlack?: number;
   /**
-   * Until a (credential, class) has answered once, admit one request at a time, so limits
-   * configured too high are learned before a burst can cause upstream 429s.
+   * Until a (credential, class) has answered once, admit one request at a time (each held until
+   * it settles), so limits configured too high and the token estimate are corrected before a
+   * burst can cause upstream 429s.
    */
   probeUnlearned?: boolean;
 }
@@ -509,11 +510,8 @@ export class Limiter {
         await this.store.pause([set.refs.rpm, set.refs.itpm, set.refs.otpm], now + reading.retryAfterMs);
       }
     }
-    if (heard && !set.learned) {
-      set.learned = true;
-      set.probing = false;
-      void this.pump(set);
-    }
+    // The probe keeps the queue closed until it settles, so the estimator is calibrated too.
+    if (heard) set.learned = true;
   }
 
   private async quotaRefusal(

@@ -278,8 +278,11 @@ describe('limiter with fake time', () => {
       { 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '49' },
       200,
     );
-    admitted((await state(second)) as Admission);
     expect((await limits.snapshot()).sets[0]!.learned).toBe(true);
+    // The queue opens once the probe settled, so its usage has calibrated the estimate as well.
+    expect(await state(second)).toBe('pending');
+    await probe.settle(usage(100, 20));
+    admitted((await state(second)) as Admission);
   });
 
   it('settles actual usage: cache reads are free upstream and the estimator calibrates', async () => {
