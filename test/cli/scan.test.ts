@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runScan } from '../../src/cli/scan.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import { fakeKey } from '../fixtures/secrets/fixture.js';
 import { memoryIo } from '../secrets/memory-io.js';
 
@@ -97,5 +98,33 @@ describe('sluice scan', () => {
     const missing = memoryIo(dir);
     expect(await runScan(['nope'], { git: false }, missing)).toBe(2);
     expect(missing.err()).toContain('nope');
+  });
+
+  it('--verify asks the configured upstream: live for an accepted key, dead for a revoked one', async () => {
+    const live = fakeKey('api', 'verify-live');
+    const dead = fakeKey('api', 'verify-dead');
+    const simulator = await startSimulator({ port: 0, apiKeys: [live] });
+    try {
+      write('.env', `SLUICE_UPSTREAM_URL=${simulator.url}\n`);
+      write('a.txt', `${live}\n${dead}\n${live}\n`);
+      write('b.txt', fakeKey('virtual', 'verify'));
+      const io = memoryIo(dir, {});
+      expect(await runScan([], { git: false, verify: true, format: 'json' }, io)).toBe(1);
+      const findings = JSON.parse(io.out()).findings as Array<{
+        path: string;
+        line: number;
+        verification: string;
+      }>;
+      expect(findings.map(({ path, line, verification }) => [path, line, verification])).toEqual([
+        ['a.txt', 1, 'live'],
+        ['a.txt', 2, 'dead'],
+        ['a.txt', 3, 'live'],
+        ['b.txt', 1, 'unknown'],
+      ]);
+      // One request per distinct Anthropic key; the virtual key is never sent.
+      expect(simulator.counters().byPath).toEqual({ 'GET /v1/models': 2 });
+    } finally {
+      await simulator.close();
+    }
   });
 });
