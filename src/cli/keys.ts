@@ -37,7 +37,7 @@ function withSettings(command: Command): Command {
     .addOption(intOption('--tpd <n>', "this key's tokens per day"))
     .addOption(new Option('--priority <p>', 'default queue priority').choices(['interactive', 'batch']))
     .addOption(new Option('--max-tier <tier>', 'highest routing tier for model "auto"').choices(['fast', 'reasoning', 'critical']))
-    .option('--no-auto', 'refuse model "auto" and tier aliases for this key')
+    .option('--no-auto', 'refuse model "auto" for this key (tier aliases stay allowed within --max-tier)')
     .option('--config <path>', 'path to sluice.yaml')
     .option('--json', 'machine-readable output');
 }

@@ -6,6 +6,8 @@ export type Authentication =
   | { ok: true; principal: Principal }
   | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' };
 
+const MAX_CACHED = 100_000;
+
 interface Cached {
   row: Awaited<ReturnType<KeyService['findByHash']>>;
   loadedAt: number;
@@ -32,14 +34,16 @@ export class Authenticator {
 
   async authenticate(presented: string | undefined): Promise<Authentication> {
     if (!presented) return { ok: false, reason: 'missing' };
-    // The checksum rejects typos and guesses without touching the store.
-    if (!isValidVirtualKey(presented)) return { ok: false, reason: 'malformed' };
-    const hash = hashVirtualKey(presented);
     const now = this.now();
-    let cached = this.cache.get(hash);
+    // Cached by the presented string, so a hit costs neither the checksum nor the hash. Only
+    // keys with a valid checksum are cached, so guesses cannot fill the cache.
+    let cached = this.cache.get(presented);
     if (!cached || now - cached.loadedAt >= this.ttlMs) {
-      cached = { row: await this.keys.findByHash(hash), loadedAt: now };
-      this.cache.set(hash, cached);
+      // The checksum rejects typos and guesses without touching the store.
+      if (!isValidVirtualKey(presented)) return { ok: false, reason: 'malformed' };
+      cached = { row: await this.keys.findByHash(hashVirtualKey(presented)), loadedAt: now };
+      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(presented, cached);
     }
     const row = cached.row;
     if (!row) return { ok: false, reason: 'unknown' };

@@ -35,37 +35,54 @@ const emptyUsage: Usage = {
   cache_read_input_tokens: 0,
 };
 
-/** A ledger entry from a finished Call and its cost (computed by `costOf` on the same usage). */
+/**
+ * A ledger entry from a finished Call. Its cost is `call.cost` (set by the pricer from the same
+ * usage) unless one is given; a call without usage (refused, failed) costs nothing.
+ */
 export function entryFromCall(
   call: Call,
-  result: { status: number; cost: Cost; batch?: boolean; geo?: string | null; finishedAt?: number },
+  overrides: { cost?: Cost; status?: number; batch?: boolean } = {},
 ): LedgerEntry {
-  const finishedAt = result.finishedAt ?? call.finishedAt ?? Date.now();
+  const finishedAt = call.finishedAt ?? performance.now();
   const reason = call.route ? [call.route.rule, ...call.route.reasons].filter(Boolean).join('; ') : null;
+  const model = call.model?.id ?? call.body.model;
+  const cost: Cost = overrides.cost ??
+    call.cost ?? {
+      priced: true,
+      model,
+      priceFrom: '',
+      pico: 0n,
+      breakdown: zeroBreakdown,
+      longContext: false,
+      batch: false,
+      geo: false,
+    };
+  const geo = call.body['inference_geo'];
   return {
-    at: call.receivedAt,
+    at: call.startedAtMs,
     requestId: call.id,
     upstreamRequestId: call.upstream?.requestId ?? null,
     keyId: call.principal?.keyId ?? null,
     environment: call.principal?.environment ?? '',
     requestedModel: call.requestedModel ?? call.body.model,
-    model: call.model?.id ?? call.body.model,
+    model,
     routeTier: call.route?.tier ?? null,
     routeReason: reason ? reason.slice(0, 200) : null,
-    status: result.status,
+    status: overrides.status ?? call.status ?? call.upstream?.status ?? 0,
     upstreamStatus: call.upstream?.status ?? null,
     retries: Math.max(0, (call.upstream?.attempts ?? 1) - 1),
     latencyMs: Math.max(0, Math.round(finishedAt - call.receivedAt)),
     ttftMs:
       call.firstByteAt === undefined ? null : Math.max(0, Math.round(call.firstByteAt - call.receivedAt)),
     tokens: tokenCounts(call.usage ?? emptyUsage),
-    cost: result.cost,
-    batch: result.batch ?? call.priority === 'batch',
-    geo:
-      result.geo ??
-      (typeof call.body['inference_geo'] === 'string' ? (call.body['inference_geo'] as string) : null),
+    cost,
+    // Message Batches results are billed at the batch rate; live calls never are.
+    batch: overrides.batch ?? false,
+    geo: typeof geo === 'string' ? geo : null,
   };
 }
+
+const zeroBreakdown = { input: 0n, cacheWrite5m: 0n, cacheWrite1h: 0n, cacheRead: 0n, output: 0n };
 
 export function toLedgerRow(entry: LedgerEntry): Insertable<LedgerTable> {
   return {

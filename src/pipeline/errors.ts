@@ -36,6 +36,11 @@ export function errorBody(type: string, message: string, requestId: string): str
   return JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId });
 }
 
+// Unique per process start (random prefix) and per request (counter); cheaper than random bytes per call.
+const idPrefix = `req_sluice_${randomBytes(6).toString('hex')}`;
+let idCounter = 0;
+
 export function newRequestId(): string {
-  return `req_sluice_${randomBytes(12).toString('base64url')}`;
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${idPrefix}${idCounter.toString(36).padStart(8, '0')}`;
 }

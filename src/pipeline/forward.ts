@@ -142,7 +142,7 @@ async function relayStream(call: Call, response: UpstreamResponse, responder: Re
   responder.head(response.status, responseHeaders(call, response.headers));
   for await (const chunk of response.body) {
     call.firstByteAt ??= performance.now();
-    const events = tap.push(chunk);
+    const events = tap.push(chunk, wantsCost);
     if (!wantsCost) {
       await responder.write(chunk);
       continue;

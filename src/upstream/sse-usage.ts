@@ -50,17 +50,20 @@ export class SseUsageTap {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
 
-  /** Takes the next chunk; returns the events it completed, each as its raw text with the blank line. */
-  push(chunk: Buffer): string[] {
+  /**
+   * Takes the next chunk. With `collect`, returns the events it completed, each as its raw text
+   * with the blank line (for event-aligned writing); otherwise returns an empty list.
+   */
+  push(chunk: Buffer, collect = false): string[] {
     const text = this.pending + this.decoder.write(chunk);
     const events: string[] = [];
     let start = 0;
     for (;;) {
       const end = text.indexOf('\n\n', start);
       if (end === -1) break;
-      const block = text.slice(start, end + 2);
-      this.read(block);
-      events.push(block);
+      // Text deltas are most of a stream and carry no usage: skipped without copying.
+      if (!text.startsWith('event: content_block_delta', start)) this.read(text.slice(start, end + 2));
+      if (collect) events.push(text.slice(start, end + 2));
       start = end + 2;
     }
     this.pending = text.slice(start);

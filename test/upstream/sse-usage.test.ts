@@ -17,7 +17,7 @@ describe('SseUsageTap', () => {
     for (const size of [1, 3, 7, 64, bytes.length]) {
       const tap = new SseUsageTap();
       const events: string[] = [];
-      for (let i = 0; i < bytes.length; i += size) events.push(...tap.push(bytes.subarray(i, i + size)));
+      for (let i = 0; i < bytes.length; i += size) events.push(...tap.push(bytes.subarray(i, i + size), true));
       expect(events.join('')).toBe(stream);
       expect(tap.usage).toEqual({
         input_tokens: 12,

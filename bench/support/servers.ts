@@ -1,0 +1,99 @@
+/**
+ * One server per process, for benchmarks: `tsx bench/support/servers.ts simulator|proxy|sluice|fixed [upstreamUrl]`.
+ * Prints `READY <url>` on stdout once listening.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { Pool } from 'undici';
+import { loadConfig } from '../../src/config/load.js';
+import { startGateway } from '../../src/server/gateway.js';
+import { createLogger } from '../../src/server/logger.js';
+import { gatewayPlugins } from '../../src/server/plugins.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import { BENCH_UPSTREAM_KEY } from './load.js';
+
+const HUGE = { rpm: 100_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 };
+
+let startCpu: NodeJS.CpuUsage | undefined;
+
+async function main(): Promise<void> {
+  const [role, upstream] = process.argv.slice(2);
+  let url: string;
+  if (role === 'simulator') {
+    const simulator = await startSimulator({ apiKeys: [BENCH_UPSTREAM_KEY], limits: HUGE, latency: 'none' });
+    url = simulator.url;
+  } else if (role === 'fixed') {
+    // The floor: a node:http server answering every request with the same small JSON body.
+    const body = Buffer.from(JSON.stringify({ id: 'msg_fixed', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hello' }] }));
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  } else if (role === 'proxy') {
+    // The minimal pass-through: node:http + the same HTTP client as Sluice, no checks at all.
+    const pool = new Pool(upstream!, { connections: 128, keepAliveTimeout: 30_000 });
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = { ...req.headers, 'x-api-key': BENCH_UPSTREAM_KEY };
+      delete headers.host;
+      delete headers.connection;
+      const response = await pool.request({ method: req.method as 'POST', path: req.url!, headers, body: Buffer.concat(chunks) });
+      const out = { ...response.headers };
+      delete out.connection;
+      delete out['keep-alive'];
+      delete out['transfer-encoding'];
+      res.writeHead(response.statusCode, out as Record<string, string>);
+      for await (const chunk of response.body) res.write(chunk);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  } else if (role === 'sluice' || role === 'sluice-noaccount') {
+    const loaded = loadConfig({
+      cwd: '/nonexistent',
+      env: {
+        ANTHROPIC_AUTH_TOKEN: BENCH_UPSTREAM_KEY,
+        SLUICE_UPSTREAM_URL: upstream,
+        SLUICE_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'sqlite::memory:',
+      },
+      requireUpstreamKey: true,
+    });
+    loaded.config.server.port = 0;
+    const quiet = new Writable({ write: (_c, _e, done) => done() });
+    const gateway = await startGateway({
+      loaded,
+      logger: createLogger('info', quiet),
+      plugins: async (core) => {
+        const plugins = await gatewayPlugins(core, HUGE);
+        return role === 'sluice' ? plugins : { ...plugins, record: undefined, price: undefined };
+      },
+    });
+    const { key } = await gateway.keys.create({ name: 'prod-bench-load', environment: 'production' });
+    process.stdout.write(`KEY ${key}\n`);
+    url = gateway.url;
+  } else {
+    throw new Error(`unknown role ${role}`);
+  }
+  process.stdout.write(`READY ${url}\n`);
+  startCpu = process.cpuUsage();
+  // A clean exit lets --cpu-prof write its profile.
+  process.once('SIGTERM', () => {
+    if (process.env.BENCH_REPORT_CPU) {
+      const { user, system } = process.cpuUsage(startCpu);
+      process.stderr.write(`CPU ${role} ${Math.round((user + system) / 1000)} ms\n`);
+    }
+    process.exit(0);
+  });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,183 @@
+import type { Catalog } from '../catalog/catalog.js';
+import { requestedCacheWrite, worstCaseCost } from '../catalog/cost.js';
+import type { Reserve } from '../pipeline/admit.js';
+import type { Call, Hold } from '../pipeline/types.js';
+import type { AdminRoute } from '../server/admin.js';
+import { moneyAdmin } from './admin.js';
+import { Alerter, type AlertLogger } from './alerts.js';
+import { applyBudgetsConfig, parseBudgetsConfig, webhookUrlOf } from './budget-config.js';
+import { BudgetEnforcer, type Clock } from './budget-enforcer.js';
+import { parseLedgerConfig } from './config.js';
+import { entryFromCall } from './entry.js';
+import { pruneLedger } from './rollup.js';
+import type { AnyDb } from './tables.js';
+import { LedgerWriter } from './writer.js';
+
+export interface MoneyPluginOptions {
+  db: AnyDb;
+  catalog: Catalog;
+  /** sluice.yaml's `budgets:` and `ledger:` sections, unparsed. */
+  budgets?: unknown;
+  ledger?: unknown;
+  logger: AlertLogger;
+  /** For routing savings and the tier report. */
+  criticalModel?: string;
+  tier?: string;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+  /** How often budgets are reloaded from the store (CLI changes, other instances). */
+  refreshMs?: number;
+}
+
+/** The gateway's money parts: the budget reservation, the ledger recorder, admin routes, a graceful close. */
+export interface MoneyPlugin {
+  reserve: Reserve;
+  record: (call: Call) => void;
+  adminRoutes: AdminRoute[];
+  writer: LedgerWriter;
+  enforcer: BudgetEnforcer;
+  alerter: Alerter;
+  /** Writes every buffered row and waits for alerts in flight; call after in-flight requests ended. */
+  close(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<MoneyPlugin> {
+  const budgetsConfig = parseBudgetsConfig(options.budgets);
+  const ledgerConfig = parseLedgerConfig(options.ledger);
+  const clock = options.clock ?? Date.now;
+  const { db, catalog, logger } = options;
+
+  const applied = await applyBudgetsConfig(db, budgetsConfig);
+  for (const warning of applied.warnings) logger.warn({}, warning);
+
+  const alerter = new Alerter({
+    db,
+    webhookUrl: webhookUrlOf(budgetsConfig, options.env),
+    webhook: { attempts: budgetsConfig.webhook.attempts },
+    logger,
+    clock,
+    anomaly: budgetsConfig.anomaly,
+  });
+  const enforcer = new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
+  await enforcer.load();
+  const writer = new LedgerWriter(db, {
+    batchSize: ledgerConfig.batchSize,
+    intervalMs: ledgerConfig.flushIntervalMs,
+    onError: (error, pending) =>
+      logger.error({ err: error, pending }, 'ledger write failed; rows kept for the next attempt'),
+  });
+
+  const stops: Array<() => void> = [
+    enforcer.startRefresh(options.refreshMs ?? 30_000, (error) =>
+      logger.error({ err: error }, 'budget reload failed'),
+    ),
+  ];
+  if (budgetsConfig.anomaly.enabled)
+    stops.push(alerter.startAnomalyChecks(budgetsConfig.anomaly.checkEveryMs));
+  if (ledgerConfig.retainDays > 0) {
+    const prune = () =>
+      void pruneLedger(db, { before: new Date(clock() - ledgerConfig.retainDays * DAY_MS), catalog }).catch(
+        (error) => logger.error({ err: error }, 'ledger prune failed'),
+      );
+    const timer = setInterval(prune, 6 * 3_600_000);
+    timer.unref();
+    stops.push(() => clearInterval(timer));
+  }
+
+  const reserve: Reserve = (call) => {
+    const noHold: Hold = { settle: () => undefined };
+    if (!call.principal) return noHold;
+    const worst = worstCaseCost(
+      call.model?.id ?? call.body.model,
+      new Date(call.startedAtMs),
+      {
+        inputTokens: call.estimatedInputTokens ?? 0,
+        maxTokens: call.body.max_tokens ?? call.model?.maxOutputTokens ?? 0,
+        cacheWrite: requestedCacheWrite(call.body),
+      },
+      {
+        catalog,
+        inferenceGeo:
+          typeof call.body['inference_geo'] === 'string' ? (call.body['inference_geo'] as string) : null,
+      },
+    );
+    // An unpriced model reserves nothing (its cost is unknown) but an exhausted budget still refuses it.
+    const admission = enforcer.reserve(
+      { keyId: call.principal.keyId, environment: call.principal.environment },
+      worst.priced ? worst.pico : 0n,
+    );
+    if (!admission.ok) throw admission.refusal.error;
+    const { reservation } = admission;
+    return { settle: (ended) => reservation.settle(ended.cost?.priced ? ended.cost.pico : 0n) };
+  };
+
+  const admin = moneyAdmin({
+    db,
+    catalog,
+    enforcer,
+    tier: options.tier,
+    criticalModel: options.criticalModel,
+    clock,
+  });
+  const ok = (body: unknown) => ({ status: 200, body });
+  const adminRoutes: AdminRoute[] = [
+    { method: 'GET', pattern: /^\/admin\/budgets$/, handle: async () => ok(await admin.listBudgets()) },
+    {
+      method: 'PUT',
+      pattern: /^\/admin\/budgets$/,
+      handle: async (_p, body) => ok(await admin.setBudget(body)),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/admin\/budgets$/,
+      handle: async (_p, body) => ok(await admin.setBudget(body)),
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/admin\/budgets\/(?<id>[^/]+)$/,
+      handle: async (params) => ok(await admin.deleteBudget(decodeURIComponent(params.id!))),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/admin\/spend$/,
+      handle: async (_p, _b, query) => ok(await admin.spend(Object.fromEntries(query))),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/admin\/spend\/routing$/,
+      handle: async (_p, _b, query) => ok(await admin.routing(Object.fromEntries(query))),
+    },
+    { method: 'GET', pattern: /^\/admin\/tier$/, handle: async () => ok(await admin.tier()) },
+    {
+      method: 'GET',
+      pattern: /^\/admin\/budgets\/status$/,
+      handle: () =>
+        ok({
+          data: enforcer.status().map((s) => ({
+            id: s.budget.id,
+            window_start: new Date(s.windowStart).toISOString(),
+            resets_at: s.windowEnd === null ? null : new Date(s.windowEnd).toISOString(),
+            limit_pico: s.budget.limitPico.toString(),
+            spent_pico: s.spentPico.toString(),
+            reserved_pico: s.reservedPico.toString(),
+          })),
+        }),
+    },
+  ];
+
+  return {
+    reserve,
+    record: (call) => writer.write(entryFromCall(call)),
+    adminRoutes,
+    writer,
+    enforcer,
+    alerter,
+    async close() {
+      for (const stop of stops) stop();
+      await writer.close();
+      await alerter.idle();
+    },
+  };
+}
