@@ -45,7 +45,11 @@ function formatChecks(checks: Check[]): string {
     if (check.fix && check.status !== 'pass') lines.push(`      ${' '.repeat(width)}  fix: ${check.fix}`);
   }
   const count = (status: Check['status']) => checks.filter((check) => check.status === status).length;
-  lines.push('', `${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed`);
+  const warnings = count('warn');
+  lines.push(
+    '',
+    `${count('pass')} passed, ${warnings} warning${warnings === 1 ? '' : 's'}, ${count('fail')} failed`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
