@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { MessagesRequestBody } from '../pipeline/types.js';
-import { compileRouting } from '../routing/config.js';
+import { routingFor } from '../routing/from-config.js';
 import { formatRouteHeader } from '../routing/header.js';
 import { resolveRoute } from '../routing/resolve.js';
 import { type ConfigFlags, loadForCommand, printJson } from './context.js';
@@ -55,7 +55,7 @@ function run(words: string[], flags: RouteFlags): void {
   const prompt = flags.file ? readFileSync(flags.file, 'utf8') : words.join(' ');
   if (!prompt.trim()) throw new InvalidArgumentError('give the prompt as text or with --file <path>');
   const loaded = loadForCommand(flags);
-  const routing = compileRouting(loaded.config.routing, process.env);
+  const routing = routingFor(loaded.config);
   const headers = Object.fromEntries(
     flags.header.map((line) => {
       const at = line.indexOf(':');

@@ -1,7 +1,8 @@
 import { costOf } from '../catalog/cost.js';
 import type { Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
-import { compileRouting, formatRouteHeader, resolveRoute } from '../routing/index.js';
+import { routingFor } from '../routing/from-config.js';
+import { formatRouteHeader, resolveRoute } from '../routing/index.js';
 import type { GatewayCore, GatewayPlugins } from './gateway.js';
 
 /** Upstream limits given on the command line (they win over SLUICE_TIER and sluice.yaml). */
@@ -14,12 +15,7 @@ export interface LimitFlags {
 
 /** The route stage's decision-maker: rules, then the classifier, capped by the key's policy. */
 export function createRouter(core: GatewayCore): Router {
-  const { config } = core.loaded;
-  const routing = compileRouting(config.routing, {
-    ANTHROPIC_DEFAULT_MODEL: config.models.default,
-    ANTHROPIC_REASONING_MODEL: config.models.reasoning,
-    ANTHROPIC_CRITICAL_MODEL: config.models.critical,
-  });
+  const routing = routingFor(core.loaded.config);
   return (call) => {
     const principal = call.principal!;
     const decision = resolveRoute(
@@ -33,7 +29,8 @@ export function createRouter(core: GatewayCore): Router {
       routing,
     );
     if (decision.kind === 'explicit') return { kind: 'explicit' };
-    if (decision.kind === 'refused') return { kind: 'refused', status: decision.status, message: decision.message };
+    if (decision.kind === 'refused')
+      return { kind: 'refused', status: decision.status, message: decision.message };
     return {
       kind: 'routed',
       model: decision.model,
@@ -54,7 +51,10 @@ export function createPricer(core: GatewayCore): (call: Call) => void {
   return (call) => {
     if (!call.usage) return;
     const geo = typeof call.body.inference_geo === 'string' ? call.body.inference_geo : undefined;
-    call.cost = costOf(call.usage, call.body.model, new Date(call.startedAtMs), { catalog: core.catalog, inferenceGeo: geo });
+    call.cost = costOf(call.usage, call.body.model, new Date(call.startedAtMs), {
+      catalog: core.catalog,
+      inferenceGeo: geo,
+    });
   };
 }
 
