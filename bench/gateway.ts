@@ -4,7 +4,7 @@
  * Prints the latency each adds over direct (p50, p99) and throughput ratios against the minimal proxy.
  * Targets: Sluice's added p50 at concurrency 1 ≤ 1.25 × the proxy's; throughput at 32 ≥ 0.8 × the proxy's.
  */
-import { BENCH_UPSTREAM_KEY, type LoadResult, fmt, runLoad, startServer } from './support/load.js';
+import { BENCH_UPSTREAM_KEY, fmt, type LoadResult, runLoad, startServer } from './support/load.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -25,7 +25,9 @@ async function main() {
         model: 'claude-haiku-4-5',
         max_tokens: 64,
         stream,
-        messages: [{ role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' }],
+        messages: [
+          { role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' },
+        ],
       });
       for (const concurrency of [1, 32]) {
         // Alternate targets round by round so drift in machine load touches all three alike.
@@ -35,7 +37,11 @@ async function main() {
             results[target.name]!.push(
               await runLoad({
                 url: target.url,
-                headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': target.key },
+                headers: {
+                  'content-type': 'application/json',
+                  'anthropic-version': '2023-06-01',
+                  'x-api-key': target.key,
+                },
                 body,
                 concurrency,
                 seconds,

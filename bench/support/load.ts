@@ -15,19 +15,28 @@ export const BENCH_UPSTREAM_KEY = `sk-ant-api03-${'bench'.repeat(18)}ben` + 'AA'
 const serversScript = fileURLToPath(new URL('./servers.ts', import.meta.url));
 
 /** Starts a benchmark server in its own process and waits for its URL. */
-export function startServer(role: string, upstream?: string, env: Record<string, string> = {}): Promise<Started> {
+export function startServer(
+  role: string,
+  upstream?: string,
+  env: Record<string, string> = {},
+): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', serversScript, role, ...(upstream ? [upstream] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...env },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', serversScript, role, ...(upstream ? [upstream] : [])],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, ...env },
+      },
+    );
     let key: string | undefined;
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       for (const line of buffered.split('\n')) {
         if (line.startsWith('KEY ')) key = line.slice(4).trim();
-        if (line.startsWith('READY ')) resolve({ url: line.slice(6).trim(), key, child, stop: () => child.kill('SIGKILL') });
+        if (line.startsWith('READY '))
+          resolve({ url: line.slice(6).trim(), key, child, stop: () => child.kill('SIGKILL') });
       }
     });
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
@@ -54,7 +63,12 @@ export async function runLoad(options: {
 }): Promise<LoadResult> {
   const pool = new Pool(options.url, { connections: options.concurrency, keepAliveTimeout: 30_000 });
   const send = async () => {
-    const response = await pool.request({ method: 'POST', path: '/v1/messages', headers: options.headers, body: options.body });
+    const response = await pool.request({
+      method: 'POST',
+      path: '/v1/messages',
+      headers: options.headers,
+      body: options.body,
+    });
     await response.body.arrayBuffer();
     return response.statusCode;
   };
@@ -76,8 +90,16 @@ export async function runLoad(options: {
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  return { requests: latencies.length, errors, seconds, rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return {
+    requests: latencies.length,
+    errors,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+  };
 }
 
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');

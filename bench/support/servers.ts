@@ -25,7 +25,14 @@ async function main(): Promise<void> {
     url = simulator.url;
   } else if (role === 'fixed') {
     // The floor: a node:http server answering every request with the same small JSON body.
-    const body = Buffer.from(JSON.stringify({ id: 'msg_fixed', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hello' }] }));
+    const body = Buffer.from(
+      JSON.stringify({
+        id: 'msg_fixed',
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'text', text: 'hello' }],
+      }),
+    );
     const server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
@@ -44,7 +51,12 @@ async function main(): Promise<void> {
       const headers = { ...req.headers, 'x-api-key': BENCH_UPSTREAM_KEY };
       delete headers.host;
       delete headers.connection;
-      const response = await pool.request({ method: req.method as 'POST', path: req.url!, headers, body: Buffer.concat(chunks) });
+      const response = await pool.request({
+        method: req.method as 'POST',
+        path: req.url!,
+        headers,
+        body: Buffer.concat(chunks),
+      });
       const out = { ...response.headers };
       delete out.connection;
       delete out['keep-alive'];

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
 import { KeyService, keyPolicy } from '../keys/service.js';
-import { type Store, openStore } from '../store/database.js';
+import { openStore, type Store } from '../store/database.js';
 
 /** Options every command that reads configuration accepts. */
 export interface ConfigFlags {
@@ -35,7 +35,8 @@ export function printJson(value: unknown): void {
 /** Parses a positive integer flag, naming the flag when it is not one. */
 export function positiveInt(flag: string): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${flag} takes a positive whole number, not "${value}"`);
+    if (!/^\d+$/.test(value) || Number(value) < 1)
+      throw new Error(`${flag} takes a positive whole number, not "${value}"`);
     return Number(value);
   };
 }

@@ -47,16 +47,27 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
   });
   loaded.config.server.port = 0;
   const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const gateway: Gateway = await startGateway({ loaded, logger: createLogger('info', quiet), plugins: (core) => gatewayPlugins(core, { tier: 'tier-1' }) });
+  const gateway: Gateway = await startGateway({
+    loaded,
+    logger: createLogger('info', quiet),
+    plugins: (core) => gatewayPlugins(core, { tier: 'tier-1' }),
+  });
   const out = (line = '') => process.stdout.write(`${line}\n`);
   try {
     out(`Simulator (Anthropic API, tier 1 limits: 50 requests/min) at ${simulator.url}`);
     out(`Sluice gateway at ${gateway.url}\n`);
-    const { key, view } = await gateway.keys.create({ name: 'dev-demo-app', environment: 'development', maxTokens: 512 });
+    const { key, view } = await gateway.keys.create({
+      name: 'dev-demo-app',
+      environment: 'development',
+      maxTokens: 512,
+    });
     out(`Created virtual key ${view.name} (${view.hint}); the app never sees the sk-ant- key.\n`);
     const client = new Anthropic({ apiKey: key, baseURL: gateway.url, maxRetries: 2 });
     const rows: Row[] = [];
-    const timed = async (step: string, work: () => Promise<{ model: string; usage: Anthropic.Usage; cost?: string | null; note?: string }>) => {
+    const timed = async (
+      step: string,
+      work: () => Promise<{ model: string; usage: Anthropic.Usage; cost?: string | null; note?: string }>,
+    ) => {
       const started = performance.now();
       try {
         const r = await work();
@@ -71,42 +82,81 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
         });
       } catch (error) {
         const status = error instanceof Anthropic.APIError ? String(error.status) : 'error';
-        rows.push({ step, model: '', status, tokens: '', cost: '', ms: Math.round(performance.now() - started), note: (error as Error).message.slice(0, 60) });
+        rows.push({
+          step,
+          model: '',
+          status,
+          tokens: '',
+          cost: '',
+          ms: Math.round(performance.now() - started),
+          note: (error as Error).message.slice(0, 60),
+        });
       }
     };
     const ask = (content: string) => [{ role: 'user' as const, content }];
 
     await timed('plain request', async () => {
-      const { data, response } = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: ask('Say hello in French.') }).withResponse();
+      const { data, response } = await client.messages
+        .create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: ask('Say hello in French.') })
+        .withResponse();
       return { model: data.model, usage: data.usage, cost: response.headers.get('x-sluice-cost-usd') };
     });
     await timed('streaming', async () => {
-      const message = await client.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 120, messages: ask('Write a haiku about rivers.') }).finalMessage();
+      const message = await client.messages
+        .stream({ model: 'claude-haiku-4-5', max_tokens: 120, messages: ask('Write a haiku about rivers.') })
+        .finalMessage();
       return { model: message.model, usage: message.usage };
     });
     await timed('tool call', async () => {
       const message = await client.messages.create({
         model: 'claude-sonnet-4-6',
         max_tokens: 200,
-        tools: [{ name: 'get_weather', description: 'Current weather', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }],
+        tools: [
+          {
+            name: 'get_weather',
+            description: 'Current weather',
+            input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          },
+        ],
         tool_choice: { type: 'any' },
         messages: ask('What is the weather in Lyon?'),
       });
       const use = message.content.find((b) => b.type === 'tool_use');
-      return { model: message.model, usage: message.usage, note: use ? `tool_use ${JSON.stringify(use.input)}` : '' };
+      return {
+        model: message.model,
+        usage: message.usage,
+        note: use ? `tool_use ${JSON.stringify(use.input)}` : '',
+      };
     });
     for (const [label, prompt] of [
       ['auto: small talk', 'Hi! How is your day going?'],
-      ['auto: code', 'Refactor this function to be async and add error handling:\n```ts\nfunction load(p){return fs.readFileSync(p)}\n```'],
-      ['auto: high stakes', 'Our hospital must decide whether to change the dosage protocol for pediatric patients. Weigh the clinical evidence, legal liability and risks, and recommend a decision.'],
+      [
+        'auto: code',
+        'Refactor this function to be async and add error handling:\n```ts\nfunction load(p){return fs.readFileSync(p)}\n```',
+      ],
+      [
+        'auto: high stakes',
+        'Our hospital must decide whether to change the dosage protocol for pediatric patients. Weigh the clinical evidence, legal liability and risks, and recommend a decision.',
+      ],
     ] as const) {
       await timed(label, async () => {
-        const { data, response } = await client.messages.create({ model: 'auto', max_tokens: 150, messages: ask(prompt) }).withResponse();
-        return { model: data.model, usage: data.usage, cost: response.headers.get('x-sluice-cost-usd'), note: response.headers.get('x-sluice-route') ?? '' };
+        const { data, response } = await client.messages
+          .create({ model: 'auto', max_tokens: 150, messages: ask(prompt) })
+          .withResponse();
+        return {
+          model: data.model,
+          usage: data.usage,
+          cost: response.headers.get('x-sluice-cost-usd'),
+          note: response.headers.get('x-sluice-route') ?? '',
+        };
       });
     }
     await timed('over the key cap', async () => {
-      const data = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 4096, messages: ask('Long essay please') });
+      const data = await client.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 4096,
+        messages: ask('Long essay please'),
+      });
       return { model: data.model, usage: data.usage };
     });
 
@@ -115,7 +165,13 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     simulator.resetCounters();
     const started = performance.now();
     const results = await Promise.allSettled(
-      Array.from({ length: burst }, (_, i) => client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 20, messages: ask(`Burst request ${i}`) })),
+      Array.from({ length: burst }, (_, i) =>
+        client.messages.create({
+          model: 'claude-haiku-4-5',
+          max_tokens: 20,
+          messages: ask(`Burst request ${i}`),
+        }),
+      ),
     );
     const burstMs = Math.round(performance.now() - started);
     const okCount = results.filter((r) => r.status === 'fulfilled').length;
@@ -124,10 +180,16 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     out('');
     out(table(rows));
     out('');
-    out(`Burst: ${okCount}/${burst} succeeded in ${burstMs} ms; upstream answered ${counters.byStatus['429'] ?? 0} × 429 to Sluice,`);
-    out(`       and ${results.length - okCount} requests were refused to the app (429 with a retry-after, for its SDK to back off).`);
+    out(
+      `Burst: ${okCount}/${burst} succeeded in ${burstMs} ms; upstream answered ${counters.byStatus['429'] ?? 0} × 429 to Sluice,`,
+    );
+    out(
+      `       and ${results.length - okCount} requests were refused to the app (429 with a retry-after, for its SDK to back off).`,
+    );
     out('');
-    out(`Every request above is one row in the ledger (${join(dir, 'sluice.db')}); \`sluice spend\` reports them.`);
+    out(
+      `Every request above is one row in the ledger (${join(dir, 'sluice.db')}); \`sluice spend\` reports them.`,
+    );
   } finally {
     await gateway.close();
     await simulator.close();
@@ -136,11 +198,25 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
 }
 
 function table(rows: Row[]): string {
-  const headers: Row = { step: 'step', model: 'model', status: 'status', tokens: 'tokens', cost: 'cost', ms: 0, note: 'note' };
+  const headers: Row = {
+    step: 'step',
+    model: 'model',
+    status: 'status',
+    tokens: 'tokens',
+    cost: 'cost',
+    ms: 0,
+    note: 'note',
+  };
   const all = [headers, ...rows];
-  const width = (key: keyof Row) => Math.max(...all.map((r) => String(key === 'ms' && r === headers ? 'ms' : r[key]).length));
+  const width = (key: keyof Row) =>
+    Math.max(...all.map((r) => String(key === 'ms' && r === headers ? 'ms' : r[key]).length));
   const keys: Array<keyof Row> = ['step', 'model', 'status', 'tokens', 'cost', 'ms', 'note'];
   return all
-    .map((r) => keys.map((k) => String(k === 'ms' && r === headers ? 'ms' : r[k]).padEnd(width(k))).join('  ').trimEnd())
+    .map((r) =>
+      keys
+        .map((k) => String(k === 'ms' && r === headers ? 'ms' : r[k]).padEnd(width(k)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

@@ -8,10 +8,16 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./serve.js'),
   () => import('./keys.js'),
   () => import('./demo.js'),
-  () => import('./scan.js'), () => import('./hooks.js'), () => import('./init.js'), () => import('./doctor.js'),
+  () => import('./scan.js'),
+  () => import('./hooks.js'),
+  () => import('./init.js'),
+  () => import('./doctor.js'),
   () => import('./simulate.js'),
   () => import('./route.js'),
-  () => import('./catalog.js'), () => import('./spend.js'), () => import('./tier.js'), () => import('./budgets.js'),
+  () => import('./catalog.js'),
+  () => import('./spend.js'),
+  () => import('./tier.js'),
+  () => import('./budgets.js'),
 ];
 
 export async function run(argv: string[]): Promise<void> {

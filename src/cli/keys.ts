@@ -1,8 +1,15 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../keys/duration.js';
 import type { LoadedConfig } from '../config/schema.js';
+import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService, type KeySettings, type KeyView } from '../keys/service.js';
-import { type ConfigFlags, keyServiceFor, loadForCommand, positiveInt, printJson, withStore } from './context.js';
+import {
+  type ConfigFlags,
+  keyServiceFor,
+  loadForCommand,
+  positiveInt,
+  printJson,
+  withStore,
+} from './context.js';
 
 interface SettingsFlags extends ConfigFlags {
   expires?: string;
@@ -36,7 +43,13 @@ function withSettings(command: Command): Command {
     .addOption(intOption('--tpm <n>', "this key's tokens (input + output) per minute"))
     .addOption(intOption('--tpd <n>', "this key's tokens per day"))
     .addOption(new Option('--priority <p>', 'default queue priority').choices(['interactive', 'batch']))
-    .addOption(new Option('--max-tier <tier>', 'highest routing tier for model "auto"').choices(['fast', 'reasoning', 'critical']))
+    .addOption(
+      new Option('--max-tier <tier>', 'highest routing tier for model "auto"').choices([
+        'fast',
+        'reasoning',
+        'critical',
+      ]),
+    )
     .option('--no-auto', 'refuse model "auto" for this key (tier aliases stay allowed within --max-tier)')
     .option('--config <path>', 'path to sluice.yaml')
     .option('--json', 'machine-readable output');
@@ -45,7 +58,11 @@ function withSettings(command: Command): Command {
 function settingsFrom(flags: SettingsFlags): KeySettings {
   const settings: KeySettings = {};
   if (flags.expires !== undefined) settings.expiresAt = Date.now() + parseDuration(flags.expires);
-  if (flags.models !== undefined) settings.models = flags.models.split(',').map((m) => m.trim()).filter(Boolean);
+  if (flags.models !== undefined)
+    settings.models = flags.models
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
   if (flags.maxTokens !== undefined) settings.maxTokens = flags.maxTokens;
   if (flags.rpm !== undefined) settings.rpm = flags.rpm;
   if (flags.tpm !== undefined) settings.tpm = flags.tpm;
@@ -119,20 +136,23 @@ export function register(program: Command): void {
       await run(flags, async (service) => {
         const views = await service.list();
         if (flags.json) return printJson(views);
-        if (views.length === 0) return void process.stdout.write('No keys yet: sluice keys create --name dev-app-local --env development\n');
+        if (views.length === 0)
+          return void process.stdout.write(
+            'No keys yet: sluice keys create --name dev-app-local --env development\n',
+          );
         for (const view of views) process.stdout.write(`${describeKey(view)}\n`);
       });
     });
 
-  withSettings(keys.command('update').description("change a key's limits, models or expiry").argument('<name>')).action(
-    async (name: string, flags: SettingsFlags) => {
-      await run(flags, async (service) => {
-        const view = await service.update(name, settingsFrom(flags));
-        if (flags.json) return printJson(view);
-        process.stdout.write(`${describeKey(view)}\n`);
-      });
-    },
-  );
+  withSettings(
+    keys.command('update').description("change a key's limits, models or expiry").argument('<name>'),
+  ).action(async (name: string, flags: SettingsFlags) => {
+    await run(flags, async (service) => {
+      const view = await service.update(name, settingsFrom(flags));
+      if (flags.json) return printJson(view);
+      process.stdout.write(`${describeKey(view)}\n`);
+    });
+  });
 
   for (const [verb, description] of [
     ['revoke', 'revoke a key at once'],

@@ -21,7 +21,10 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (default 8787)', (v) => Number(v))
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--config <path>', 'path to sluice.yaml')
-    .option('--tier <name>', 'upstream rate-limit tier (tier-1…tier-4, start, build, scale); also SLUICE_TIER')
+    .option(
+      '--tier <name>',
+      'upstream rate-limit tier (tier-1…tier-4, start, build, scale); also SLUICE_TIER',
+    )
     .option('--rpm <n>', 'upstream requests per minute, for every model class', positiveInt('--rpm'))
     .option('--itpm <n>', 'upstream input tokens per minute', positiveInt('--itpm'))
     .option('--otpm <n>', 'upstream output tokens per minute', positiveInt('--otpm'))
@@ -34,9 +37,13 @@ export function register(program: Command): void {
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
       const gateway = await startGateway({
         loaded,
-        plugins: (core) => gatewayPlugins(core, { tier: flags.tier, rpm: flags.rpm, itpm: flags.itpm, otpm: flags.otpm }),
+        plugins: (core) =>
+          gatewayPlugins(core, { tier: flags.tier, rpm: flags.rpm, itpm: flags.itpm, otpm: flags.otpm }),
       });
-      gateway.logger.info({ url: gateway.url, upstream: loaded.config.upstream.url, environment: loaded.config.environment }, 'sluice listening');
+      gateway.logger.info(
+        { url: gateway.url, upstream: loaded.config.upstream.url, environment: loaded.config.environment },
+        'sluice listening',
+      );
       process.stdout.write(`sluice gateway listening on ${gateway.url}\n`);
       const stop = (signal: string) => {
         gateway.logger.info({ signal, inFlight: gateway.inFlight() }, 'draining');

@@ -48,23 +48,38 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     try {
       fromFile = (parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>) ?? {};
     } catch (error) {
-      throw new ConfigError(configPath, `not valid YAML (${(error as Error).message.split('\n')[0]})`, 'correct the YAML syntax');
+      throw new ConfigError(
+        configPath,
+        `not valid YAML (${(error as Error).message.split('\n')[0]})`,
+        'correct the YAML syntax',
+      );
     }
   } else if (options.configPath) {
-    throw new ConfigError('--config', `${configPath} does not exist`, 'give the path of an existing sluice.yaml or leave it out');
+    throw new ConfigError(
+      '--config',
+      `${configPath} does not exist`,
+      'give the path of an existing sluice.yaml or leave it out',
+    );
   }
 
-  const merged = structuredClone(fromFile) as Record<string, any>;
+  type Tree = { [key: string]: unknown };
+  const merged = structuredClone(fromFile) as Tree;
   const set = (path: string[], value: unknown) => {
     if (value === undefined || value === '') return;
     let node = merged;
-    for (const part of path.slice(0, -1)) node = node[part] ??= {};
+    for (const part of path.slice(0, -1)) {
+      const child = node[part];
+      const next = (typeof child === 'object' && child !== null ? child : {}) as Tree;
+      node[part] = next;
+      node = next;
+    }
     node[path.at(-1)!] = value;
   };
   const int = (name: string) => {
     const raw = env[name];
     if (raw === undefined || raw === '') return undefined;
-    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `"${raw}" is not a whole number`, `set ${name} to a positive integer`);
+    if (!/^\d+$/.test(raw.trim()))
+      throw new ConfigError(name, `"${raw}" is not a whole number`, `set ${name} to a positive integer`);
     return Number(raw.trim());
   };
   set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL);
@@ -91,9 +106,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     const value = env[keyEnv];
     if (value) upstreamKeys.set(name, value.trim());
     else if (options.requireUpstreamKey && !defaultKey) {
-      throw new ConfigError(`environments.${name}.keyEnv`, `${keyEnv} is not set`, `export ${keyEnv}=sk-ant-api03-… or set ANTHROPIC_AUTH_TOKEN`);
+      throw new ConfigError(
+        `environments.${name}.keyEnv`,
+        `${keyEnv} is not set`,
+        `export ${keyEnv}=sk-ant-api03-… or set ANTHROPIC_AUTH_TOKEN`,
+      );
     } else if (options.requireUpstreamKey) {
-      warnings.push(`environments.${name}: ${keyEnv} is not set; the default upstream key (ANTHROPIC_AUTH_TOKEN) is used`);
+      warnings.push(
+        `environments.${name}: ${keyEnv} is not set; the default upstream key (ANTHROPIC_AUTH_TOKEN) is used`,
+      );
     }
   }
   if (options.requireUpstreamKey && upstreamKeys.size === 0) {
@@ -105,20 +126,31 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   for (const [environment, key] of upstreamKeys) {
     if (!ANTHROPIC_KEY_SHAPE.test(key)) {
-      const source = environment === DEFAULT_UPSTREAM_KEY ? 'ANTHROPIC_AUTH_TOKEN' : config.environments[environment]!.keyEnv;
-      warnings.push(`${source} does not look like an Anthropic key (sk-ant-api03-…); requests may be refused upstream`);
+      const source =
+        environment === DEFAULT_UPSTREAM_KEY
+          ? 'ANTHROPIC_AUTH_TOKEN'
+          : config.environments[environment]!.keyEnv;
+      warnings.push(
+        `${source} does not look like an Anthropic key (sk-ant-api03-…); requests may be refused upstream`,
+      );
     }
   }
   return { config, upstreamKeys, warnings };
 }
 
 /** The upstream key a virtual key of this environment is forwarded with. */
-export function upstreamKeyFor(loaded: Pick<LoadedConfig, 'upstreamKeys'>, environment: string): string | undefined {
+export function upstreamKeyFor(
+  loaded: Pick<LoadedConfig, 'upstreamKeys'>,
+  environment: string,
+): string | undefined {
   return loaded.upstreamKeys.get(environment) ?? loaded.upstreamKeys.get(DEFAULT_UPSTREAM_KEY);
 }
 
 /** A short, stable id for an upstream credential (its environment), so limits can be kept per credential. */
-export function upstreamCredentialId(loaded: Pick<LoadedConfig, 'upstreamKeys'>, environment: string): string {
+export function upstreamCredentialId(
+  loaded: Pick<LoadedConfig, 'upstreamKeys'>,
+  environment: string,
+): string {
   return loaded.upstreamKeys.has(environment) ? environment : DEFAULT_UPSTREAM_KEY;
 }
 
@@ -139,12 +171,20 @@ function fixFor(issue: z.core.$ZodIssue): string {
 
 function checkModels(config: Config, catalog: Catalog, warnings: string[]): void {
   const now = new Date().toISOString().slice(0, 10);
-  const sources = { default: 'ANTHROPIC_DEFAULT_MODEL', reasoning: 'ANTHROPIC_REASONING_MODEL', critical: 'ANTHROPIC_CRITICAL_MODEL' };
+  const sources = {
+    default: 'ANTHROPIC_DEFAULT_MODEL',
+    reasoning: 'ANTHROPIC_REASONING_MODEL',
+    critical: 'ANTHROPIC_CRITICAL_MODEL',
+  };
   for (const [tier, variable] of Object.entries(sources) as Array<[keyof Config['models'], string]>) {
     const name = config.models[tier];
     const model = catalog.model(name);
     if (!model) {
-      throw new ConfigError(variable, `unknown model "${name}"`, `use a model from \`sluice catalog\`, e.g. ${catalog.models[0]?.id}`);
+      throw new ConfigError(
+        variable,
+        `unknown model "${name}"`,
+        `use a model from \`sluice catalog\`, e.g. ${catalog.models[0]?.id}`,
+      );
     }
     if (model.retiresAt && model.retiresAt <= now) {
       warnings.push(`${variable}: ${name} was retired on ${model.retiresAt}; choose a current model`);

@@ -47,7 +47,9 @@ export const configSchema = z.object({
       retry: retrySchema.parse({}),
       fallback: {},
     }),
-  database: z.object({ url: z.string().default('sqlite:./sluice.db') }).default({ url: 'sqlite:./sluice.db' }),
+  database: z
+    .object({ url: z.string().default('sqlite:./sluice.db') })
+    .default({ url: 'sqlite:./sluice.db' }),
   admin: z.object({ token: z.string().min(16).optional() }).default({}),
   /** Environment the gateway runs in (ANTHROPIC_ENV); keys are created in it when none is named. */
   environment: z.string().default('development'),
@@ -55,7 +57,11 @@ export const configSchema = z.object({
   environments: z
     .record(
       z.string().regex(/^[a-z][a-z0-9_-]*$/, 'environment names are lowercase'),
-      z.object({ keyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable, e.g. ANTHROPIC_KEY_PRODUCTION') }),
+      z.object({
+        keyEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable, e.g. ANTHROPIC_KEY_PRODUCTION'),
+      }),
     )
     .default({}),
   keys: z
@@ -72,7 +78,9 @@ export const configSchema = z.object({
     .default({ default: 'claude-haiku-4-5', reasoning: 'claude-sonnet-4-6', critical: 'claude-opus-4-8' }),
   /** max_tokens filled in when a request has none and its key sets no cap. */
   maxTokens: positiveInt.default(1024),
-  log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).default({ level: 'info' }),
+  log: z
+    .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
+    .default({ level: 'info' }),
   catalog: catalogOverridesSchema.default({}),
   // Sections owned by the stages that read them; each validates its own part.
   limits: z.unknown().optional(),

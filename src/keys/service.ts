@@ -86,8 +86,13 @@ export class KeyService {
         `unknown environment "${input.environment}"; known: ${this.policy.environments.join(', ')} (add others under environments: in sluice.yaml)`,
       );
     }
-    const existing = await this.db.selectFrom('virtual_keys').select('id').where('name', '=', input.name).executeTakeFirst();
-    if (existing) throw new KeyError(`a key named "${input.name}" already exists; rotate it or choose another name`, 409);
+    const existing = await this.db
+      .selectFrom('virtual_keys')
+      .select('id')
+      .where('name', '=', input.name)
+      .executeTakeFirst();
+    if (existing)
+      throw new KeyError(`a key named "${input.name}" already exists; rotate it or choose another name`, 409);
     const key = generateVirtualKey();
     const row: VirtualKeysTable = {
       id: `key_${randomBytes(12).toString('hex')}`,
@@ -116,7 +121,12 @@ export class KeyService {
   }
 
   async list(): Promise<KeyView[]> {
-    const rows = await this.db.selectFrom('virtual_keys').selectAll().orderBy('created_at').orderBy('name').execute();
+    const rows = await this.db
+      .selectFrom('virtual_keys')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('name')
+      .execute();
     return rows.map((row) => toView(row, this.now()));
   }
 
@@ -137,7 +147,11 @@ export class KeyService {
   async revoke(name: string): Promise<KeyView> {
     const row = await this.row(name);
     if (row.revoked_at === null) {
-      await this.db.updateTable('virtual_keys').set({ revoked_at: this.now() }).where('id', '=', row.id).execute();
+      await this.db
+        .updateTable('virtual_keys')
+        .set({ revoked_at: this.now() })
+        .where('id', '=', row.id)
+        .execute();
       await this.event(row.id, 'revoked', null);
     }
     return this.get(name);
@@ -168,7 +182,11 @@ export class KeyService {
   }
 
   private async row(name: string): Promise<VirtualKeysTable> {
-    const row = await this.db.selectFrom('virtual_keys').selectAll().where('name', '=', name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('virtual_keys')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (!row) throw new KeyError(`no key named "${name}"`, 404);
     return row;
   }
@@ -176,14 +194,20 @@ export class KeyService {
   private async event(keyId: string, event: string, detail: unknown): Promise<void> {
     await this.db
       .insertInto('key_events')
-      .values({ key_id: keyId, event, at: this.now(), detail: detail === null ? null : JSON.stringify(detail) })
+      .values({
+        key_id: keyId,
+        event,
+        at: this.now(),
+        detail: detail === null ? null : JSON.stringify(detail),
+      })
       .execute();
   }
 }
 
 function settingsToColumns(settings: KeySettings): Partial<VirtualKeysTable> {
   const columns: Partial<VirtualKeysTable> = {};
-  if (settings.models !== undefined) columns.models = settings.models === null ? null : JSON.stringify(settings.models);
+  if (settings.models !== undefined)
+    columns.models = settings.models === null ? null : JSON.stringify(settings.models);
   if (settings.maxTokens !== undefined) columns.max_tokens = settings.maxTokens;
   if (settings.rpm !== undefined) columns.rpm = settings.rpm;
   if (settings.tpm !== undefined) columns.tpm = settings.tpm;

@@ -31,7 +31,8 @@ export function createAccount(options: AccountOptions): (call: Call) => void {
 }
 
 export function logLine(call: Call) {
-  const ms = (at: number | undefined) => (at === undefined ? undefined : Math.round((at - call.receivedAt) * 10) / 10);
+  const ms = (at: number | undefined) =>
+    at === undefined ? undefined : Math.round((at - call.receivedAt) * 10) / 10;
   return {
     requestId: call.id,
     upstreamRequestId: call.upstream?.requestId,

@@ -16,7 +16,8 @@ export function presentedKey(headers: Call['headers']): string | undefined {
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey) return apiKey.trim();
   const authorization = headers.authorization;
-  if (typeof authorization === 'string' && /^bearer\s+/i.test(authorization)) return authorization.replace(/^bearer\s+/i, '').trim();
+  if (typeof authorization === 'string' && /^bearer\s+/i.test(authorization))
+    return authorization.replace(/^bearer\s+/i, '').trim();
   return undefined;
 }
 
@@ -27,7 +28,8 @@ export function authenticateStage(authenticator: Authenticator): Stage {
       const result = await authenticator.authenticate(presentedKey(call.headers));
       if (!result.ok) throw new ApiError(401, REASONS[result.reason]);
       call.principal = result.principal;
-      if (result.principal.priority && !call.headers['x-sluice-priority']) call.priority = result.principal.priority;
+      if (result.principal.priority && !call.headers['x-sluice-priority'])
+        call.priority = result.principal.priority;
     },
   };
 }

@@ -1,9 +1,15 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RetryPolicy } from '../upstream/retry.js';
-import { backoffDelayMs, isRetryableError, isRetryableStatus, requestedWaitMs, sleep } from '../upstream/retry.js';
-import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
-import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
 import { formatUsdExact } from '../catalog/money.js';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
+import type { RetryPolicy } from '../upstream/retry.js';
+import {
+  backoffDelayMs,
+  isRetryableError,
+  isRetryableStatus,
+  requestedWaitMs,
+  sleep,
+} from '../upstream/retry.js';
+import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
 import { ApiError } from './errors.js';
 import type { Responder } from './stage.js';
 import type { Call } from './types.js';
@@ -24,15 +30,37 @@ export interface ForwardOptions {
 
 // Client headers that are Sluice's or the connection's, never forwarded.
 const DROPPED_REQUEST_HEADERS = new Set([
-  'host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'upgrade', 'te', 'trailer',
-  'proxy-authorization', 'proxy-connection', 'x-api-key', 'authorization', 'accept-encoding', 'expect',
+  'host',
+  'connection',
+  'keep-alive',
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-connection',
+  'x-api-key',
+  'authorization',
+  'accept-encoding',
+  'expect',
 ]);
 // Upstream headers that describe the upstream connection, not the answer.
 const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'trailer', 'proxy-authenticate',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'trailer',
+  'proxy-authenticate',
 ]);
 
-export function upstreamRequestHeaders(call: Call, upstreamKey: string, bodyLength: number): Record<string, string> {
+export function upstreamRequestHeaders(
+  call: Call,
+  upstreamKey: string,
+  bodyLength: number,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(call.headers)) {
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-sluice-')) continue;
@@ -44,14 +72,18 @@ export function upstreamRequestHeaders(call: Call, upstreamKey: string, bodyLeng
   return headers;
 }
 
-export function responseHeaders(call: Call, upstream: IncomingHttpHeaders): Record<string, string | string[]> {
+export function responseHeaders(
+  call: Call,
+  upstream: IncomingHttpHeaders,
+): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
   }
   headers['x-sluice-request-id'] = call.id;
   if (call.route?.header) headers['x-sluice-route'] = call.route.header;
-  if (call.upstream?.fallbackFrom) headers['x-sluice-fallback'] = `${call.upstream.fallbackFrom} -> ${call.body.model}`;
+  if (call.upstream?.fallbackFrom)
+    headers['x-sluice-fallback'] = `${call.upstream.fallbackFrom} -> ${call.body.model}`;
   return headers;
 }
 
@@ -67,7 +99,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
   let attempt = 0;
   for (;;) {
     attempt++;
-    const body = method === 'GET' ? undefined : call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+    const body =
+      method === 'GET' ? undefined : call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
     let response: UpstreamResponse;
     try {
       response = await options.client.send({
@@ -86,17 +119,25 @@ export async function forward(call: Call, responder: Responder, options: Forward
       }
       throw new ApiError(
         isTimeout(error) ? 504 : 502,
-        isTimeout(error) ? 'upstream timed out' : `upstream unreachable (${(error as { code?: string }).code ?? (error as Error).message})`,
+        isTimeout(error)
+          ? 'upstream timed out'
+          : `upstream unreachable (${(error as { code?: string }).code ?? (error as Error).message})`,
       );
     }
-    call.upstream = { ...call.upstream, status: response.status, requestId: str(response.headers['request-id']), attempts: attempt };
+    call.upstream = {
+      ...call.upstream,
+      status: response.status,
+      requestId: str(response.headers['request-id']),
+      attempts: attempt,
+    };
     options.observe?.(call, response.status, response.headers);
 
     if (response.status >= 400) {
       const text = Buffer.from(await response.body.arrayBuffer()).toString('utf8');
       const requested = requestedWaitMs(response.headers);
       const waitMs = backoffDelayMs(options.retry, attempt, requested, options.random);
-      const retryable = isRetryableStatus(response.status, text) && (requested ?? 0) <= options.retry.maxRetryAfterMs;
+      const retryable =
+        isRetryableStatus(response.status, text) && (requested ?? 0) <= options.retry.maxRetryAfterMs;
       if (retryable && canRetry(call, options.retry, attempt, waitMs)) {
         if (response.status === 529 && fallbacks.length > 0) {
           call.upstream.fallbackFrom ??= call.body.model;
@@ -109,7 +150,10 @@ export async function forward(call: Call, responder: Responder, options: Forward
       // Retries are over: the client gets the upstream's own answer and its retry-after.
       call.status = response.status;
       call.errorType = errorTypeOf(text);
-      responder.head(response.status, { ...responseHeaders(call, response.headers), 'content-length': String(Buffer.byteLength(text)) });
+      responder.head(response.status, {
+        ...responseHeaders(call, response.headers),
+        'content-length': String(Buffer.byteLength(text)),
+      });
       responder.end(text);
       return;
     }
@@ -122,7 +166,12 @@ export async function forward(call: Call, responder: Responder, options: Forward
   }
 }
 
-async function relayJson(call: Call, response: UpstreamResponse, responder: Responder, options: ForwardOptions): Promise<void> {
+async function relayJson(
+  call: Call,
+  response: UpstreamResponse,
+  responder: Responder,
+  options: ForwardOptions,
+): Promise<void> {
   const bytes = Buffer.from(await response.body.arrayBuffer());
   call.firstByteAt = performance.now();
   if (call.path === '/v1/messages') {
@@ -136,7 +185,12 @@ async function relayJson(call: Call, response: UpstreamResponse, responder: Resp
   responder.end(bytes);
 }
 
-async function relayStream(call: Call, response: UpstreamResponse, responder: Responder, options: ForwardOptions): Promise<void> {
+async function relayStream(
+  call: Call,
+  response: UpstreamResponse,
+  responder: Responder,
+  options: ForwardOptions,
+): Promise<void> {
   const tap = new SseUsageTap();
   const wantsCost = call.headers['x-sluice-include-cost'] === 'true';
   responder.head(response.status, responseHeaders(call, response.headers));
@@ -167,7 +221,12 @@ async function relayStream(call: Call, response: UpstreamResponse, responder: Re
 
 function costEventData(call: Call) {
   const cost = call.cost;
-  return { type: 'sluice_cost', cost_usd: cost?.priced ? formatUsdExact(cost.pico) : null, priced: cost?.priced === true, usage: call.usage };
+  return {
+    type: 'sluice_cost',
+    cost_usd: cost?.priced ? formatUsdExact(cost.pico) : null,
+    priced: cost?.priced === true,
+    usage: call.usage,
+  };
 }
 
 function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: number): boolean {
@@ -177,7 +236,11 @@ function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: numb
 
 function isTimeout(error: unknown): boolean {
   const code = (error as { code?: string }).code;
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+  return (
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  );
 }
 
 function errorTypeOf(text: string): string | undefined {

@@ -13,8 +13,15 @@ export function guardStage(catalog: Catalog, defaultMaxTokens: number): Stage {
     run(call) {
       const principal = call.principal!;
       const { body } = call;
-      if (principal.models && principal.models.length > 0 && !modelAllowed(catalog, principal.models, body.model)) {
-        throw new ApiError(403, `key "${principal.name}" may not use model ${body.model}; allowed: ${principal.models.join(', ')}`);
+      if (
+        principal.models &&
+        principal.models.length > 0 &&
+        !modelAllowed(catalog, principal.models, body.model)
+      ) {
+        throw new ApiError(
+          403,
+          `key "${principal.name}" may not use model ${body.model}; allowed: ${principal.models.join(', ')}`,
+        );
       }
       const cap = principal.maxTokens;
       if (body.max_tokens === undefined) {
@@ -39,10 +46,12 @@ export function checkMessagesBody(body: unknown): asserts body is Call['body'] {
     throw new ApiError(400, 'request body must be a JSON object');
   }
   const b = body as Record<string, unknown>;
-  if (typeof b.model !== 'string' || b.model === '') throw new ApiError(400, 'model: Field required (a string)');
+  if (typeof b.model !== 'string' || b.model === '')
+    throw new ApiError(400, 'model: Field required (a string)');
   if (!Array.isArray(b.messages)) throw new ApiError(400, 'messages: Field required (an array)');
   if (b.max_tokens !== undefined && (!Number.isInteger(b.max_tokens) || (b.max_tokens as number) < 1)) {
     throw new ApiError(400, 'max_tokens: must be a positive integer');
   }
-  if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new ApiError(400, 'stream: must be a boolean');
+  if (b.stream !== undefined && typeof b.stream !== 'boolean')
+    throw new ApiError(400, 'stream: must be a boolean');
 }

@@ -12,7 +12,12 @@ export interface Route {
  * Runs one call through its stages and the forwarder, answers refusals in Anthropic's error
  * shape, and always ends with `account`, whatever happened on the way.
  */
-export async function runCall(call: Call, responder: Responder, route: Route, account: (call: Call) => void): Promise<void> {
+export async function runCall(
+  call: Call,
+  responder: Responder,
+  route: Route,
+  account: (call: Call) => void,
+): Promise<void> {
   try {
     for (const stage of route.stages) await stage.run(call);
     await route.forward(call, responder);

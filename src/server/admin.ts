@@ -13,7 +13,11 @@ export interface AdminResult {
 export interface AdminRoute {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   pattern: RegExp;
-  handle(params: Record<string, string>, body: unknown, query: URLSearchParams): Promise<AdminResult> | AdminResult;
+  handle(
+    params: Record<string, string>,
+    body: unknown,
+    query: URLSearchParams,
+  ): Promise<AdminResult> | AdminResult;
 }
 
 /** Constant-time comparison of the presented admin token with the configured one. */
@@ -70,7 +74,11 @@ export function keyRoutes(keys: KeyService, onChange: () => void): AdminRoute[] 
     return value;
   };
   return [
-    { method: 'GET', pattern: /^\/admin\/keys$/, handle: async () => ({ status: 200, body: { data: await keys.list() } }) },
+    {
+      method: 'GET',
+      pattern: /^\/admin\/keys$/,
+      handle: async () => ({ status: 200, body: { data: await keys.list() } }),
+    },
     {
       method: 'POST',
       pattern: /^\/admin\/keys$/,
@@ -91,7 +99,9 @@ export function keyRoutes(keys: KeyService, onChange: () => void): AdminRoute[] 
       pattern: /^\/admin\/keys\/(?<name>[^/]+)$/,
       handle: async ({ name }, body) => {
         const { expires, ...rest } = parseAdminBody(keySettings, body);
-        const view = await keyCall(() => keys.update(name!, { ...rest, expiresAt: expiry(expires, Date.now()) }));
+        const view = await keyCall(() =>
+          keys.update(name!, { ...rest, expiresAt: expiry(expires, Date.now()) }),
+        );
         return changed({ status: 200, body: view });
       },
     },
@@ -122,7 +132,9 @@ export function matchAdminRoute(
     if (!match) continue;
     pathMatched = true;
     if (route.method === method) {
-      const params = Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      const params = Object.fromEntries(
+        Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
+      );
       return { route, params };
     }
   }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
@@ -8,7 +8,7 @@ import type { LoadedConfig } from '../config/schema.js';
 import { Authenticator } from '../keys/authenticator.js';
 import { KeyService, keyPolicy } from '../keys/service.js';
 import { createAccount } from '../pipeline/account.js';
-import { type Reserve, admitStage } from '../pipeline/admit.js';
+import { admitStage, type Reserve } from '../pipeline/admit.js';
 import { authenticateStage } from '../pipeline/authenticate.js';
 import { ApiError, errorBody, newRequestId } from '../pipeline/errors.js';
 import { forward } from '../pipeline/forward.js';
@@ -17,7 +17,7 @@ import { type Route, runCall } from '../pipeline/pipeline.js';
 import { type Router, routeStage } from '../pipeline/route.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
-import { type Store, openStore } from '../store/database.js';
+import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
@@ -66,7 +66,11 @@ export interface Gateway extends GatewayCore {
 
 const explicitOnly: Router = (call) =>
   ['auto', 'sluice-fast', 'sluice-reasoning', 'sluice-critical'].includes(call.body.model)
-    ? { kind: 'refused', status: 400, message: `model "${call.body.model}" needs routing, which is not enabled` }
+    ? {
+        kind: 'refused',
+        status: 400,
+        message: `model "${call.body.model}" needs routing, which is not enabled`,
+      }
     : { kind: 'explicit' };
 
 /** Header checks the upstream would make too; refusing here saves a round trip and a rate-limit slot. */
@@ -99,7 +103,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const upstreamKey = (call: Call) => {
     const key = upstreamKeyFor(loaded, call.principal?.environment ?? config.environment);
-    if (!key) throw new ApiError(500, `no upstream key is configured for environment "${call.principal?.environment}"`);
+    if (!key)
+      throw new ApiError(
+        500,
+        `no upstream key is configured for environment "${call.principal?.environment}"`,
+      );
     return key;
   };
   const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
@@ -150,7 +158,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       name: 'body',
       async run() {
         if (!isMessages && !isCount && !isModels) throw new ApiError(404, `Not found: ${req.method} ${path}`);
-        if (req.method !== expected) throw new ApiError(405, `${req.method} is not allowed on ${path}; use ${expected}`);
+        if (req.method !== expected)
+          throw new ApiError(405, `${req.method} is not allowed on ${path}; use ${expected}`);
         checkHeaders(req.headers);
         if (expected === 'GET') return;
         call.rawBody = await readBody(req, config.server.bodyLimitBytes);
@@ -183,14 +192,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       res.end(errorBody(error.type, error.message, requestId));
     };
     const presented =
-      (req.headers['x-sluice-admin-token'] as string | undefined) ?? req.headers.authorization?.replace(/^bearer\s+/i, '');
-    if (!config.admin.token) return fail(403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
+      (req.headers['x-sluice-admin-token'] as string | undefined) ??
+      req.headers.authorization?.replace(/^bearer\s+/i, '');
+    if (!config.admin.token)
+      return fail(403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
     if (!adminTokenMatches(presented, config.admin.token)) return fail(401, 'invalid admin token');
     const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
     if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
     if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
     try {
-      const raw = req.method === 'GET' || req.method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, 1024 * 1024);
+      const raw =
+        req.method === 'GET' || req.method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, 1024 * 1024);
       const parsed = raw.length > 0 ? parseJsonBody(raw) : undefined;
       const result = await match.route.handle(match.params, parsed, url.searchParams);
       sendJson(res, result.status, result.body, { 'request-id': requestId });
@@ -219,7 +231,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               : handleApi(req, res, url);
     work.catch((error) => {
       logger.error({ err: error }, 'unhandled error while answering');
-      if (!res.headersSent) sendJson(res, 500, JSON.parse(errorBody('api_error', 'internal error', newRequestId())));
+      if (!res.headersSent)
+        sendJson(res, 500, JSON.parse(errorBody('api_error', 'internal error', newRequestId())));
       else res.destroy();
     });
   });

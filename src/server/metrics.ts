@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Call } from '../pipeline/types.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (other modules register theirs on it). */
@@ -35,9 +35,17 @@ export class Metrics {
 
   observe(call: Call): void {
     const model = call.body?.model ?? '';
-    this.requests.inc({ path: call.path, status: String(call.status ?? 0), model, environment: call.principal?.environment ?? '' });
+    this.requests.inc({
+      path: call.path,
+      status: String(call.status ?? 0),
+      model,
+      environment: call.principal?.environment ?? '',
+    });
     if (call.finishedAt !== undefined) {
-      this.latency.observe({ path: call.path, stream: String(call.body?.stream === true) }, (call.finishedAt - call.receivedAt) / 1000);
+      this.latency.observe(
+        { path: call.path, stream: String(call.body?.stream === true) },
+        (call.finishedAt - call.receivedAt) / 1000,
+      );
     }
     if (call.upstream && call.upstream.attempts > 1) this.retries.inc(call.upstream.attempts - 1);
     if (call.usage) {

@@ -32,7 +32,12 @@ export function requestedWaitMs(headers: IncomingHttpHeaders, now = Date.now()):
  * Delay before attempt number `attempt + 1` (attempt counts from 1): exponential with full
  * jitter in its upper half, never shorter than what the upstream asked for.
  */
-export function backoffDelayMs(policy: RetryPolicy, attempt: number, requestedMs: number | undefined, random = Math.random): number {
+export function backoffDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  requestedMs: number | undefined,
+  random = Math.random,
+): number {
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jittered = exponential / 2 + (random() * exponential) / 2;
   return requestedMs === undefined ? jittered : Math.max(requestedMs, jittered * 0.25);
@@ -44,8 +49,13 @@ export function isRetryableError(error: unknown): boolean {
   if (error.name === 'AbortError') return false;
   const code = (error as { code?: string }).code ?? '';
   return (
-    code.startsWith('UND_ERR_') && code !== 'UND_ERR_ABORTED' && code !== 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
-  ) || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code);
+    (code.startsWith('UND_ERR_') &&
+      code !== 'UND_ERR_ABORTED' &&
+      code !== 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') ||
+    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH'].includes(
+      code,
+    )
+  );
 }
 
 /** Sleeps, or stops early when the client goes away. */

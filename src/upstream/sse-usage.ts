@@ -12,14 +12,24 @@ export function applyUsage(usage: Usage, patch: UsagePatch | undefined): void {
   if (!patch) return;
   if (typeof patch.input_tokens === 'number') usage.input_tokens = patch.input_tokens;
   if (typeof patch.output_tokens === 'number') usage.output_tokens = patch.output_tokens;
-  if (typeof patch.cache_creation_input_tokens === 'number') usage.cache_creation_input_tokens = patch.cache_creation_input_tokens;
-  if (typeof patch.cache_read_input_tokens === 'number') usage.cache_read_input_tokens = patch.cache_read_input_tokens;
+  if (typeof patch.cache_creation_input_tokens === 'number')
+    usage.cache_creation_input_tokens = patch.cache_creation_input_tokens;
+  if (typeof patch.cache_read_input_tokens === 'number')
+    usage.cache_read_input_tokens = patch.cache_read_input_tokens;
   if (patch.cache_creation) {
     usage.cache_creation = {
       ephemeral_5m_input_tokens: patch.cache_creation.ephemeral_5m_input_tokens ?? 0,
       ephemeral_1h_input_tokens: patch.cache_creation.ephemeral_1h_input_tokens ?? 0,
     };
   }
+}
+
+/** The fields of `message_start`, `message_delta` and `error` events that the tap reads. */
+interface SseEventData {
+  message?: { model?: string; usage?: UsagePatch };
+  usage?: UsagePatch;
+  delta?: { stop_reason?: string };
+  error?: { type?: string; message?: string };
 }
 
 /** Usage of a non-streamed Messages response body. */
@@ -80,16 +90,17 @@ export class SseUsageTap {
 
   private read(block: string): void {
     const name = eventName(block);
-    if (name !== 'message_start' && name !== 'message_delta' && name !== 'error' && name !== 'message_stop') return;
+    if (name !== 'message_start' && name !== 'message_delta' && name !== 'error' && name !== 'message_stop')
+      return;
     if (name === 'message_stop') {
       this.sawMessageStop = true;
       return;
     }
     const data = eventData(block);
     if (data === undefined) return;
-    let parsed: any;
+    let parsed: SseEventData;
     try {
-      parsed = JSON.parse(data);
+      parsed = JSON.parse(data) as SseEventData;
     } catch {
       return;
     }

@@ -24,7 +24,8 @@ function sluice(args: string[], env: Record<string, string>): ChildProcess & { o
   return Object.assign(child, { output: () => output });
 }
 
-const exited = (child: ChildProcess) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
+const exited = (child: ChildProcess) =>
+  new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
 
 let simulator: Simulator;
 beforeAll(async () => {
@@ -36,12 +37,17 @@ describe('sluice serve', () => {
   it('refuses to start without an upstream key, saying how to fix it', async () => {
     const child = sluice(['serve', '--port', '0'], {});
     expect(await exited(child)).toBe(2);
-    expect(child.output()).toMatch(/ANTHROPIC_AUTH_TOKEN: no upstream Anthropic key is set\. Fix: export ANTHROPIC_AUTH_TOKEN=/);
+    expect(child.output()).toMatch(
+      /ANTHROPIC_AUTH_TOKEN: no upstream Anthropic key is set\. Fix: export ANTHROPIC_AUTH_TOKEN=/,
+    );
   });
 
   it('serves a key made by `sluice keys create --json`, and drains on SIGTERM', async () => {
     const env = { ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY, SLUICE_UPSTREAM_URL: simulator.url };
-    const create = sluice(['keys', 'create', '--name', 'prod-backend-v1', '--env', 'production', '--json'], env);
+    const create = sluice(
+      ['keys', 'create', '--name', 'prod-backend-v1', '--env', 'production', '--json'],
+      env,
+    );
     expect(await exited(create)).toBe(0);
     const { key, hint } = JSON.parse(create.output());
     expect(key).toMatch(/^sk-sluice-/);
@@ -62,7 +68,11 @@ describe('sluice serve', () => {
     });
     const client = new Anthropic({ apiKey: key, baseURL: url, maxRetries: 0 });
     simulator.faults.script([{ kind: 'delay', ms: 600 }]);
-    const slow = client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    const slow = client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     await new Promise((resolve) => setTimeout(resolve, 150));
     server.kill('SIGTERM');
     // The request in flight when SIGTERM arrived still gets its answer.

@@ -10,10 +10,17 @@ const dir = () => mkdtempSync(join(tmpdir(), 'sluice-config-'));
 describe('loadConfig', () => {
   it('reads the seed article variable names, with .env beneath the process environment', () => {
     const cwd = dir();
-    writeFileSync(join(cwd, '.env'), `ANTHROPIC_AUTH_TOKEN=${goodKey}\nANTHROPIC_MAX_TOKENS=2048\nANTHROPIC_ENV=staging\n`);
+    writeFileSync(
+      join(cwd, '.env'),
+      `ANTHROPIC_AUTH_TOKEN=${goodKey}\nANTHROPIC_MAX_TOKENS=2048\nANTHROPIC_ENV=staging\n`,
+    );
     const loaded = loadConfig({
       cwd,
-      env: { ANTHROPIC_MAX_TOKENS: '512', ANTHROPIC_TIMEOUT_MS: '30000', ANTHROPIC_DEFAULT_MODEL: 'claude-haiku-4-5' },
+      env: {
+        ANTHROPIC_MAX_TOKENS: '512',
+        ANTHROPIC_TIMEOUT_MS: '30000',
+        ANTHROPIC_DEFAULT_MODEL: 'claude-haiku-4-5',
+      },
       requireUpstreamKey: true,
     });
     expect(loaded.config.maxTokens).toBe(512);
@@ -37,7 +44,11 @@ describe('loadConfig', () => {
   });
 
   it('accepts ANTHROPIC_API_KEY and warns about a key of the wrong shape without printing it', () => {
-    const loaded = loadConfig({ cwd: dir(), env: { ANTHROPIC_API_KEY: 'not-a-real-key-123456' }, requireUpstreamKey: true });
+    const loaded = loadConfig({
+      cwd: dir(),
+      env: { ANTHROPIC_API_KEY: 'not-a-real-key-123456' },
+      requireUpstreamKey: true,
+    });
     expect(loaded.warnings.join('\n')).toMatch(/does not look like an Anthropic key/);
     expect(loaded.warnings.join('\n')).not.toContain('not-a-real-key-123456');
   });
@@ -45,15 +56,23 @@ describe('loadConfig', () => {
   it('segments upstream keys by environment through variable names in sluice.yaml', () => {
     const cwd = dir();
     const prodKey = `sk-ant-api03-${'p'.repeat(93)}AA`;
-    writeFileSync(join(cwd, 'sluice.yaml'), 'environments:\n  production:\n    keyEnv: ANTHROPIC_KEY_PRODUCTION\n');
-    const loaded = loadConfig({ cwd, env: { ANTHROPIC_AUTH_TOKEN: goodKey, ANTHROPIC_KEY_PRODUCTION: prodKey } });
+    writeFileSync(
+      join(cwd, 'sluice.yaml'),
+      'environments:\n  production:\n    keyEnv: ANTHROPIC_KEY_PRODUCTION\n',
+    );
+    const loaded = loadConfig({
+      cwd,
+      env: { ANTHROPIC_AUTH_TOKEN: goodKey, ANTHROPIC_KEY_PRODUCTION: prodKey },
+    });
     expect(upstreamKeyFor(loaded, 'production')).toBe(prodKey);
     expect(upstreamKeyFor(loaded, 'ci')).toBe(goodKey);
   });
 
   it('fails on invalid values with the field and the fix', () => {
     const cwd = dir();
-    expect(() => loadConfig({ cwd, env: { ANTHROPIC_MAX_TOKENS: 'lots' } })).toThrow(/ANTHROPIC_MAX_TOKENS: "lots" is not a whole number/);
+    expect(() => loadConfig({ cwd, env: { ANTHROPIC_MAX_TOKENS: 'lots' } })).toThrow(
+      /ANTHROPIC_MAX_TOKENS: "lots" is not a whole number/,
+    );
     expect(() => loadConfig({ cwd, env: { ANTHROPIC_DEFAULT_MODEL: 'claude-4-turbo' } })).toThrow(
       /ANTHROPIC_DEFAULT_MODEL: unknown model "claude-4-turbo"/,
     );

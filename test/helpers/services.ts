@@ -13,8 +13,12 @@ export function redisPrefix(label: string): string {
 }
 
 /** Creates a fresh PostgreSQL database; `drop` removes it. */
-export async function createPostgresDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `sluice_${testRunId}_${label}_${randomBytes(4).toString('hex')}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+export async function createPostgresDatabase(
+  label: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `sluice_${testRunId}_${label}_${randomBytes(4).toString('hex')}`
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_');
   const admin = new pg.Client({ connectionString: postgresAdminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${name}"`);

@@ -3,7 +3,7 @@ import { DEFAULT_KEY_NAMING } from '../../src/config/schema.js';
 import { Authenticator } from '../../src/keys/authenticator.js';
 import { hashVirtualKey } from '../../src/keys/format.js';
 import { KeyError, KeyService } from '../../src/keys/service.js';
-import { type Store, openStore } from '../../src/store/database.js';
+import { openStore, type Store } from '../../src/store/database.js';
 
 let store: Store;
 let now = 1_800_000_000_000;
@@ -11,13 +11,21 @@ let keys: KeyService;
 
 beforeEach(async () => {
   store = await openStore('sqlite::memory:');
-  keys = new KeyService(store.db, { naming: DEFAULT_KEY_NAMING, environments: ['development', 'production', 'ci'] }, () => now);
+  keys = new KeyService(
+    store.db,
+    { naming: DEFAULT_KEY_NAMING, environments: ['development', 'production', 'ci'] },
+    () => now,
+  );
 });
 afterEach(() => store.close());
 
 describe('KeyService', () => {
   it('stores only a hash and a hint, and shows the secret once', async () => {
-    const { key, view } = await keys.create({ name: 'prod-backend-v1', environment: 'production', maxTokens: 2048 });
+    const { key, view } = await keys.create({
+      name: 'prod-backend-v1',
+      environment: 'production',
+      maxTokens: 2048,
+    });
     const rows = await store.db.selectFrom('virtual_keys').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(key);
     expect(rows[0]!.key_hash).toBe(hashVirtualKey(key));
@@ -26,18 +34,35 @@ describe('KeyService', () => {
   });
 
   it('refuses names that break the naming rule, showing the rule, and unknown environments', async () => {
-    await expect(keys.create({ name: 'MyKey', environment: 'production' })).rejects.toThrow(/env-service-role/);
-    await expect(keys.create({ name: 'prod-backend-v1', environment: 'qa' })).rejects.toThrow(/unknown environment "qa"/);
+    await expect(keys.create({ name: 'MyKey', environment: 'production' })).rejects.toThrow(
+      /env-service-role/,
+    );
+    await expect(keys.create({ name: 'prod-backend-v1', environment: 'qa' })).rejects.toThrow(
+      /unknown environment "qa"/,
+    );
     await keys.create({ name: 'prod-backend-v1', environment: 'production' });
-    await expect(keys.create({ name: 'prod-backend-v1', environment: 'production' })).rejects.toBeInstanceOf(KeyError);
+    await expect(keys.create({ name: 'prod-backend-v1', environment: 'production' })).rejects.toBeInstanceOf(
+      KeyError,
+    );
   });
 
   it('authenticates active keys and refuses revoked, expired, rotated-away and unknown ones', async () => {
     const auth = new Authenticator(keys, 0, () => now);
-    const live = await keys.create({ name: 'ci-runner-tests', environment: 'ci', models: ['claude-haiku-4-5'] });
-    const expiring = await keys.create({ name: 'dev-local-alice', environment: 'development', expiresAt: now + 1000 });
+    const live = await keys.create({
+      name: 'ci-runner-tests',
+      environment: 'ci',
+      models: ['claude-haiku-4-5'],
+    });
+    const expiring = await keys.create({
+      name: 'dev-local-alice',
+      environment: 'development',
+      expiresAt: now + 1000,
+    });
     const ok = await auth.authenticate(live.key);
-    expect(ok).toMatchObject({ ok: true, principal: { name: 'ci-runner-tests', environment: 'ci', models: ['claude-haiku-4-5'] } });
+    expect(ok).toMatchObject({
+      ok: true,
+      principal: { name: 'ci-runner-tests', environment: 'ci', models: ['claude-haiku-4-5'] },
+    });
     expect(await auth.authenticate(`${live.key.slice(0, -1)}x`)).toEqual({ ok: false, reason: 'malformed' });
     expect(await auth.authenticate(undefined)).toEqual({ ok: false, reason: 'missing' });
 
@@ -65,7 +90,12 @@ describe('KeyService', () => {
 
   it('updates quotas and policy', async () => {
     await keys.create({ name: 'ci-runner-tests', environment: 'ci' });
-    const view = await keys.update('ci-runner-tests', { rpm: 10, tpd: 100_000, maxTier: 'reasoning', allowAuto: false });
+    const view = await keys.update('ci-runner-tests', {
+      rpm: 10,
+      tpd: 100_000,
+      maxTier: 'reasoning',
+      allowAuto: false,
+    });
     expect(view).toMatchObject({ rpm: 10, tpd: 100_000, maxTier: 'reasoning', allowAuto: false });
     await expect(keys.update('nope-nope-nope', { rpm: 1 })).rejects.toThrow(/no key named/);
   });

@@ -18,7 +18,11 @@ describe('route stage through the gateway', () => {
   it('resolves model "auto" for the official SDK and explains the decision', async () => {
     const client = stack.sdk();
     const { data, response } = await client.messages
-      .create({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'Hi! How are you today?' }] })
+      .create({
+        model: 'auto',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'Hi! How are you today?' }],
+      })
       .withResponse();
     expect(data.model).toMatch(/haiku/);
     expect(response.headers.get('x-sluice-route')).toMatch(/^tier=fast; score=\d\.\d\d; by=classifier/);
@@ -50,10 +54,22 @@ describe('route stage through the gateway', () => {
       { headers: { 'x-team': 'legal' } },
     );
     expect(capped.model).toMatch(/sonnet/);
-    await expect(client.messages.create({ model: 'sluice-critical', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] })).rejects.toMatchObject({ status: 403 });
-    const noAuto = await stack.gateway.keys.create({ name: 'prod-batch-fixed', environment: 'production', allowAuto: false });
     await expect(
-      stack.sdk({ apiKey: noAuto.key }).messages.create({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] }),
+      client.messages.create({
+        model: 'sluice-critical',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'Hi' }],
+      }),
+    ).rejects.toMatchObject({ status: 403 });
+    const noAuto = await stack.gateway.keys.create({
+      name: 'prod-batch-fixed',
+      environment: 'production',
+      allowAuto: false,
+    });
+    await expect(
+      stack
+        .sdk({ apiKey: noAuto.key })
+        .messages.create({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] }),
     ).rejects.toMatchObject({ status: 403 });
   });
 });

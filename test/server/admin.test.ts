@@ -29,7 +29,12 @@ describe('admin API', () => {
   });
 
   it('creates, lists, updates, rotates and revokes keys, taking effect at once', async () => {
-    const created = await admin('POST', '/admin/keys', { name: 'staging-svc-api', environment: 'staging', maxTokens: 256, expires: '30d' });
+    const created = await admin('POST', '/admin/keys', {
+      name: 'staging-svc-api',
+      environment: 'staging',
+      maxTokens: 256,
+      expires: '30d',
+    });
     expect(created.status).toBe(201);
     const secret: string = created.body.key;
     expect(secret).toMatch(/^sk-sluice-/);
@@ -40,7 +45,11 @@ describe('admin API', () => {
     expect(list.body.data.map((k: { name: string }) => k.name)).toContain('staging-svc-api');
 
     const client = new Anthropic({ apiKey: secret, baseURL: stack.gateway.url, maxRetries: 0 });
-    const ask = { model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const ask = {
+      model: 'claude-haiku-4-5',
+      max_tokens: 10,
+      messages: [{ role: 'user' as const, content: 'hi' }],
+    };
     await client.messages.create(ask);
 
     const updated = await admin('PATCH', '/admin/keys/staging-svc-api', { maxTokens: 5 });
@@ -53,14 +62,20 @@ describe('admin API', () => {
     await next.messages.create({ ...ask, max_tokens: 5 });
 
     expect((await admin('POST', '/admin/keys/staging-svc-api/revoke')).body.status).toBe('revoked');
-    await expect(next.messages.create({ ...ask, max_tokens: 5 })).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    await expect(next.messages.create({ ...ask, max_tokens: 5 })).rejects.toBeInstanceOf(
+      Anthropic.AuthenticationError,
+    );
   });
 
   it('refuses bad admin input with Anthropic-shaped errors', async () => {
     const badName = await admin('POST', '/admin/keys', { name: 'Bad Name', environment: 'production' });
     expect(badName.status).toBe(400);
     expect(badName.body.error.message).toMatch(/naming rule/);
-    const badType = await admin('POST', '/admin/keys', { name: 'prod-x-y', environment: 'production', rpm: 'lots' });
+    const badType = await admin('POST', '/admin/keys', {
+      name: 'prod-x-y',
+      environment: 'production',
+      rpm: 'lots',
+    });
     expect(badType.status).toBe(400);
     expect(badType.body.error.message).toMatch(/rpm/);
     expect((await admin('POST', '/admin/keys/nope-nope-nope/revoke')).status).toBe(404);

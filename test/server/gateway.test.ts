@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, UPSTREAM_KEY, startStack } from '../helpers/stack.js';
+import { type Stack, startStack, UPSTREAM_KEY } from '../helpers/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -9,7 +9,11 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-const ask = { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Say hello.' }] };
+const ask = {
+  model: 'claude-haiku-4-5',
+  max_tokens: 64,
+  messages: [{ role: 'user' as const, content: 'Say hello.' }],
+};
 
 async function raw(url: string, body: unknown, headers: Record<string, string>) {
   const response = await request(url, {
@@ -31,7 +35,10 @@ describe('gateway with the official SDK', () => {
   });
 
   it('streams with finalMessage()', async () => {
-    const message = await stack.sdk().messages.stream({ ...ask, max_tokens: 40 }).finalMessage();
+    const message = await stack
+      .sdk()
+      .messages.stream({ ...ask, max_tokens: 40 })
+      .finalMessage();
     expect(message.content[0]?.type).toBe('text');
     expect(message.usage.output_tokens).toBeGreaterThan(0);
   });
@@ -42,7 +49,11 @@ describe('gateway with the official SDK', () => {
       {
         name: 'get_weather',
         description: 'Weather for a city',
-        input_schema: { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] },
+        input_schema: {
+          type: 'object' as const,
+          properties: { city: { type: 'string' } },
+          required: ['city'],
+        },
       },
     ];
     const first = await client.messages.create({ ...ask, tools, tool_choice: { type: 'any' } });
@@ -55,7 +66,12 @@ describe('gateway with the official SDK', () => {
       messages: [
         ...ask.messages,
         { role: 'assistant', content: first.content },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.type === 'tool_use' ? use.id : '', content: '21°C' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: use.type === 'tool_use' ? use.id : '', content: '21°C' },
+          ],
+        },
       ],
     });
     expect(second.stop_reason).toBe('end_turn');
@@ -65,7 +81,9 @@ describe('gateway with the official SDK', () => {
     const client = stack.sdk();
     const counted = await client.messages.countTokens({ model: ask.model, messages: ask.messages });
     const direct = new Anthropic({ apiKey: UPSTREAM_KEY, baseURL: stack.simulator.url });
-    expect(counted.input_tokens).toBe((await direct.messages.countTokens({ model: ask.model, messages: ask.messages })).input_tokens);
+    expect(counted.input_tokens).toBe(
+      (await direct.messages.countTokens({ model: ask.model, messages: ask.messages })).input_tokens,
+    );
     const ids: string[] = [];
     for await (const model of client.models.list({ limit: 3 })) ids.push(model.id);
     const directIds: string[] = [];
@@ -78,11 +96,13 @@ describe('gateway with the official SDK', () => {
     const bad = new Anthropic({ apiKey: 'sk-sluice-nope', baseURL: stack.gateway.url, maxRetries: 0 });
     await expect(bad.messages.create(ask)).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
     const client = stack.sdk();
-    await expect(client.messages.create({ ...ask, model: 'claude-nonexistent-1' })).rejects.toBeInstanceOf(Anthropic.NotFoundError);
-    // claude-3-5-haiku allows 8192 output tokens: the upstream refuses.
-    await expect(client.messages.create({ ...ask, model: 'claude-3-5-haiku', max_tokens: 10_000 })).rejects.toBeInstanceOf(
-      Anthropic.BadRequestError,
+    await expect(client.messages.create({ ...ask, model: 'claude-nonexistent-1' })).rejects.toBeInstanceOf(
+      Anthropic.NotFoundError,
     );
+    // claude-3-5-haiku allows 8192 output tokens: the upstream refuses.
+    await expect(
+      client.messages.create({ ...ask, model: 'claude-3-5-haiku', max_tokens: 10_000 }),
+    ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
     // The key's own cap and model list: Sluice refuses, nothing reaches upstream.
     const { key } = await stack.gateway.keys.create({
       name: 'ci-runner-capped',
@@ -134,9 +154,13 @@ describe('pass-through', () => {
     expect(response.status).toBe(400);
     expect(response.text).toContain('some_future_field');
     expect(stack.simulator.counters().requests).toBe(1);
-    const ok = await raw(`${stack.gateway.url}/v1/messages`, { ...ask, top_k: 5, metadata: { user_id: 'u-1' } }, {
-      authorization: `Bearer ${stack.key}`,
-    });
+    const ok = await raw(
+      `${stack.gateway.url}/v1/messages`,
+      { ...ask, top_k: 5, metadata: { user_id: 'u-1' } },
+      {
+        authorization: `Bearer ${stack.key}`,
+      },
+    );
     expect(ok.status).toBe(200);
   });
 
@@ -170,7 +194,10 @@ describe('cost', () => {
     const body = { ...ask, stream: true };
     const plain = await raw(`${stack.gateway.url}/v1/messages`, body, { 'x-api-key': stack.key });
     expect(plain.text).not.toContain('sluice_cost');
-    const withCost = await raw(`${stack.gateway.url}/v1/messages`, body, { 'x-api-key': stack.key, 'x-sluice-include-cost': 'true' });
+    const withCost = await raw(`${stack.gateway.url}/v1/messages`, body, {
+      'x-api-key': stack.key,
+      'x-sluice-include-cost': 'true',
+    });
     const events = [...withCost.text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
     expect(events.slice(-2)).toEqual(['sluice_cost', 'message_stop']);
     expect(events.filter((e) => e === 'sluice_cost')).toHaveLength(1);

@@ -16,7 +16,10 @@ describe('log redaction', () => {
     });
     const virtualKey = generateVirtualKey();
     const logger = createLogger('info', sink);
-    logger.info({ header: `Bearer ${virtualKey}`, nested: { k: upstreamKey } }, `failed with ${upstreamKey},`);
+    logger.info(
+      { header: `Bearer ${virtualKey}`, nested: { k: upstreamKey } },
+      `failed with ${upstreamKey},`,
+    );
     logger.flush();
     await new Promise((resolve) => setImmediate(resolve));
     const text = lines.join('');
@@ -28,6 +31,8 @@ describe('log redaction', () => {
   });
 
   it('leaves ordinary text alone', () => {
-    expect(redactKeys('sk-ant- is the prefix; sk-sluice-short')).toBe('sk-ant- is the prefix; sk-sluice-short');
+    expect(redactKeys('sk-ant- is the prefix; sk-sluice-short')).toBe(
+      'sk-ant- is the prefix; sk-sluice-short',
+    );
   });
 });

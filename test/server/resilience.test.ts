@@ -12,12 +12,21 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-const ask = { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Hello there' }] };
+const ask = {
+  model: 'claude-haiku-4-5',
+  max_tokens: 64,
+  messages: [{ role: 'user' as const, content: 'Hello there' }],
+};
 
 async function post(body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
   const response = await request(`${stack.gateway.url}/v1/messages`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': stack.key, ...headers },
+    headers: {
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      'x-api-key': stack.key,
+      ...headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal,
   });
@@ -53,7 +62,12 @@ describe('retries', () => {
 
   it('gives the client the upstream error and its retry-after when retries run out', async () => {
     fresh();
-    stack.simulator.faults.script([{ status: 529 }, { status: 529 }, { status: 500 }, { status: 429, retryAfter: 7 }]);
+    stack.simulator.faults.script([
+      { status: 529 },
+      { status: 529 },
+      { status: 500 },
+      { status: 429, retryAfter: 7 },
+    ]);
     const response = await post(ask);
     expect(response.status).toBe(429);
     expect(response.headers['retry-after']).toBe('7');
@@ -165,7 +179,10 @@ describe('bad input', () => {
 
   it('refuses a body over 32 MB with 413 and keeps serving', async () => {
     fresh();
-    const big = JSON.stringify({ ...ask, messages: [{ role: 'user', content: 'x'.repeat(33 * 1024 * 1024) }] });
+    const big = JSON.stringify({
+      ...ask,
+      messages: [{ role: 'user', content: 'x'.repeat(33 * 1024 * 1024) }],
+    });
     const response = await post(big);
     expect(response.status).toBe(413);
     expect(JSON.parse(response.text).error.type).toBe('request_too_large');

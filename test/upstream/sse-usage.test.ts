@@ -17,7 +17,8 @@ describe('SseUsageTap', () => {
     for (const size of [1, 3, 7, 64, bytes.length]) {
       const tap = new SseUsageTap();
       const events: string[] = [];
-      for (let i = 0; i < bytes.length; i += size) events.push(...tap.push(bytes.subarray(i, i + size), true));
+      for (let i = 0; i < bytes.length; i += size)
+        events.push(...tap.push(bytes.subarray(i, i + size), true));
       expect(events.join('')).toBe(stream);
       expect(tap.usage).toEqual({
         input_tokens: 12,
@@ -35,7 +36,11 @@ describe('SseUsageTap', () => {
   it('records an error event in the middle of a stream', () => {
     const tap = new SseUsageTap();
     tap.push(Buffer.from(stream.split('event: content_block_stop')[0]!));
-    tap.push(Buffer.from('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'));
+    tap.push(
+      Buffer.from(
+        'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+      ),
+    );
     expect(tap.error).toEqual({ type: 'overloaded_error', message: 'Overloaded' });
     expect(tap.sawMessageStop).toBe(false);
     expect(tap.usage.input_tokens).toBe(12);
