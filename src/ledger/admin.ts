@@ -3,7 +3,6 @@ import type { Catalog } from '../catalog/catalog.js';
 import { formatUsd } from '../catalog/money.js';
 import { ApiError } from '../pipeline/errors.js';
 import { resolveKeyId } from './budget-config.js';
-import type { BudgetEnforcer } from './budget-enforcer.js';
 import { type Budget, budgetInputSchema, deleteBudget, listBudgets, setBudget } from './budget-store.js';
 import { windowAt } from './budget-window.js';
 import { spendTotal } from './queries.js';
@@ -14,7 +13,7 @@ export interface MoneyAdminContext {
   db: AnyDb;
   catalog: Catalog;
   /** Reloaded after a change so the running gateway enforces it at once. */
-  enforcer?: BudgetEnforcer;
+  enforcer?: { load(): Promise<void> };
   /** The configured rate-limit tier and the critical tier's model (for routing savings). */
   tier?: string;
   criticalModel?: string;

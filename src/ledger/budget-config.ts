@@ -42,6 +42,7 @@ const limitSchema = z.discriminatedUnion('scope', [
  *   thresholds: [50, 80, 100]
  *   webhook: { urlEnv: SLUICE_ALERT_WEBHOOK_URL }
  *   anomaly: { multiple: 3, trailingHours: 24, minHourlyUsd: "1" }
+ *   store: { backend: redis, url: redis://127.0.0.1:6379 }   # several instances
  *   limits:
  *     - { scope: global, window: monthly, usd: "500" }
  *     - { scope: environment, environment: production, window: daily, usd: "50" }
@@ -70,6 +71,17 @@ export const budgetsConfigSchema = z
       })
       .strict()
       .default({ enabled: true, ...DEFAULT_ANOMALY, checkEveryMs: 300_000 }),
+    /** Where the counters live: memory (one instance) or Redis (shared by several instances). */
+    store: z
+      .object({
+        backend: z.enum(['memory', 'redis']).default('memory'),
+        url: z.string().optional(),
+        prefix: z.string().default('sluice:budgets:'),
+        /** Redis unreachable: true admits requests without budget checks (logged), false refuses them. */
+        failOpen: z.boolean().default(true),
+      })
+      .strict()
+      .default({ backend: 'memory', prefix: 'sluice:budgets:', failOpen: true }),
     limits: z.array(limitSchema).default([]),
   })
   .strict();

@@ -165,12 +165,7 @@ export class BudgetEnforcer {
   private applicable(payer: Payer): Counter[] {
     const result: Counter[] = [];
     for (const counter of this.counters.values()) {
-      const { scope, subject } = counter.budget;
-      const applies =
-        scope === 'global' ||
-        (scope === 'key' && payer.keyId != null && subject === payer.keyId) ||
-        (scope === 'environment' && payer.environment != null && subject === payer.environment);
-      if (applies) {
+      if (appliesTo(counter.budget, payer)) {
         this.roll(counter);
         result.push(counter);
       }
@@ -189,46 +184,67 @@ export class BudgetEnforcer {
   }
 
   private crossed(counter: Counter, refused: boolean): void {
-    const { budget, spentPico } = counter;
-    for (const threshold of budget.thresholds) {
-      if (counter.alerted.has(threshold)) continue;
-      const reached = refused ? threshold <= 100 : spentPico * 100n >= BigInt(threshold) * budget.limitPico;
-      if (!reached) continue;
-      counter.alerted.add(threshold);
-      this.onThreshold({
-        budget,
-        threshold,
-        spentPico,
-        windowStart: counter.windowStart,
-        windowEnd: counter.windowEnd,
-        refused,
-      });
-    }
+    for (const event of newlyCrossed(counter, counter.alerted, refused)) this.onThreshold(event);
   }
 
   private refusal(counter: Counter, requestedPico: bigint): BudgetRefusal {
-    const { budget, spentPico, reservedPico, windowEnd } = counter;
-    const resetsAt = windowEnd === null ? null : new Date(windowEnd);
-    const when = resetsAt
-      ? `it resets at ${resetsAt.toISOString()}`
-      : 'it never resets: raise it with `sluice budgets set`';
-    const message =
-      `${describeBudget(budget)} would be exceeded: $${formatUsd(spentPico, 4)} spent, ` +
-      `$${formatUsd(reservedPico, 4)} reserved by requests in flight, this request may cost up to ` +
-      `$${formatUsd(requestedPico, 4)}; ${when}`;
-    return {
-      budget,
-      spentPico,
-      reservedPico,
-      requestedPico,
-      resetsAt,
-      message,
-      error: new ApiError(400, message, {}, 'invalid_request_error'),
-    };
+    return budgetRefusal(counter, requestedPico);
   }
 }
 
-function filterFor(budget: Budget): { keyId?: string; environment?: string } {
+export function appliesTo(budget: Budget, payer: Payer): boolean {
+  const { scope, subject } = budget;
+  return (
+    scope === 'global' ||
+    (scope === 'key' && payer.keyId != null && subject === payer.keyId) ||
+    (scope === 'environment' && payer.environment != null && subject === payer.environment)
+  );
+}
+
+/** Thresholds `state` has reached that `alerted` does not hold yet (they are added to it). */
+export function newlyCrossed(state: BudgetState, alerted: Set<number>, refused: boolean): ThresholdEvent[] {
+  const { budget, spentPico } = state;
+  const events: ThresholdEvent[] = [];
+  for (const threshold of budget.thresholds) {
+    if (alerted.has(threshold)) continue;
+    const reached = refused ? threshold <= 100 : spentPico * 100n >= BigInt(threshold) * budget.limitPico;
+    if (!reached) continue;
+    alerted.add(threshold);
+    events.push({
+      budget,
+      threshold,
+      spentPico,
+      windowStart: state.windowStart,
+      windowEnd: state.windowEnd,
+      refused,
+    });
+  }
+  return events;
+}
+
+/** The refusal for a request that does not fit a budget: names it and says when it resets. */
+export function budgetRefusal(state: BudgetState, requestedPico: bigint): BudgetRefusal {
+  const { budget, spentPico, reservedPico, windowEnd } = state;
+  const resetsAt = windowEnd === null ? null : new Date(windowEnd);
+  const when = resetsAt
+    ? `it resets at ${resetsAt.toISOString()}`
+    : 'it never resets: raise it with `sluice budgets set`';
+  const message =
+    `${describeBudget(budget)} would be exceeded: $${formatUsd(spentPico, 4)} spent, ` +
+    `$${formatUsd(reservedPico, 4)} reserved by requests in flight, this request may cost up to ` +
+    `$${formatUsd(requestedPico, 4)}; ${when}`;
+  return {
+    budget,
+    spentPico,
+    reservedPico,
+    requestedPico,
+    resetsAt,
+    message,
+    error: new ApiError(400, message, {}, 'invalid_request_error'),
+  };
+}
+
+export function filterFor(budget: Budget): { keyId?: string; environment?: string } {
   if (budget.scope === 'key') return { keyId: budget.subject };
   if (budget.scope === 'environment') return { environment: budget.subject };
   return {};

@@ -6,9 +6,16 @@ import type { AdminRoute } from '../server/admin.js';
 import { moneyAdmin } from './admin.js';
 import { Alerter, type AlertLogger } from './alerts.js';
 import { applyBudgetsConfig, parseBudgetsConfig, webhookUrlOf } from './budget-config.js';
-import { BudgetEnforcer, type Clock } from './budget-enforcer.js';
+import {
+  type Admission,
+  BudgetEnforcer,
+  type BudgetState,
+  type Clock,
+  type Payer,
+} from './budget-enforcer.js';
 import { parseLedgerConfig } from './config.js';
 import { entryFromCall } from './entry.js';
+import { RedisBudgetEnforcer } from './redis-budgets.js';
 import { pruneLedger } from './rollup.js';
 import type { AnyDb } from './tables.js';
 import { LedgerWriter } from './writer.js';
@@ -35,13 +42,21 @@ export interface MoneyPlugin {
   record: (call: Call) => void;
   adminRoutes: AdminRoute[];
   writer: LedgerWriter;
-  enforcer: BudgetEnforcer;
+  enforcer: BudgetGate;
   alerter: Alerter;
   /** Writes every buffered row and waits for alerts in flight; call after in-flight requests ended. */
   close(): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
+
+/** Budget counters in memory (`BudgetEnforcer`) or shared through Redis (`RedisBudgetEnforcer`). */
+export interface BudgetGate {
+  load(): Promise<void>;
+  reserve(payer: Payer, worstCasePico: bigint): Admission | Promise<Admission>;
+  status(): BudgetState[] | Promise<BudgetState[]>;
+  startRefresh(intervalMs?: number, onError?: (error: unknown) => void): () => void;
+}
 
 export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<MoneyPlugin> {
   const budgetsConfig = parseBudgetsConfig(options.budgets);
@@ -60,7 +75,20 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     clock,
     anomaly: budgetsConfig.anomaly,
   });
-  const enforcer = new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
+  const storeConfig = budgetsConfig.store;
+  if (storeConfig.backend === 'redis' && !storeConfig.url)
+    throw new Error('budgets.store.url is required for the redis backend');
+  const enforcer: BudgetGate =
+    storeConfig.backend === 'redis'
+      ? new RedisBudgetEnforcer(db, {
+          url: storeConfig.url!,
+          prefix: storeConfig.prefix,
+          failOpen: storeConfig.failOpen,
+          clock,
+          onThreshold: alerter.budgetThreshold,
+          onError: (error) => logger.error({ err: error }, 'budget counters in Redis unavailable'),
+        })
+      : new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
   await enforcer.load();
   const writer = new LedgerWriter(db, {
     batchSize: ledgerConfig.batchSize,
@@ -86,7 +114,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     stops.push(() => clearInterval(timer));
   }
 
-  const reserve: Reserve = (call) => {
+  const reserve: Reserve = async (call) => {
     const noHold: Hold = { settle: () => undefined };
     if (!call.principal) return noHold;
     const worst = worstCaseCost(
@@ -104,7 +132,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       },
     );
     // An unpriced model reserves nothing (its cost is unknown) but an exhausted budget still refuses it.
-    const admission = enforcer.reserve(
+    const admission = await enforcer.reserve(
       { keyId: call.principal.keyId, environment: call.principal.environment },
       worst.priced ? worst.pico : 0n,
     );
@@ -153,9 +181,9 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     {
       method: 'GET',
       pattern: /^\/admin\/budgets\/status$/,
-      handle: () =>
+      handle: async () =>
         ok({
-          data: enforcer.status().map((s) => ({
+          data: (await enforcer.status()).map((s) => ({
             id: s.budget.id,
             window_start: new Date(s.windowStart).toISOString(),
             resets_at: s.windowEnd === null ? null : new Date(s.windowEnd).toISOString(),
@@ -178,6 +206,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       for (const stop of stops) stop();
       await writer.close();
       await alerter.idle();
+      if (enforcer instanceof RedisBudgetEnforcer) await enforcer.close();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/catalog.js';
 import { costOf } from '../../src/catalog/cost.js';
@@ -8,6 +9,7 @@ import { moneyDb } from '../../src/ledger/tables.js';
 import { ApiError } from '../../src/pipeline/errors.js';
 import type { Call, Usage } from '../../src/pipeline/types.js';
 import type { Store } from '../../src/store/database.js';
+import { redisPrefix, redisUrl } from '../helpers/services.js';
 import { storeKinds } from './stores.js';
 
 const catalog = defaultCatalog();
@@ -35,13 +37,22 @@ function call(id: string, maxTokens: number, environment = 'production'): Call {
   };
 }
 
-describe('money plugin', () => {
+describe.each([
+  { backend: 'memory', store: undefined },
+  { backend: 'redis', store: { backend: 'redis', url: redisUrl, prefix: redisPrefix('plugin') } },
+])('money plugin with $backend budget counters', ({ store: counters }) => {
   let store: Store;
   beforeEach(async () => {
     store = await storeKinds[0]!.open('plugin');
   });
   afterEach(async () => {
     await store.close();
+    if (counters) {
+      const redis = new Redis(redisUrl);
+      const keys = await redis.keys(`${counters.prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
   });
 
   it('reserves, refuses over budget, settles and records every call it is given', async () => {
@@ -51,6 +62,7 @@ describe('money plugin', () => {
       logger,
       env: {},
       budgets: {
+        store: counters,
         limits: [{ scope: 'environment', environment: 'production', window: 'daily', usd: '0.10' }],
       },
     });
@@ -89,6 +101,10 @@ describe('money plugin', () => {
     expect(answered).toBe(7);
     const other = call('req_other_env', 2000, 'staging');
     expect((await plugin.reserve(other)).settle).toBeTypeOf('function');
+    if (counters) {
+      const states = await plugin.enforcer.status();
+      expect(states[0]).toMatchObject({ spentPico: usdToPico('0.0105') * 7n, reservedPico: 0n });
+    }
     await plugin.close();
     const rows = await moneyDb(store.db).selectFrom('ledger').selectAll().orderBy('request_id').execute();
     expect(rows).toHaveLength(7);
