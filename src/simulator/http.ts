@@ -42,28 +42,52 @@ export function sendError(exchange: Exchange, error: ApiError, headers: Record<s
   sendJson(exchange, error.status, body, { ...headers, ...error.options.headers });
 }
 
-/** The request body as text; 413 past the API's limit (the connection is then closed). */
-export function readBody(req: IncomingMessage): Promise<string> {
+/**
+ * Reads the request body as text and calls back (no promise: this is the hot path); 413 past the
+ * API's limit, after which the connection is closed.
+ */
+export function collectBody(
+  req: IncomingMessage,
+  done: (error: ApiError | Error | undefined, text: string) => void,
+): void {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () =>
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
-    );
-    req.on('error', reject);
+  if (declared > maxBodyBytes) {
+    done(tooLarge(), '');
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  req.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    size += chunk.length;
+    if (size > maxBodyBytes) {
+      finished = true;
+      req.pause();
+      done(tooLarge(), '');
+      return;
+    }
+    chunks.push(chunk);
   });
+  req.on('end', () => {
+    if (finished) return;
+    finished = true;
+    done(
+      undefined,
+      chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+    );
+  });
+  req.on('error', (error) => {
+    if (finished) return;
+    finished = true;
+    done(error, '');
+  });
+}
+
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) =>
+    collectBody(req, (error, text) => (error ? reject(error) : resolve(text))),
+  );
 }
 
 function tooLarge(): ApiError {

@@ -7,7 +7,7 @@ import { messageId } from './ids.js';
 import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.js';
 import { fnv1a } from './random.js';
 import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
-import { promptBlocks, tokenCosts } from './tokens.js';
+import { type PromptBlock, promptBlocks, tokenCosts } from './tokens.js';
 import type { MessagesRequest, PromptRequest, Usage } from './types.js';
 import { validateCountTokensRequest, validateMessagesRequest } from './validate.js';
 
@@ -18,9 +18,8 @@ export function countTokens(exchange: Exchange, body: unknown): void {
   sendJson(exchange, 200, { input_tokens: inputTokens(request, model).total });
 }
 
-/** `POST /v1/messages` */
-export async function createMessage(exchange: Exchange, body: unknown): Promise<void> {
-  const { state } = exchange;
+/** `POST /v1/messages`: answers synchronously unless latency or a delay fault makes it wait. */
+export function createMessage(exchange: Exchange, body: unknown): void | Promise<void> {
   const request = validateMessagesRequest(body);
   const model = resolveModel(exchange, request.model);
   if (request.max_tokens > model.maxOutputTokens) {
@@ -34,9 +33,9 @@ export async function createMessage(exchange: Exchange, body: unknown): Promise<
     throw new ApiError(400, `prompt is too long: ${prompt.total} tokens > ${model.contextWindow} maximum`);
   }
 
-  const fault = state.faults.take();
+  const fault = exchange.state.faults.take();
   if (fault) {
-    state.counters.faulted(faultName(fault));
+    exchange.state.counters.faulted(faultName(fault));
     if (fault.kind === 'reset') {
       exchange.res.destroyedByFault = true;
       exchange.res.destroy();
@@ -50,13 +49,23 @@ export async function createMessage(exchange: Exchange, body: unknown): Promise<
         headers,
       });
     }
-    if (fault.kind === 'delay') await sleep(fault.ms);
-    if (!request.stream && fault.kind === 'stream-error') {
+    if (fault.kind === 'delay') return sleep(fault.ms).then(() => answer(exchange, request, model, prompt));
+    if (!request.stream && fault.kind === 'stream-error')
       throw new ApiError(529, fault.message, { type: fault.type });
-    }
     if (!request.stream && fault.kind === 'stall') return; // never answers
   }
+  return answer(exchange, request, model, prompt, fault);
+}
 
+function answer(
+  exchange: Exchange,
+  request: MessagesRequest,
+  model: ModelInfo,
+  prompt: { blocks: PromptBlock[]; total: number },
+  fault?: Fault,
+): void | Promise<void> {
+  const { state } = exchange;
+  if (exchange.res.destroyed) return;
   if (state.spend.exceeded()) {
     const until = state.spend.nextMonthStart().toISOString().slice(0, 10);
     throw new ApiError(
@@ -68,12 +77,9 @@ export async function createMessage(exchange: Exchange, body: unknown): Promise<
 
   const scope = `${state.organizationId}\u0000${model.id}`;
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
-  const uncached = prompt.total - cachePlan.readTokens - cachePlan.creation5m - cachePlan.creation1h;
-  const admission = state.limiter.admit(
-    model.class,
-    uncached + cachePlan.creation5m + cachePlan.creation1h,
-    request.max_tokens,
-  );
+  const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
+  const uncached = prompt.total - cachePlan.readTokens - cacheWrites;
+  const admission = state.limiter.admit(model.class, uncached + cacheWrites, request.max_tokens);
   if (!admission.admitted) {
     throw new ApiError(429, rateLimitMessage(admission.exceeded, admission.limit), {
       headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) },
@@ -88,7 +94,7 @@ export async function createMessage(exchange: Exchange, body: unknown): Promise<
   });
   const usage: Usage = {
     input_tokens: uncached,
-    cache_creation_input_tokens: cachePlan.creation5m + cachePlan.creation1h,
+    cache_creation_input_tokens: cacheWrites,
     cache_read_input_tokens: cachePlan.readTokens,
     cache_creation: {
       ephemeral_5m_input_tokens: cachePlan.creation5m,
@@ -109,29 +115,27 @@ export async function createMessage(exchange: Exchange, body: unknown): Promise<
     usage,
   };
   const latency = latencyFor(state.latency, model.class);
-  if (request.stream) {
-    await stream(exchange, messageEvents(message), admission.headers, latency, fault);
-    return;
-  }
-  if (latency) {
-    await sleep(latency.ttftMs + generationMs(latency, usage.output_tokens));
+  if (request.stream) return stream(exchange, messageEvents(message), admission.headers, latency, fault);
+  const send = (): void => {
     if (exchange.res.destroyed) return;
-  }
-  sendJson(
-    exchange,
-    200,
-    {
-      id: message.id,
-      type: 'message',
-      role: 'assistant',
-      model: message.model,
-      content: message.content,
-      stop_reason: message.stopReason,
-      stop_sequence: message.stopSequence,
-      usage,
-    },
-    admission.headers,
-  );
+    sendJson(
+      exchange,
+      200,
+      {
+        id: message.id,
+        type: 'message',
+        role: 'assistant',
+        model: message.model,
+        content: message.content,
+        stop_reason: message.stopReason,
+        stop_sequence: message.stopSequence,
+        usage,
+      },
+      admission.headers,
+    );
+  };
+  if (!latency) return send();
+  return sleep(latency.ttftMs + generationMs(latency, usage.output_tokens)).then(send);
 }
 
 function resolveModel(exchange: Exchange, name: string): ModelInfo {
@@ -180,13 +184,13 @@ function defaultFaultMessage(status: number): string {
   return 'Simulated error';
 }
 
-async function stream(
+function stream(
   exchange: Exchange,
   events: StreamEvent[],
   headers: Record<string, string>,
   latency: LatencyProfile | undefined,
   fault: Fault | undefined,
-): Promise<void> {
+): void | Promise<void> {
   const { res } = exchange;
   exchange.state.counters.answered(200);
   res.writeHead(200, {
@@ -195,37 +199,40 @@ async function stream(
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
   });
-  let sendCount = events.length;
-  let ending: string | undefined;
-  if (fault?.kind === 'stream-error') {
-    sendCount = Math.min(fault.afterEvents, events.length);
-    ending = sseFrame('error', { type: 'error', error: { type: fault.type, message: fault.message } });
-  } else if (fault?.kind === 'stall') {
-    sendCount = Math.min(fault.afterEvents, events.length);
-  }
+  const cut = fault?.kind === 'stream-error' || fault?.kind === 'stall';
+  const sendCount = cut ? Math.min(fault.afterEvents, events.length) : events.length;
+  const ending =
+    fault?.kind === 'stream-error'
+      ? sseFrame('error', { type: 'error', error: { type: fault.type, message: fault.message } })
+      : '';
   const stalls = fault?.kind === 'stall';
 
   if (!latency) {
     let text = '';
     for (let i = 0; i < sendCount; i++) text += events[i]!.frame;
-    if (ending) text += ending;
+    text += ending;
     if (stalls) res.write(text);
     else res.end(text);
     return;
   }
-  let firstContent = true;
-  for (let i = 0; i < sendCount; i++) {
+  return pacedStream(exchange, events.slice(0, sendCount), latency, stalls ? undefined : ending);
+}
+
+/** Events at the pace of the latency profile; `ending` undefined leaves the stream open (a stall). */
+async function pacedStream(
+  exchange: Exchange,
+  events: StreamEvent[],
+  latency: LatencyProfile,
+  ending: string | undefined,
+): Promise<void> {
+  const { res } = exchange;
+  for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
-    if (i >= 2 && firstContent) {
-      // message_start and ping come at once; the first content waits for the time to first token.
-      firstContent = false;
-      await sleep(latency.ttftMs);
-    } else if (event.tokens > 0) {
-      await sleep(generationMs(latency, event.tokens));
-    }
+    // message_start and ping come at once; the first content waits for the time to first token.
+    if (i === 2) await sleep(latency.ttftMs);
+    else if (event.tokens > 0) await sleep(generationMs(latency, event.tokens));
     if (res.destroyed) return;
     res.write(event.frame);
   }
-  if (stalls) return;
-  res.end(ending ?? '');
+  if (ending !== undefined) res.end(ending);
 }

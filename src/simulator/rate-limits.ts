@@ -174,9 +174,17 @@ export class RateLimiter {
   }
 }
 
-/** RFC 3339 time to the second, rounded up, as the service writes it. */
+const formattedSeconds = new Map<number, string>();
+/** RFC 3339 time to the second, rounded up, as the service writes it (memoised: it is on every response). */
 function rfc3339(ms: number): string {
-  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const second = Math.ceil(ms / 1000);
+  let text = formattedSeconds.get(second);
+  if (text === undefined) {
+    if (formattedSeconds.size > 256) formattedSeconds.clear();
+    text = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+    formattedSeconds.set(second, text);
+  }
+  return text;
 }
 
 export type LimitSpec = { tier: string } | RateLimits;

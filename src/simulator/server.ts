@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { controlPrefix, handleControl } from './control.js';
 import { ApiError } from './errors.js';
-import { type Exchange, parseJson, readBody, sendError } from './http.js';
+import { collectBody, type Exchange, parseJson, sendError } from './http.js';
 import { requestId } from './ids.js';
 import { countTokens, createMessage } from './messages.js';
 import { getModel, listModels } from './models.js';
@@ -43,21 +43,17 @@ export function createSimulatorServer(state: SimulatorState): { server: Server; 
   return { server, shutdown };
 }
 
-async function serve(
+function serve(
   state: SimulatorState,
   req: IncomingMessage,
   res: ServerResponse,
   closing: () => boolean,
-): Promise<void> {
+): void {
   const url = new URL(req.url ?? '/', 'http://simulator');
   const control = url.pathname.startsWith(controlPrefix);
   const exchange: Exchange = { req, res, url, requestId: requestId(), state, counted: !control };
   if (control) {
-    try {
-      await handleControl(exchange);
-    } catch (error) {
-      sendError(exchange, toApiError(error));
-    }
+    handleControl(exchange).catch((error) => fail(exchange, error));
     return;
   }
 
@@ -73,12 +69,35 @@ async function serve(
     if (!match) throw new ApiError(404, 'Not found');
     authenticate(state, req);
     checkVersion(req);
-    const body = match.body ? parseJson(await readBody(req)) : undefined;
-    await match.handler(exchange, body);
+    if (!match.body) {
+      run(exchange, match.handler, undefined);
+      return;
+    }
+    collectBody(req, (error, text) => {
+      if (error) {
+        fail(exchange, error);
+        return;
+      }
+      try {
+        run(exchange, match.handler, parseJson(text));
+      } catch (failure) {
+        fail(exchange, failure);
+      }
+    });
   } catch (error) {
-    if (res.headersSent || res.destroyed) return;
-    sendError(exchange, toApiError(error));
+    fail(exchange, error);
   }
+}
+
+/** Runs a handler; most answer synchronously, those that wait (latency, delays) return a promise. */
+function run(exchange: Exchange, handler: Handler, body: unknown): void {
+  const pending = handler(exchange, body);
+  if (pending) pending.catch((error) => fail(exchange, error));
+}
+
+function fail(exchange: Exchange, error: unknown): void {
+  if (exchange.res.headersSent || exchange.res.destroyed) return;
+  sendError(exchange, toApiError(error));
 }
 
 declare module 'node:http' {

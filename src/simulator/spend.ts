@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
+import type { PriceEntry } from '../catalog/schema.js';
 import type { Clock } from './clock.js';
 import type { Usage } from './types.js';
 
@@ -40,7 +41,7 @@ export class SpendTracker {
 
   add(model: string, usage: Usage): void {
     this.rollOver();
-    const price = this.catalog.priceAt(model, new Date(this.clock.now()));
+    const price = this.priceToday(model);
     if (!price) return;
     const perToken = (rate: string): number => Number(rate) / 1_000_000;
     this.spent +=
@@ -49,6 +50,19 @@ export class SpendTracker {
       usage.cache_creation.ephemeral_1h_input_tokens * perToken(price.cacheWrite1h) +
       usage.cache_read_input_tokens * perToken(price.cacheRead) +
       usage.output_tokens * perToken(price.output);
+  }
+
+  private readonly prices = new Map<string, { day: string; price: PriceEntry | undefined }>();
+
+  /** The catalog price in force today, looked up once a day per model. */
+  private priceToday(model: string): PriceEntry | undefined {
+    const now = new Date(this.clock.now());
+    const day = now.toISOString().slice(0, 10);
+    const cached = this.prices.get(model);
+    if (cached?.day === day) return cached.price;
+    const price = this.catalog.priceAt(model, now);
+    this.prices.set(model, { day, price });
+    return price;
   }
 
   reset(): void {
