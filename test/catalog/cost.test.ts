@@ -11,6 +11,7 @@ import {
 import { displayUsd, formatUsd, formatUsdExact, picoToMicros, usdToPico } from '../../src/catalog/money.js';
 import { setUnpricedWarning, unpricedRequests } from '../../src/catalog/unpriced.js';
 import type { Usage } from '../../src/pipeline/types.js';
+import { SseUsageTap, usageFromJson } from '../../src/upstream/sse-usage.js';
 
 function usage(u: Partial<Usage>): Usage {
   return {
@@ -274,6 +275,53 @@ describe('costOf', () => {
       },
     );
     expect(cost.priced && formatUsdExact(cost.pico)).toBe('0.0000016875');
+  });
+});
+
+describe('streamed and non-streamed responses cost the same', () => {
+  const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+  it.each(table.filter((row) => !row.batch))('$name', (row) => {
+    const { output_tokens, ...startUsage } = row.usage;
+    const json = JSON.stringify({
+      id: 'msg_1',
+      type: 'message',
+      model: row.model,
+      content: [],
+      usage: row.usage,
+    });
+    const fromJson = usageFromJson(json).usage!;
+    const tap = new SseUsageTap();
+    const stream =
+      sse('message_start', {
+        type: 'message_start',
+        message: { id: 'msg_1', model: row.model, usage: { ...startUsage, output_tokens: 1 } },
+      }) +
+      sse('content_block_start', {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'text', text: '' },
+      }) +
+      sse('content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: 'hi' },
+      }) +
+      sse('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn' },
+        usage: { output_tokens },
+      }) +
+      sse('message_stop', { type: 'message_stop' });
+    // Split mid-event, as the network does.
+    tap.push(Buffer.from(stream.slice(0, 57)));
+    tap.push(Buffer.from(stream.slice(57)));
+    const options = { inferenceGeo: row.geo };
+    const expected = usdToPico(row.usd);
+    const streamed = costOf(tap.usage, row.model, row.at ?? now, options);
+    const plain = costOf(fromJson, row.model, row.at ?? now, options);
+    expect(streamed.priced && streamed.pico).toBe(expected);
+    expect(plain.priced && plain.pico).toBe(expected);
   });
 });
 
