@@ -135,7 +135,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       );
     }
   }
-  return { config, upstreamKeys, warnings };
+  return { config, upstreamKeys, warnings, env };
 }
 
 /** The upstream key a virtual key of this environment is forwarded with. */

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { catalogOverridesSchema } from '../catalog/schema.js';
+import { budgetsConfigSchema } from '../ledger/budget-config.js';
+import { ledgerConfigSchema } from '../ledger/config.js';
+import { limitsConfigSchema } from '../limits/config.js';
 import { routingConfigSchema } from '../routing/config.js';
 
 export const DEFAULT_ENVIRONMENTS = ['development', 'staging', 'production', 'ci'] as const;
@@ -83,10 +86,12 @@ export const configSchema = z.object({
     .default({ level: 'info' }),
   catalog: catalogOverridesSchema.default({}),
   // Sections owned by the stages that read them; each validates its own part.
-  limits: z.unknown().optional(),
+  limits: limitsConfigSchema.optional(),
   routing: routingConfigSchema,
-  budgets: z.unknown().optional(),
-  ledger: z.unknown().optional(),
+  budgets: budgetsConfigSchema.optional(),
+  ledger: ledgerConfigSchema.optional(),
+  /** Read by `sluice scan` (ignored paths). */
+  scan: z.object({ ignore: z.array(z.string()).default([]) }).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -97,4 +102,6 @@ export interface LoadedConfig {
   /** Upstream key per environment name; `*` is the default used where an environment has none. */
   upstreamKeys: Map<string, string>;
   warnings: string[];
+  /** The environment as read: `.env` beneath the process environment. */
+  env: NodeJS.ProcessEnv;
 }

@@ -13,6 +13,8 @@ const quotas = z.object({
 
 /** The `limits:` section of sluice.yaml. */
 export const limitsConfigSchema = z.object({
+  /** false: no admission control at all (every request goes straight to forwarding). */
+  enabled: z.boolean().default(true),
   /** Tier whose published limits size the upstream buckets (catalog name or alias); default: the catalog's most conservative. */
   tier: z.string().optional(),
   /** Explicit limits for every credential and model class (`--rpm/--itpm/--otpm`); wins over the tier. */

@@ -1,17 +1,12 @@
 import { costOf } from '../catalog/cost.js';
+import { createMoneyPlugin } from '../ledger/plugin.js';
+import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
+import type { Reserve } from '../pipeline/admit.js';
 import type { Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
 import { formatRouteHeader, resolveRoute } from '../routing/index.js';
 import type { GatewayCore, GatewayPlugins } from './gateway.js';
-
-/** Upstream limits given on the command line (they win over SLUICE_TIER and sluice.yaml). */
-export interface LimitFlags {
-  tier?: string;
-  rpm?: number;
-  itpm?: number;
-  otpm?: number;
-}
 
 /** The route stage's decision-maker: rules, then the classifier, capped by the key's policy. */
 export function createRouter(core: GatewayCore): Router {
@@ -59,6 +54,45 @@ export function createPricer(core: GatewayCore): (call: Call) => void {
 }
 
 /** The pipeline's pluggable stages (routing, budgets, limits, pricing, ledger), built from configuration. */
-export async function gatewayPlugins(core: GatewayCore, _limits: LimitFlags = {}): Promise<GatewayPlugins> {
-  return { router: createRouter(core), price: createPricer(core) };
+export async function gatewayPlugins(
+  core: GatewayCore,
+  limitFlags: LimitFlags = {},
+): Promise<GatewayPlugins> {
+  const { config, env } = core.loaded;
+  const limits = await createLimitsPlugin({
+    loaded: core.loaded,
+    catalog: core.catalog,
+    registry: core.metrics.registry,
+    logger: core.logger,
+    flags: limitFlags,
+    env,
+  });
+  const money = await createMoneyPlugin({
+    db: core.store.db,
+    catalog: core.catalog,
+    budgets: config.budgets,
+    ledger: config.ledger,
+    logger: core.logger,
+    criticalModel: config.models.critical,
+    env,
+  });
+  // Budgets need the input estimate before the rate limiter (which may queue) sees the call.
+  const estimateInput: Reserve = (call) => {
+    if (call.model)
+      call.estimatedInputTokens = limits.limiter.estimateInputTokens(call.body, call.model.tokenizer);
+    return { settle: () => undefined };
+  };
+  const limiting = config.limits?.enabled !== false;
+  return {
+    router: createRouter(core),
+    price: createPricer(core),
+    reservers: limiting ? [estimateInput, money.reserve, limits.reserve] : [estimateInput, money.reserve],
+    record: money.record,
+    observe: limiting ? limits.observe : undefined,
+    adminRoutes: [...money.adminRoutes, ...limits.adminRoutes],
+    async close() {
+      await limits.close();
+      await money.close();
+    },
+  };
 }

@@ -7,7 +7,12 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     env: { ANTHROPIC_TIMEOUT_MS: '1500' },
-    yaml: { upstream: { fallback: { 'claude-opus-4-8': ['claude-sonnet-4-6'] } } },
+    // Scripted upstream 429s would pause Sluice's own buckets (as real ones must); this suite tests
+    // forwarding, so admission control is off here and tested in test/limits.
+    yaml: {
+      upstream: { fallback: { 'claude-opus-4-8': ['claude-sonnet-4-6'] } },
+      limits: { enabled: false },
+    },
   });
 });
 afterAll(() => stack.close());
