@@ -46,17 +46,7 @@ export function entryFromCall(
   const finishedAt = call.finishedAt ?? performance.now();
   const reason = call.route ? [call.route.rule, ...call.route.reasons].filter(Boolean).join('; ') : null;
   const model = call.model?.id ?? call.body.model;
-  const cost: Cost = overrides.cost ??
-    call.cost ?? {
-      priced: true,
-      model,
-      priceFrom: '',
-      pico: 0n,
-      breakdown: zeroBreakdown,
-      longContext: false,
-      batch: false,
-      geo: false,
-    };
+  const cost: Cost = overrides.cost ?? call.cost ?? (call.usage ? unpriced(model) : free(model));
   const geo = call.body['inference_geo'];
   return {
     at: call.startedAtMs,
@@ -83,6 +73,21 @@ export function entryFromCall(
 }
 
 const zeroBreakdown = { input: 0n, cacheWrite5m: 0n, cacheWrite1h: 0n, cacheRead: 0n, output: 0n };
+
+/** Usage that nobody priced is recorded as unpriced, never as $0. */
+const unpriced = (model: string): Cost => ({ priced: false, model, reason: 'no price' });
+
+/** A call that reported no usage (refused, failed before the upstream answered) was not billed. */
+const free = (model: string): Cost => ({
+  priced: true,
+  model,
+  priceFrom: '',
+  pico: 0n,
+  breakdown: zeroBreakdown,
+  longContext: false,
+  batch: false,
+  geo: false,
+});
 
 export function toLedgerRow(entry: LedgerEntry): Insertable<LedgerTable> {
   return {
