@@ -1,4 +1,4 @@
-import { formatUsd, usdToPico } from '../catalog/money.js';
+import { displayUsd, formatUsd, usdToPico } from '../catalog/money.js';
 import type { Clock, ThresholdEvent } from './budget-enforcer.js';
 import { describeBudget } from './budget-store.js';
 import { hourlySpend } from './queries.js';
@@ -165,9 +165,11 @@ export function thresholdMessage(event: ThresholdEvent): AlertMessage {
   const { budget } = event;
   const resets =
     event.windowEnd === null ? 'it never resets' : `it resets at ${new Date(event.windowEnd).toISOString()}`;
+  const inFlight =
+    event.reservedPico > 0n ? `, ${displayUsd(event.reservedPico)} held by requests in flight` : '';
   const text = event.refused
-    ? `Sluice: the ${describeBudget(budget)} is exhausted and requests are refused ($${formatUsd(event.spentPico, 2)} spent); ${resets}.`
-    : `Sluice: ${event.threshold}% of the ${describeBudget(budget)} used ($${formatUsd(event.spentPico, 2)} spent); ${resets}.`;
+    ? `Sluice: the ${describeBudget(budget)} is exhausted and requests are refused (${displayUsd(event.spentPico)} spent${inFlight}); ${resets}.`
+    : `Sluice: ${event.threshold}% of the ${describeBudget(budget)} used (${displayUsd(event.spentPico)} spent${inFlight}); ${resets}.`;
   return {
     text,
     alert: {

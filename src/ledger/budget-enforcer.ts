@@ -26,6 +26,8 @@ export interface ThresholdEvent {
   budget: Budget;
   threshold: number;
   spentPico: bigint;
+  /** Held by requests still in flight (worst case), not yet settled. */
+  reservedPico: bigint;
   windowStart: number;
   windowEnd: number | null;
   refused: boolean;
@@ -201,25 +203,29 @@ export function appliesTo(budget: Budget, payer: Payer): boolean {
   );
 }
 
-/** Thresholds `state` has reached that `alerted` does not hold yet (they are added to it). */
+/**
+ * Thresholds `state` has reached that `alerted` does not hold yet (they are added to it). A
+ * refusal marks every threshold up to 100 % at once but sends one alert, not one per threshold.
+ */
 export function newlyCrossed(state: BudgetState, alerted: Set<number>, refused: boolean): ThresholdEvent[] {
-  const { budget, spentPico } = state;
-  const events: ThresholdEvent[] = [];
-  for (const threshold of budget.thresholds) {
-    if (alerted.has(threshold)) continue;
-    const reached = refused ? threshold <= 100 : spentPico * 100n >= BigInt(threshold) * budget.limitPico;
-    if (!reached) continue;
-    alerted.add(threshold);
-    events.push({
-      budget,
-      threshold,
-      spentPico,
-      windowStart: state.windowStart,
-      windowEnd: state.windowEnd,
-      refused,
-    });
-  }
-  return events;
+  const { budget, spentPico, reservedPico } = state;
+  const crossed = budget.thresholds.filter(
+    (threshold) =>
+      !alerted.has(threshold) &&
+      (refused ? threshold <= 100 : spentPico * 100n >= BigInt(threshold) * budget.limitPico),
+  );
+  for (const threshold of crossed) alerted.add(threshold);
+  const event = (threshold: number): ThresholdEvent => ({
+    budget,
+    threshold,
+    spentPico,
+    reservedPico,
+    windowStart: state.windowStart,
+    windowEnd: state.windowEnd,
+    refused,
+  });
+  if (refused) return crossed.length > 0 ? [event(Math.max(...crossed))] : [];
+  return crossed.map(event);
 }
 
 /** The refusal for a request that does not fit a budget: names it and says when it resets. */

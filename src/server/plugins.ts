@@ -1,4 +1,5 @@
 import { costOf } from '../catalog/cost.js';
+import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
 import type { Reserve } from '../pipeline/admit.js';
@@ -59,6 +60,8 @@ export async function gatewayPlugins(
   limitFlags: LimitFlags = {},
 ): Promise<GatewayPlugins> {
   const { config, env } = core.loaded;
+  core.metrics.registry.registerMetric(unpricedRequests);
+  setUnpricedWarning((message) => core.logger.warn({ event: 'unpriced_model' }, message));
   const limits = await createLimitsPlugin({
     loaded: core.loaded,
     catalog: core.catalog,
@@ -74,6 +77,7 @@ export async function gatewayPlugins(
     ledger: config.ledger,
     logger: core.logger,
     criticalModel: config.models.critical,
+    tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,
   });
   // Budgets need the input estimate before the rate limiter (which may queue) sees the call.

@@ -1,0 +1,121 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import { describe, expect, it } from 'vitest';
+import { startStack } from '../helpers/stack.js';
+
+describe('budgets through the gateway', () => {
+  it('holds a $0.01 budget under 50 concurrent requests and alerts once per threshold', async () => {
+    const alerts: Array<{ text: string }> = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        alerts.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const webhook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const stack = await startStack({
+      env: { SLUICE_ALERT_WEBHOOK_URL: webhook },
+      yaml: { budgets: { limits: [{ scope: 'global', window: 'total', usd: '0.01' }] } },
+    });
+    try {
+      const client = stack.sdk();
+      const outcomes = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          client.messages
+            .create({
+              model: 'claude-opus-4-8',
+              max_tokens: 100,
+              messages: [{ role: 'user', content: `question ${i}` }],
+            })
+            .withResponse()
+            .then(
+              ({ response }) => ({
+                ok: true as const,
+                pico: usdToPico(response.headers.get('x-sluice-cost-usd')!),
+              }),
+              (error: unknown) => ({ ok: false as const, error }),
+            ),
+        ),
+      );
+      const spent = outcomes.reduce((sum, o) => sum + (o.ok ? o.pico : 0n), 0n);
+      const refused = outcomes.filter((o) => !o.ok);
+      expect(spent).toBeLessThanOrEqual(10_000_000_000n); // $0.01 in pico-dollars
+      expect(outcomes.filter((o) => o.ok).length).toBeGreaterThan(0);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const o of refused) {
+        expect(o.error).toBeInstanceOf(Anthropic.BadRequestError);
+        expect(String((o.error as Error).message)).toMatch(/budget/i);
+      }
+      // Refused requests never reached the upstream.
+      expect(stack.simulator.counters().requests).toBe(outcomes.filter((o) => o.ok).length);
+      // The first refusal sends one "exhausted" alert (not one per threshold), and no more follow.
+      for (let i = 0; i < 100 && alerts.length < 1; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]!.text).toMatch(/total \(prepaid\) budget of the gateway \(\$0\.01\) is exhausted/);
+    } finally {
+      await stack.close();
+      receiver.close();
+    }
+  });
+});
+
+describe('budget thresholds, one request at a time', () => {
+  it('alerts at 50 % and 80 % as spend crosses them, then once when requests are refused', async () => {
+    const alerts: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        alerts.push((JSON.parse(body) as { text: string }).text);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const stack = await startStack({
+      env: { SLUICE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/` },
+      yaml: {
+        budgets: {
+          limits: [{ scope: 'environment', environment: 'production', window: 'daily', usd: '0.01' }],
+        },
+      },
+    });
+    try {
+      const client = stack.sdk();
+      let refusal: unknown;
+      for (let i = 0; i < 40 && !refusal; i++) {
+        await client.messages
+          .create({
+            model: 'claude-opus-4-8',
+            max_tokens: 40,
+            messages: [{ role: 'user', content: `q${i}` }],
+          })
+          .catch((error: unknown) => {
+            refusal = error;
+          });
+        await new Promise((resolve) => setTimeout(resolve, 30)); // let the webhook deliveries land in order
+      }
+      expect(refusal).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(String((refusal as Error).message)).toMatch(/resets at \d{4}-\d{2}-\d{2}T00:00:00/);
+      for (let i = 0; i < 100 && alerts.length < 3; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(alerts).toHaveLength(3);
+      expect(alerts[0]).toMatch(/^Sluice: 50% of the daily budget of environment production/);
+      expect(alerts[1]).toMatch(/^Sluice: 80% /);
+      expect(alerts[2]).toMatch(/is exhausted and requests are refused/);
+    } finally {
+      await stack.close();
+      receiver.close();
+    }
+  });
+});
+
+function usdToPico(text: string): bigint {
+  const [whole, fraction = ''] = text.split('.');
+  return BigInt(whole!) * 10n ** 12n + BigInt(fraction.padEnd(12, '0'));
+}
