@@ -25,7 +25,7 @@ export function startServer(
       process.execPath,
       ['--import', 'tsx', serversScript, role, ...(upstream ? [upstream] : [])],
       {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['ignore', 'pipe', env.BENCH_REPORT_CPU ? 'pipe' : 'inherit'],
         env: { ...process.env, ...env },
       },
     );
@@ -103,3 +103,38 @@ export async function runLoad(options: {
 }
 
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+/**
+ * Latency at concurrency 1, interleaved: one request to each target in turn, `rounds` times, so
+ * every target sees the same machine conditions. Returns each target's sorted latencies (ms).
+ */
+export async function interleavedLatency(
+  targets: Array<{ url: string; headers: Record<string, string> }>,
+  body: string,
+  rounds: number,
+): Promise<number[][]> {
+  const pools = targets.map((t) => new Pool(t.url, { connections: 1, keepAliveTimeout: 30_000 }));
+  const samples = targets.map(() => [] as number[]);
+  const once = async (i: number) => {
+    const t0 = performance.now();
+    const response = await pools[i]!.request({
+      method: 'POST',
+      path: '/v1/messages',
+      headers: targets[i]!.headers,
+      body,
+    });
+    await response.body.arrayBuffer();
+    return performance.now() - t0;
+  };
+  for (let round = 0; round < rounds + 200; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const ms = await once(i);
+      if (round >= 200) samples[i]!.push(ms); // the first 200 rounds warm up JIT and connections
+    }
+  }
+  await Promise.all(pools.map((p) => p.close()));
+  return samples.map((s) => s.sort((a, b) => a - b));
+}
+
+export const percentile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;

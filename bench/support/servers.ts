@@ -6,12 +6,24 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway } from '../../src/server/gateway.js';
-import { createLogger } from '../../src/server/logger.js';
-import { gatewayPlugins } from '../../src/server/plugins.js';
-import { startSimulator } from '../../src/simulator/index.js';
 import { BENCH_UPSTREAM_KEY } from './load.js';
+
+// Sluice and the simulator run from the compiled build (`npm run build`), as users run them;
+// the types come from the sources.
+const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
+const { loadConfig } = (await import(dist('config/load.js'))) as typeof import('../../src/config/load.js');
+const { startGateway } = (await import(
+  dist('server/gateway.js')
+)) as typeof import('../../src/server/gateway.js');
+const { createLogger } = (await import(
+  dist('server/logger.js')
+)) as typeof import('../../src/server/logger.js');
+const { gatewayPlugins } = (await import(
+  dist('server/plugins.js')
+)) as typeof import('../../src/server/plugins.js');
+const { startSimulator } = (await import(
+  dist('simulator/index.js')
+)) as typeof import('../../src/simulator/index.js');
 
 const HUGE = { rpm: 100_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 };
 
@@ -67,7 +79,7 @@ async function main(): Promise<void> {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  } else if (role === 'sluice' || role === 'sluice-noaccount') {
+  } else if (role?.startsWith('sluice')) {
     const loaded = loadConfig({
       cwd: '/nonexistent',
       env: {
@@ -81,10 +93,15 @@ async function main(): Promise<void> {
     const quiet = new Writable({ write: (_c, _e, done) => done() });
     const gateway = await startGateway({
       loaded,
-      logger: createLogger('info', quiet),
+      logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', quiet),
       plugins: async (core) => {
         const plugins = await gatewayPlugins(core, HUGE);
-        return role === 'sluice' ? plugins : { ...plugins, record: undefined, price: undefined };
+        // Variants that leave stages out, to see what each costs.
+        if (role === 'sluice-noaccount') return { ...plugins, record: undefined, price: undefined };
+        if (role === 'sluice-nolimits')
+          return { ...plugins, reservers: plugins.reservers?.slice(0, 2), observe: undefined };
+        if (role === 'sluice-bare') return {};
+        return plugins;
       },
     });
     const { key } = await gateway.keys.create({ name: 'prod-bench-load', environment: 'production' });
