@@ -20,11 +20,16 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./budgets.js'),
 ];
 
-export async function run(argv: string[]): Promise<void> {
+/** The `sluice` command with every subcommand registered. */
+export async function buildProgram(): Promise<Command> {
   const program = new Command('sluice')
     .description('Gateway and toolkit for the Anthropic API')
     .version(readPackageVersion())
     .showHelpAfterError();
   for (const load of commands) (await load()).register(program);
-  await program.parseAsync(argv);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  await (await buildProgram()).parseAsync(argv);
 }
