@@ -103,3 +103,15 @@ console.log('--- self time by file');
 for (const [file, time] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 45)) {
   console.log(`${((time / total) * 100).toFixed(1).padStart(5)}%  ${file}`);
 }
+
+// Self time by function.
+const byFunction = new Map<string, number>();
+for (const [id, time] of self) {
+  const frame = byId.get(id)!.callFrame;
+  const name = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').slice(-2).join('/')}:${frame.lineNumber + 1}`;
+  byFunction.set(name, (byFunction.get(name) ?? 0) + time);
+}
+console.log('--- self time by function');
+for (const [name, time] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+  console.log(`${((time / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
+}

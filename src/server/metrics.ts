@@ -33,26 +33,42 @@ export class Metrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
+  // Label children by their values, so a request costs map lookups instead of label hashing.
+  private readonly children = new Map<string, { inc(n?: number): void; observe(n: number): void }>();
+
+  private child(metric: 'requests' | 'latency' | 'tokens', ...values: string[]) {
+    const key = `${metric}\u0000${values.join('\u0000')}`;
+    let found = this.children.get(key);
+    if (!found) {
+      const labelled = this[metric].labels(...values) as { inc(n?: number): void; observe(n: number): void };
+      found = labelled;
+      this.children.set(key, found);
+    }
+    return found;
+  }
+
   observe(call: Call): void {
-    const model = call.body?.model ?? '';
-    this.requests.inc({
-      path: call.path,
-      status: String(call.status ?? 0),
-      model,
-      environment: call.principal?.environment ?? '',
-    });
+    // Labels from fixed sets (known routes, catalog models), so clients cannot grow the series.
+    const model = call.model?.id ?? (call.body?.model ? 'other' : '');
+    const path = routeLabel(call.path);
+    this.child('requests', path, String(call.status ?? 0), model, call.principal?.environment ?? '').inc();
     if (call.finishedAt !== undefined) {
-      this.latency.observe(
-        { path: call.path, stream: String(call.body?.stream === true) },
+      this.child('latency', path, String(call.body?.stream === true)).observe(
         (call.finishedAt - call.receivedAt) / 1000,
       );
     }
     if (call.upstream && call.upstream.attempts > 1) this.retries.inc(call.upstream.attempts - 1);
-    if (call.usage) {
-      this.tokens.inc({ kind: 'input', model }, call.usage.input_tokens);
-      this.tokens.inc({ kind: 'output', model }, call.usage.output_tokens);
-      this.tokens.inc({ kind: 'cache_write', model }, call.usage.cache_creation_input_tokens);
-      this.tokens.inc({ kind: 'cache_read', model }, call.usage.cache_read_input_tokens);
+    const usage = call.usage;
+    if (usage) {
+      this.child('tokens', 'input', model).inc(usage.input_tokens);
+      this.child('tokens', 'output', model).inc(usage.output_tokens);
+      this.child('tokens', 'cache_write', model).inc(usage.cache_creation_input_tokens);
+      this.child('tokens', 'cache_read', model).inc(usage.cache_read_input_tokens);
     }
   }
+}
+
+function routeLabel(path: string): string {
+  if (path === '/v1/messages' || path === '/v1/messages/count_tokens' || path === '/v1/models') return path;
+  return path.startsWith('/v1/models/') ? '/v1/models/{id}' : 'other';
 }

@@ -32,16 +32,48 @@ interface SseEventData {
   error?: { type?: string; message?: string };
 }
 
-/** Usage of a non-streamed Messages response body. */
-export function usageFromJson(body: string): { usage?: Usage; model?: string } {
+/**
+ * Usage of a non-streamed Messages response body. The API writes `usage` last, so only that
+ * object is parsed; anything unexpected falls back to parsing the whole body.
+ */
+export function usageFromJson(body: string): { usage?: Usage } {
+  const patch = usageObjectNearEnd(body) ?? wholeBodyUsage(body);
+  if (!patch) return {};
+  const usage = emptyUsage();
+  applyUsage(usage, patch);
+  return { usage };
+}
+
+function usageObjectNearEnd(body: string): UsagePatch | undefined {
+  const at = body.lastIndexOf('"usage":');
+  if (at <= 0 || body.charCodeAt(at - 1) === 92 /* \ : inside a string */) return undefined;
+  const open = at + 8;
+  if (body.charCodeAt(open) !== 123 /* { */) return undefined;
+  let depth = 0;
+  for (let i = open; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 34 /* " */) {
+      // Skip a string (keys, service_tier…), escapes included, so braces inside it do not count.
+      for (i++; i < body.length && body.charCodeAt(i) !== 34; i++) if (body.charCodeAt(i) === 92) i++;
+      continue;
+    }
+    if (c === 123) depth++;
+    else if (c === 125 /* } */ && --depth === 0) {
+      try {
+        return JSON.parse(body.slice(open, i + 1)) as UsagePatch;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function wholeBodyUsage(body: string): UsagePatch | undefined {
   try {
-    const parsed = JSON.parse(body) as { usage?: UsagePatch; model?: string };
-    if (!parsed.usage) return { model: parsed.model };
-    const usage = emptyUsage();
-    applyUsage(usage, parsed.usage);
-    return { usage, model: parsed.model };
+    return (JSON.parse(body) as { usage?: UsagePatch }).usage;
   } catch {
-    return {};
+    return undefined;
   }
 }
 

@@ -214,3 +214,28 @@ describe('cost', () => {
     expect(message.usage.output_tokens).toBeGreaterThan(0);
   });
 });
+
+describe('metrics', () => {
+  it('counts requests by route, status, catalog model and environment, with bounded labels', async () => {
+    await stack.sdk().messages.create(ask);
+    await request(`${stack.gateway.url}/wp-admin/${Math.random()}`, { method: 'POST', body: '{}' }).then(
+      (r) => r.body.dump(),
+    );
+    await raw(
+      `${stack.gateway.url}/v1/messages`,
+      { ...ask, model: `made-up-${Math.random()}` },
+      { 'x-api-key': stack.key },
+    );
+    const text = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    expect(text).toMatch(
+      /sluice_requests_total\{path="\/v1\/messages",status="200",model="claude-haiku-4-5-20251001",environment="production"\} \d+/,
+    );
+    expect(text).toMatch(/sluice_requests_total\{path="other",status="404",model="",environment=""\} \d+/);
+    expect(text).toMatch(
+      /sluice_requests_total\{path="\/v1\/messages",status="404",model="other",environment="production"\} \d+/,
+    );
+    expect(text).not.toContain('made-up-');
+    expect(text).not.toContain('wp-admin');
+    expect(text).toMatch(/sluice_tokens_total\{kind="output",model="claude-haiku-4-5-20251001"\} \d+/);
+  });
+});

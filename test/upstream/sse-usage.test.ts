@@ -55,4 +55,28 @@ describe('SseUsageTap', () => {
     });
     expect(usageFromJson('not json').usage).toBeUndefined();
   });
+
+  it('reads the trailing usage object without being fooled by text that mentions usage', () => {
+    const body = JSON.stringify({
+      id: 'msg_1',
+      content: [{ type: 'text', text: 'the "usage": {"output_tokens": 999} field, and a brace }' }],
+      usage: {
+        input_tokens: 7,
+        output_tokens: 9,
+        cache_creation: { ephemeral_5m_input_tokens: 3, ephemeral_1h_input_tokens: 0 },
+        service_tier: 'standard',
+      },
+    });
+    expect(usageFromJson(body).usage).toMatchObject({
+      input_tokens: 7,
+      output_tokens: 9,
+      cache_creation: { ephemeral_5m_input_tokens: 3 },
+    });
+    // usage written before the content: the whole-body parse still finds the right one
+    const reordered = JSON.stringify({
+      usage: { input_tokens: 1, output_tokens: 2 },
+      content: [{ type: 'text', text: '"usage":{"input_tokens":5}' }],
+    });
+    expect(usageFromJson(reordered).usage).toMatchObject({ input_tokens: 1, output_tokens: 2 });
+  });
 });
