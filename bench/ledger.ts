@@ -62,7 +62,11 @@ async function oneInsertPerRow(store: Store, rows: number): Promise<number> {
 }
 
 async function batchedWriter(store: Store, rows: number): Promise<number> {
-  const writer = new LedgerWriter(store.db, { batchSize: 500, intervalMs: 250 });
+  const writer = new LedgerWriter(store.db, {
+    batchSize: 500,
+    intervalMs: 250,
+    insertRows: store.insertRows,
+  });
   const started = performance.now();
   for (let i = 0; i < rows; i++) {
     writer.write(makeEntry());

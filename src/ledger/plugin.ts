@@ -18,7 +18,7 @@ import { entryFromCall } from './entry.js';
 import { RedisBudgetEnforcer } from './redis-budgets.js';
 import { pruneLedger } from './rollup.js';
 import type { AnyDb } from './tables.js';
-import { LedgerWriter } from './writer.js';
+import { LedgerWriter, type LedgerWriterOptions } from './writer.js';
 
 export interface MoneyPluginOptions {
   db: AnyDb;
@@ -34,6 +34,8 @@ export interface MoneyPluginOptions {
   env?: NodeJS.ProcessEnv;
   /** How often budgets are reloaded from the store (CLI changes, other instances). */
   refreshMs?: number;
+  /** The store's bulk insert, for ledger rows. */
+  insertRows?: LedgerWriterOptions['insertRows'];
 }
 
 /** The gateway's money parts: the budget reservation, the ledger recorder, admin routes, a graceful close. */
@@ -91,6 +93,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       : new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
   await enforcer.load();
   const writer = new LedgerWriter(db, {
+    insertRows: options.insertRows,
     batchSize: ledgerConfig.batchSize,
     intervalMs: ledgerConfig.flushIntervalMs,
     onError: (error, pending) =>

@@ -11,6 +11,12 @@ export interface LedgerWriterOptions {
   maxBuffered?: number;
   /** Called when a flush fails; the rows stay buffered and are retried. */
   onError?: (error: unknown, pendingRows: number) => void;
+  /** The store's bulk insert (see Store.insertRows); without it rows go through one multi-row INSERT. */
+  insertRows?: (
+    table: 'ledger',
+    rows: Insertable<LedgerTable>[],
+    conflictColumn: 'request_id',
+  ) => Promise<void>;
 }
 
 export interface LedgerWriterStats {
@@ -34,6 +40,7 @@ export class LedgerWriter {
   private readonly batchSize: number;
   private readonly maxBuffered: number;
   private readonly onError: (error: unknown, pendingRows: number) => void;
+  private readonly insertRows: NonNullable<LedgerWriterOptions['insertRows']>;
   private buffer: Insertable<LedgerTable>[] = [];
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -45,6 +52,15 @@ export class LedgerWriter {
     this.batchSize = Math.min(Math.max(1, options.batchSize ?? 500), MAX_ROWS_PER_INSERT);
     this.maxBuffered = options.maxBuffered ?? 200_000;
     this.onError = options.onError ?? (() => {});
+    this.insertRows =
+      options.insertRows ??
+      (async (_table, rows) => {
+        await this.db
+          .insertInto('ledger')
+          .values(rows)
+          .onConflict((conflict) => conflict.column('request_id').doNothing())
+          .execute();
+      });
     const intervalMs = options.intervalMs ?? 250;
     this.timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
     this.timer.unref();
@@ -95,11 +111,7 @@ export class LedgerWriter {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.batchSize);
       try {
-        await this.db
-          .insertInto('ledger')
-          .values(batch)
-          .onConflict((conflict) => conflict.column('request_id').doNothing())
-          .execute();
+        await this.insertRows('ledger', batch, 'request_id');
         this.counters.written += batch.length;
       } catch (error) {
         this.buffer.unshift(...batch);

@@ -72,6 +72,7 @@ export async function gatewayPlugins(
   });
   const money = await createMoneyPlugin({
     db: core.store.db,
+    insertRows: core.store.insertRows,
     catalog: core.catalog,
     budgets: config.budgets,
     ledger: config.ledger,

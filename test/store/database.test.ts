@@ -63,6 +63,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           .values({ ...row, id: 'key_2' })
           .execute(),
       ).rejects.toThrow();
+      // Bulk insert: new rows land, a row whose id exists is skipped, values keep their types.
+      const more = [2, 3, 1].map((n) => ({
+        ...row,
+        id: `key_${n}`,
+        name: `prod-bulk-k${n}`,
+        key_hash: String(n).repeat(64),
+      }));
+      await store.insertRows('virtual_keys', more, 'id');
+      const all = await store.db.selectFrom('virtual_keys').selectAll().orderBy('id').execute();
+      expect(all.map((r) => r.id)).toEqual(['key_1', 'key_2', 'key_3']);
+      expect(all[0]!.name).toBe('production-api-backend');
+      expect(all[2]!.tpd).toBe(5_000_000_000);
+      await store.db.deleteFrom('virtual_keys').where('id', '!=', 'key_1').execute();
       if (kind === 'postgres') {
         await store.close();
         const again = await openStore(url);
