@@ -15,7 +15,9 @@ for (const role of roles) {
     'anthropic-version': '2023-06-01',
     'x-api-key': server.key ?? BENCH_UPSTREAM_KEY,
   };
-  const result = await runLoad({ url: server.url, headers, body, concurrency: 32, seconds: 4, warmup: 2000 });
+  await runLoad({ url: server.url, headers, body, concurrency: 32, seconds: 2 }); // warm-up
+  server.child.kill('SIGUSR2');
+  const result = await runLoad({ url: server.url, headers, body, concurrency: 32, seconds: 4, warmup: 0 });
   const cpuMs = await new Promise<number>((resolve) => {
     server.child.stderr?.on('data', (chunk: Buffer) => {
       const match = /CPU \S+ (\d+) ms/.exec(String(chunk));
@@ -24,7 +26,7 @@ for (const role of roles) {
     server.child.kill('SIGTERM');
   });
   console.log(
-    `${role.padEnd(18)} ${Math.round(result.rps)} rps, ${((cpuMs * 1000) / (result.requests + 2000)).toFixed(0)} µs CPU per request`,
+    `${role.padEnd(18)} ${Math.round(result.rps)} rps, ${((cpuMs * 1000) / result.requests).toFixed(0)} µs CPU per request`,
   );
 }
 simulator.stop();

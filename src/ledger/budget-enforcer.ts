@@ -164,6 +164,12 @@ export class BudgetEnforcer {
     });
   }
 
+  /** Whether any budget covers this payer (most requests, on most gateways, have none to check). */
+  hasBudgetFor(payer: Payer): boolean {
+    for (const counter of this.counters.values()) if (appliesTo(counter.budget, payer)) return true;
+    return false;
+  }
+
   private applicable(payer: Payer): Counter[] {
     const result: Counter[] = [];
     for (const counter of this.counters.values()) {

@@ -55,6 +55,7 @@ const DAY_MS = 86_400_000;
 /** Budget counters in memory (`BudgetEnforcer`) or shared through Redis (`RedisBudgetEnforcer`). */
 export interface BudgetGate {
   load(): Promise<void>;
+  hasBudgetFor(payer: Payer): boolean;
   reserve(payer: Payer, worstCasePico: bigint): Admission | Promise<Admission>;
   status(): BudgetState[] | Promise<BudgetState[]>;
   startRefresh(intervalMs?: number, onError?: (error: unknown) => void): () => void;
@@ -120,6 +121,9 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
   const reserve: Reserve = async (call) => {
     const noHold: Hold = { settle: () => undefined };
     if (!call.principal) return noHold;
+    const payer = { keyId: call.principal.keyId, environment: call.principal.environment };
+    // No budget to check: skip pricing the worst case.
+    if (!enforcer.hasBudgetFor(payer)) return noHold;
     const worst = worstCaseCost(
       call.model?.id ?? call.body.model,
       new Date(call.startedAtMs),
@@ -135,10 +139,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       },
     );
     // An unpriced model reserves nothing (its cost is unknown) but an exhausted budget still refuses it.
-    const admission = await enforcer.reserve(
-      { keyId: call.principal.keyId, environment: call.principal.environment },
-      worst.priced ? worst.pico : 0n,
-    );
+    const admission = await enforcer.reserve(payer, worst.priced ? worst.pico : 0n);
     if (!admission.ok) throw admission.refusal.error;
     const { reservation } = admission;
     return { settle: (ended) => reservation.settle(ended.cost?.priced ? ended.cost.pico : 0n) };

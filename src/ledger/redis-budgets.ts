@@ -150,6 +150,11 @@ export class RedisBudgetEnforcer {
     return () => clearInterval(timer);
   }
 
+  /** Whether any budget covers this payer. */
+  hasBudgetFor(payer: Payer): boolean {
+    return this.budgets.some((budget) => appliesTo(budget, payer));
+  }
+
   async reserve(payer: Payer, worstCasePico: bigint): Promise<Admission> {
     const budgets = this.budgets.filter((b) => appliesTo(b, payer));
     if (budgets.length === 0)
