@@ -52,26 +52,37 @@ export class SpendTracker {
       usage.output_tokens * perToken(price.output);
   }
 
-  private readonly prices = new Map<string, { day: string; price: PriceEntry | undefined }>();
+  private readonly prices = new Map<string, PriceEntry | undefined>();
+  private pricesDay = { start: 0, end: 0 };
 
-  /** The catalog price in force today, looked up once a day per model. */
+  /** The catalog price in force today, looked up once a day per model (no date formatting per request). */
   private priceToday(model: string): PriceEntry | undefined {
-    const now = new Date(this.clock.now());
-    const day = now.toISOString().slice(0, 10);
-    const cached = this.prices.get(model);
-    if (cached?.day === day) return cached.price;
-    const price = this.catalog.priceAt(model, now);
-    this.prices.set(model, { day, price });
+    const now = this.clock.now();
+    if (now < this.pricesDay.start || now >= this.pricesDay.end) {
+      const start = now - (now % 86_400_000);
+      this.pricesDay = { start, end: start + 86_400_000 };
+      this.prices.clear();
+    }
+    if (this.prices.has(model)) return this.prices.get(model);
+    const price = this.catalog.priceAt(model, new Date(now));
+    this.prices.set(model, price);
     return price;
   }
 
   reset(): void {
     this.spent = 0;
     this.month = this.currentMonth();
+    this.monthEnd = 0;
   }
 
+  private monthEnd = 0;
+
   private rollOver(): void {
+    const now = this.clock.now();
+    if (now < this.monthEnd) return;
     const month = this.currentMonth();
+    const date = new Date(now);
+    this.monthEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
     if (month !== this.month) {
       this.month = month;
       this.spent = 0;
