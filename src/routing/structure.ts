@@ -44,7 +44,14 @@ const CODE_LINE_STARTS = [
   '//',
   '# ',
 ];
-const MATH_CHARS = new Set(['∫', '∑', '√', 'π', '≤', '≥', '≠', '∞', '∂', '∈', '∀', '∃', '^', '±', '×', '÷']);
+const MATH_CHARS = new Set(
+  ['∫', '∑', '√', 'π', '≤', '≥', '≠', '∞', '∂', '∈', '∀', '∃', '^', '±', '×', '÷'].map((c) =>
+    c.charCodeAt(0),
+  ),
+);
+const [DOT, DOLLAR, EURO, POUND, UNDERSCORE, OPEN_PAREN] = ['.', '$', '€', '£', '_', '('].map((c) =>
+  c.charCodeAt(0),
+);
 const LATEX_MARKS = ['\\frac', '\\sum', '\\int', '\\sqrt', '\\lim', '\\cdot', '$$'];
 
 function isListItem(line: string): boolean {
@@ -76,24 +83,29 @@ function kindOf(code: number): Kind {
   return Kind.Other;
 }
 
-/** Per-character counts in one pass: math marks, numbers, money, identifier shapes. */
+/**
+ * Per-character counts in one pass: math marks, numbers, money, identifier shapes. Works on
+ * character codes, not one-character strings: this loop runs over every scanned character.
+ */
 function countCharacters(line: string, into: StructureCounts): void {
   let previous = Kind.Other;
-  let previousChar = '';
+  let previousCode = -1;
   for (let i = 0; i < line.length; i++) {
-    const char = line[i]!;
-    const kind = kindOf(line.charCodeAt(i));
-    if (MATH_CHARS.has(char)) into.mathMarks++;
-    if (kind === Kind.Digit && previous !== Kind.Digit && previousChar !== '.') {
+    const code = line.charCodeAt(i);
+    const kind = kindOf(code);
+    if (code > 0x7f || code === 0x5e) {
+      if (MATH_CHARS.has(code)) into.mathMarks++;
+    }
+    if (kind === Kind.Digit && previous !== Kind.Digit && previousCode !== DOT) {
       into.numbers++;
-      if (previousChar === '$' || previousChar === '€' || previousChar === '£') into.money++;
+      if (previousCode === DOLLAR || previousCode === EURO || previousCode === POUND) into.money++;
     }
     if (kind === Kind.Upper && previous === Kind.Lower) into.identifiers++;
-    if (char === '_' && previous === Kind.Lower && kindOf(line.charCodeAt(i + 1)) === Kind.Lower)
+    if (code === UNDERSCORE && previous === Kind.Lower && kindOf(line.charCodeAt(i + 1)) === Kind.Lower)
       into.identifiers++;
-    if (char === '(' && (previous === Kind.Lower || previous === Kind.Digit)) into.identifiers++;
+    if (code === OPEN_PAREN && (previous === Kind.Lower || previous === Kind.Digit)) into.identifiers++;
     previous = kind;
-    previousChar = char;
+    previousCode = code;
   }
 }
 

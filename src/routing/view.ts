@@ -28,11 +28,13 @@ export interface ScanBudget {
   system: number;
 }
 
+// About 4,000 tokens of the last turn and 3,000 of the rest: enough to read what a request is
+// about, and it bounds the classifier's time per request whatever the prompt's length.
 export const DEFAULT_SCAN_BUDGET: ScanBudget = {
-  promptHead: 24_000,
-  promptTail: 8_000,
-  history: 16_000,
-  system: 8_000,
+  promptHead: 12_000,
+  promptTail: 4_000,
+  history: 8_000,
+  system: 4_000,
 };
 
 /** Keeps the head and the tail of a long text: instructions usually sit at one end. */
