@@ -6,7 +6,7 @@ import type { RateLimits } from '../catalog/schema.js';
 import type { Usage } from '../pipeline/types.js';
 import { windowAt } from './budget-window.js';
 import { spendTotal } from './queries.js';
-import { DAY_MS, dayOf } from './rollup.js';
+import { DAY_MS, dailyLedgerGroups, dayOf } from './rollup.js';
 import { type AnyDb, moneyDb } from './tables.js';
 
 export type SpendDimension = 'model' | 'key' | 'env' | 'day';
@@ -81,17 +81,6 @@ function line(a: Accumulator): SpendLine {
   };
 }
 
-const sums = [
-  sql<number>`count(*)`.as('requests'),
-  sql<number>`sum(case when priced = 0 then 1 else 0 end)`.as('unpriced'),
-  sql<number>`sum(input_tokens)`.as('input'),
-  sql<number>`sum(output_tokens)`.as('output'),
-  sql<number>`sum(cache_write_5m_tokens)`.as('write5m'),
-  sql<number>`sum(cache_write_1h_tokens)`.as('write1h'),
-  sql<number>`sum(cache_read_tokens)`.as('read'),
-  sql<string>`cast(sum(cost_pico) as text)`.as('cost'),
-];
-
 /**
  * Totals, tokens, requests and cache savings since a moment, over raw rows and pruned daily
  * totals, optionally grouped by model, key, environment or UTC day.
@@ -119,28 +108,7 @@ export async function spendReport(
     add(total, a);
   };
 
-  const raw = await db
-    .selectFrom('ledger')
-    .where('at', '>=', from)
-    .where('at', '<', until)
-    .select([
-      sql<number>`at / ${sql.lit(DAY_MS)}`.as('day_number'),
-      sql<string>`coalesce(key_id, '')`.as('key'),
-      'environment',
-      'model',
-      'batch',
-      'geo',
-      ...sums,
-    ])
-    .groupBy([
-      sql`at / ${sql.lit(DAY_MS)}`,
-      sql`coalesce(key_id, '')`,
-      'environment',
-      'model',
-      'batch',
-      'geo',
-    ])
-    .execute();
+  const raw = await dailyLedgerGroups(db, { from, before: until });
   for (const r of raw) {
     const day = dayOf(Number(r.day_number) * DAY_MS);
     const read = Number(r.read);

@@ -2,9 +2,44 @@ import { sql } from 'kysely';
 import type { Catalog } from '../catalog/catalog.js';
 import { cacheReadSavingsOfTokens } from '../catalog/cost.js';
 import { toPico } from '../catalog/money.js';
-import { type AnyDb, moneyDb } from './tables.js';
+import { type AnyDb, type LedgerDailyTable, moneyDb } from './tables.js';
 
 export const DAY_MS = 86_400_000;
+
+/**
+ * Ledger rows in `[from, before)` grouped per UTC day, key, environment, model, batch flag and
+ * `inference_geo` (what cache savings depend on), with the sums the reports and the rollup keep.
+ */
+export function dailyLedgerGroups(database: AnyDb, range: { from?: number; before: number }) {
+  let query = moneyDb(database).selectFrom('ledger').where('at', '<', range.before);
+  if (range.from !== undefined) query = query.where('at', '>=', range.from);
+  return query
+    .select([
+      sql<number>`at / ${sql.lit(DAY_MS)}`.as('day_number'),
+      sql<string>`coalesce(key_id, '')`.as('key'),
+      'environment',
+      'model',
+      'batch',
+      'geo',
+      sql<number>`count(*)`.as('requests'),
+      sql<number>`sum(case when priced = 0 then 1 else 0 end)`.as('unpriced'),
+      sql<number>`sum(input_tokens)`.as('input'),
+      sql<number>`sum(output_tokens)`.as('output'),
+      sql<number>`sum(cache_write_5m_tokens)`.as('write5m'),
+      sql<number>`sum(cache_write_1h_tokens)`.as('write1h'),
+      sql<number>`sum(cache_read_tokens)`.as('read'),
+      sql<string>`cast(sum(cost_pico) as text)`.as('cost'),
+    ])
+    .groupBy([
+      sql`at / ${sql.lit(DAY_MS)}`,
+      sql`coalesce(key_id, '')`,
+      'environment',
+      'model',
+      'batch',
+      'geo',
+    ])
+    .execute();
+}
 
 export function dayOf(epochMs: number): string {
   return new Date(Math.floor(epochMs / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
@@ -14,21 +49,11 @@ export function startOfUtcDay(epochMs: number): number {
   return Math.floor(epochMs / DAY_MS) * DAY_MS;
 }
 
-interface DailyTotal {
-  day: string;
-  key_id: string;
-  environment: string;
-  model: string;
-  requests: number;
-  unpriced_requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-  cache_read_tokens: number;
+/** A `ledger_daily` row being summed, with its amounts as exact bigints. */
+type DailyTotal = Omit<LedgerDailyTable, 'cost_pico' | 'cache_savings_pico'> & {
   cost: bigint;
   savings: bigint;
-}
+};
 
 export interface PruneResult {
   /** Raw rows removed (their totals are now in `ledger_daily`). */
@@ -51,34 +76,7 @@ export async function pruneLedger(
   return moneyDb(database)
     .transaction()
     .execute(async (trx) => {
-      const groups = await trx
-        .selectFrom('ledger')
-        .where('at', '<', cutoff)
-        .select([
-          sql<number>`at / ${sql.lit(DAY_MS)}`.as('day_number'),
-          sql<string>`coalesce(key_id, '')`.as('key'),
-          'environment',
-          'model',
-          'batch',
-          'geo',
-          sql<number>`count(*)`.as('requests'),
-          sql<number>`sum(case when priced = 0 then 1 else 0 end)`.as('unpriced'),
-          sql<number>`sum(input_tokens)`.as('input'),
-          sql<number>`sum(output_tokens)`.as('output'),
-          sql<number>`sum(cache_write_5m_tokens)`.as('write5m'),
-          sql<number>`sum(cache_write_1h_tokens)`.as('write1h'),
-          sql<number>`sum(cache_read_tokens)`.as('read'),
-          sql<string>`cast(sum(cost_pico) as text)`.as('cost'),
-        ])
-        .groupBy([
-          sql`at / ${sql.lit(DAY_MS)}`,
-          sql`coalesce(key_id, '')`,
-          'environment',
-          'model',
-          'batch',
-          'geo',
-        ])
-        .execute();
+      const groups = await dailyLedgerGroups(trx, { before: cutoff });
       const totals = new Map<string, DailyTotal>();
       for (const g of groups) {
         const day = dayOf(Number(g.day_number) * DAY_MS);
