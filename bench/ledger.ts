@@ -3,25 +3,20 @@
  * LedgerWriter against one INSERT per row (the baseline), reported in rows/s and as a ratio.
  *
  *   npm run bench:ledger
- *   SLUICE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:ledger
+ *   SLUICE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:ledger
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { costOf, tokenCounts } from '../src/catalog/cost.js';
 import { type LedgerEntry, toLedgerRow } from '../src/ledger/entry.js';
 import { moneyDb } from '../src/ledger/tables.js';
 import { LedgerWriter } from '../src/ledger/writer.js';
 import { openStore, type Store } from '../src/store/database.js';
+import { createPostgresDatabase } from '../test/helpers/services.js';
 
 const BATCHED_ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const BASELINE_ROWS = Math.max(500, Math.floor(BATCHED_ROWS / 20));
-const postgresAdminUrl =
-  process.env.SLUICE_BENCH_POSTGRES_URL ??
-  process.env.SLUICE_TEST_POSTGRES_URL ??
-  'postgres://postgres@127.0.0.1:5432/postgres';
 
 const models = ['claude-haiku-4-5-20251001', 'claude-sonnet-4-6', 'claude-opus-4-8'];
 let sequence = 0;
@@ -109,23 +104,8 @@ async function openSqlite() {
 }
 
 async function openPostgres() {
-  const name = `sluice_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: postgresAdminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(postgresAdminUrl);
-  url.pathname = `/${name}`;
-  const store = await openStore(url.toString());
-  return {
-    store,
-    cleanup: async () => {
-      const client = new pg.Client({ connectionString: postgresAdminUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await client.end();
-    },
-  };
+  const database = await createPostgresDatabase('bench');
+  return { store: await openStore(database.url), cleanup: database.drop };
 }
 
 const results: Result[] = [];

@@ -1,9 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { repositoryRoot } from '../secrets/git.js';
-import { installHook } from '../secrets/hooks.js';
+import { installHook, readIfExists } from '../secrets/hooks.js';
 import { ENV_EXAMPLE, SLUICE_YAML, withGitignoreEntries } from '../secrets/setup-files.js';
 import { type CommandIo, EXIT_CLEAN, EXIT_ERROR } from './scan.js';
 
@@ -16,15 +16,6 @@ export interface InitOptions {
 export interface InitIo extends CommandIo {
   /** Asks a yes/no question; only called when stdin is a terminal. */
   confirm?: (question: string) => Promise<boolean>;
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** Writes a file unless it exists; `--force` overwrites. */

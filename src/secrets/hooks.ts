@@ -59,7 +59,8 @@ export function hookBlock(sluiceBin = SLUICE_BIN): string {
   ].join('\n');
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
+/** A file's text, or undefined when it does not exist. */
+export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
