@@ -5,6 +5,7 @@
  * - concurrency 1: requests interleaved across the three targets; added p50/p99 over direct.
  * - concurrency 32: closed-loop throughput, targets alternated round by round.
  * Targets: Sluice's added p50 at concurrency 1 ≤ 1.25 × the proxy's; throughput at 32 ≥ 0.8 × the proxy's.
+ * A fourth target, Sluice without accounting (no pricing, no ledger), shows what accounting costs.
  * Run with `npm run bench:gateway` (it builds first; Sluice runs from dist/).
  */
 import {
@@ -24,6 +25,7 @@ async function main() {
   const simulator = await startServer('simulator');
   const proxy = await startServer('proxy', simulator.url);
   const sluice = await startServer(process.env.BENCH_SLUICE_ROLE ?? 'sluice', simulator.url);
+  const noAccounting = await startServer('sluice-noaccount', simulator.url);
   const headers = (key: string) => ({
     'content-type': 'application/json',
     'anthropic-version': '2023-06-01',
@@ -33,6 +35,7 @@ async function main() {
     { name: 'direct', url: simulator.url, headers: headers(BENCH_UPSTREAM_KEY) },
     { name: 'proxy', url: proxy.url, headers: headers(BENCH_UPSTREAM_KEY) },
     { name: 'sluice', url: sluice.url, headers: headers(sluice.key!) },
+    { name: 'noAccounting', url: noAccounting.url, headers: headers(noAccounting.key!) },
   ];
   const summary: Record<string, unknown> = {};
   try {
@@ -47,10 +50,15 @@ async function main() {
         ],
       });
 
-      const [direct, viaProxy, viaSluice] = await interleavedLatency(targets, body, latencySamples);
+      const [direct, viaProxy, viaSluice, viaNoAccounting] = await interleavedLatency(
+        targets,
+        body,
+        latencySamples,
+      );
       const added = (sorted: number[], q: number) => percentile(sorted, q) - percentile(direct!, q);
       const proxyP50 = added(viaProxy!, 0.5);
       const sluiceP50 = added(viaSluice!, 0.5);
+      const noAccountingP50 = added(viaNoAccounting!, 0.5);
       console.log(
         `${kind.padEnd(6)} c=1   p50 direct ${fmt(percentile(direct!, 0.5), 3)} ms | added p50: proxy ${fmt(proxyP50, 3)} ms, sluice ${fmt(sluiceP50, 3)} ms` +
           ` | added p99: proxy ${fmt(added(viaProxy!, 0.99), 3)} ms, sluice ${fmt(added(viaSluice!, 0.99), 3)} ms | sluice/proxy added p50 ${fmt(sluiceP50 / proxyP50)}`,
@@ -73,16 +81,23 @@ async function main() {
       console.log(
         `${kind.padEnd(6)} c=32  rps direct ${fmt(best.direct!, 0)}, proxy ${fmt(best.proxy!, 0)}, sluice ${fmt(best.sluice!, 0)} | sluice/proxy throughput ${fmt(best.sluice! / best.proxy!)}`,
       );
+      console.log(
+        `${kind.padEnd(6)} accounting on/off: added p50 ${fmt(sluiceP50, 3)} / ${fmt(noAccountingP50, 3)} ms (${fmt(sluiceP50 / noAccountingP50)}×), throughput at 32 ${fmt(best.sluice! / best.noAccounting!)}×`,
+      );
       summary[kind] = {
         addedP50Ms: { proxy: proxyP50, sluice: sluiceP50 },
         addedP50Ratio: sluiceP50 / proxyP50,
         rps32: best,
         throughputRatio: best.sluice! / best.proxy!,
+        accounting: {
+          addedP50Ratio: sluiceP50 / noAccountingP50,
+          throughputRatio: best.sluice! / best.noAccounting!,
+        },
       };
     }
     console.log(JSON.stringify({ bench: 'gateway', seconds, rounds, latencySamples, summary }));
   } finally {
-    for (const server of [simulator, proxy, sluice]) server.stop();
+    for (const server of [simulator, proxy, sluice, noAccounting]) server.stop();
   }
 }
 

@@ -2,6 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { MessagesRequestBody } from '../src/pipeline/types.js';
 import { classify } from '../src/routing/classify.js';
+import {
+  BENCH_UPSTREAM_KEY,
+  interleavedLatency,
+  percentile as quantile,
+  startServer,
+} from './support/load.js';
 
 /**
  * Classifier time per request for prompts of about 100, 10k and 100k tokens (4 characters per
@@ -83,16 +89,53 @@ export function measureClassifier(sizes = [100, 10_000, 100_000]): RoutingBenchR
   });
 }
 
-function main(): void {
-  const rows = measureClassifier();
-  console.log('routing classifier, time per request (ms)');
-  console.log('tokens      p50       p99       JSON.parse p50   classifier / parse');
-  for (const row of rows) {
-    console.log(
-      `${String(row.tokens).padEnd(8)}${row.p50Ms.toFixed(4).padStart(8)}  ${row.p99Ms.toFixed(4).padStart(8)}  ${row.jsonParseP50Ms.toFixed(4).padStart(15)}  ${row.ratioToParse.toFixed(2).padStart(18)}`,
+/**
+ * The gateway's own added latency at concurrency 1 (p50, ms), measured in this run: requests
+ * interleaved between the simulator directly and Sluice in front of it, with explicit models.
+ */
+async function gatewayAddedP50(): Promise<number> {
+  const simulator = await startServer('simulator');
+  const sluice = await startServer('sluice', simulator.url);
+  try {
+    const headers = (key: string) => ({
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      'x-api-key': key,
+    });
+    const body = JSON.stringify({
+      model: 'claude-haiku-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: promptOfTokens(100) }],
+    });
+    const [direct, via] = await interleavedLatency(
+      [
+        { url: simulator.url, headers: headers(BENCH_UPSTREAM_KEY) },
+        { url: sluice.url, headers: headers(sluice.key!) },
+      ],
+      body,
+      2000,
     );
+    return quantile(via!, 0.5) - quantile(direct!, 0.5);
+  } finally {
+    simulator.stop();
+    sluice.stop();
   }
-  console.log(JSON.stringify({ bench: 'routing', rows }));
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
+async function main(): Promise<void> {
+  const rows = measureClassifier();
+  const overheadMs = await gatewayAddedP50();
+  console.log('routing classifier, time per request (ms)');
+  console.log(`gateway added latency at concurrency 1, p50, same run: ${overheadMs.toFixed(3)} ms`);
+  console.log(
+    'tokens      p50       p99       JSON.parse p50   classifier / parse   classifier / gateway overhead',
+  );
+  for (const row of rows) {
+    console.log(
+      `${String(row.tokens).padEnd(8)}${row.p50Ms.toFixed(4).padStart(8)}  ${row.p99Ms.toFixed(4).padStart(8)}  ${row.jsonParseP50Ms.toFixed(4).padStart(15)}  ${row.ratioToParse.toFixed(2).padStart(18)}  ${(row.p50Ms / overheadMs).toFixed(2).padStart(29)}`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'routing', gatewayAddedP50Ms: overheadMs, rows }));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
