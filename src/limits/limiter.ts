@@ -22,6 +22,7 @@
  */
 import type { Registry } from 'prom-client';
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import type { AbortSignalLike } from '../pipeline/signal.js';
 import type { MessagesRequestBody, Priority, Quotas, Usage } from '../pipeline/types.js';
 import {
   type QuotaCharge,
@@ -66,7 +67,7 @@ export interface AdmitInput {
   maxTokens: number;
   /** Longest wait in the queue for this request; default: the configured value for its priority. */
   maxWaitMs?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 export type RefusalReason =

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Cost } from '../catalog/cost.js';
 import type { ModelInfo } from '../catalog/schema.js';
+import type { CallSignal } from './signal.js';
 
 /** The Messages request body. Unknown fields are kept and forwarded as they are. */
 export interface MessagesRequestBody {
@@ -74,7 +75,8 @@ export interface Call {
   /** The bytes as received; forwarded unchanged unless a stage changed `body` (then re-serialised). */
   rawBody: Buffer;
   bodyChanged: boolean;
-  signal: AbortSignal;
+  /** Aborted when the client goes away. */
+  signal: CallSignal;
   principal?: Principal;
   requestedModel?: string;
   model?: ModelInfo;

@@ -15,6 +15,7 @@ import { forward } from '../pipeline/forward.js';
 import { checkMessagesBody, guardStage } from '../pipeline/guard.js';
 import { type Route, runCall } from '../pipeline/pipeline.js';
 import { type Router, routeStage } from '../pipeline/route.js';
+import { CallSignal } from '../pipeline/signal.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
 import { openStore, type Store } from '../store/database.js';
@@ -135,7 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const isMessages = path === '/v1/messages';
     const isCount = path === '/v1/messages/count_tokens';
     const isModels = path === '/v1/models' || /^\/v1\/models\/[^/]+$/.test(path);
-    const controller = new AbortController();
+    const signal = new CallSignal();
     const call: Call = {
       id: newRequestId(),
       receivedAt: performance.now(),
@@ -146,12 +147,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       body: { model: '', messages: [] },
       rawBody: Buffer.alloc(0),
       bodyChanged: false,
-      signal: controller.signal,
+      signal,
       priority: req.headers['x-sluice-priority'] === 'batch' ? 'batch' : 'interactive',
       holds: [],
     };
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
+      if (!res.writableFinished) signal.abort(new Error('client closed the connection'));
     });
     const expected = isModels ? 'GET' : 'POST';
     const body: Stage = {

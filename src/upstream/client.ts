@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
+import type { CallSignal } from '../pipeline/signal.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -12,7 +13,7 @@ export interface UpstreamRequest {
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
-  signal?: AbortSignal;
+  signal?: CallSignal;
 }
 
 /** A keep-alive connection pool to the Anthropic API (or the simulator). */

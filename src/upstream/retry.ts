@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { AbortSignalLike } from '../pipeline/signal.js';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -59,7 +60,7 @@ export function isRetryableError(error: unknown): boolean {
 }
 
 /** Sleeps, or stops early when the client goes away. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignalLike): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {

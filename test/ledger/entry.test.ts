@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/catalog.js';
 import { costOf } from '../../src/catalog/cost.js';
 import { entryFromCall, toLedgerRow } from '../../src/ledger/entry.js';
+import { CallSignal } from '../../src/pipeline/signal.js';
 import type { Call } from '../../src/pipeline/types.js';
 
 function finishedCall(fields: Partial<Call>): Call {
@@ -14,7 +15,7 @@ function finishedCall(fields: Partial<Call>): Call {
     body: { model: 'claude-sonnet-5', max_tokens: 100, messages: [], inference_geo: 'us' },
     rawBody: Buffer.from(''),
     bodyChanged: false,
-    signal: new AbortController().signal,
+    signal: new CallSignal(),
     principal: { keyId: 'key_1', name: 'prod-app-v1', environment: 'production' },
     requestedModel: 'sluice-reasoning',
     model: defaultCatalog().model('claude-sonnet-5'),

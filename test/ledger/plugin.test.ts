@@ -7,6 +7,7 @@ import { createMoneyPlugin } from '../../src/ledger/plugin.js';
 import { spendTotal } from '../../src/ledger/queries.js';
 import { moneyDb } from '../../src/ledger/tables.js';
 import { ApiError } from '../../src/pipeline/errors.js';
+import { CallSignal } from '../../src/pipeline/signal.js';
 import type { Call, Usage } from '../../src/pipeline/types.js';
 import type { Store } from '../../src/store/database.js';
 import { redisPrefix, redisUrl } from '../helpers/services.js';
@@ -26,7 +27,7 @@ function call(id: string, maxTokens: number, environment = 'production'): Call {
     body: { model: model.id, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hello' }] },
     rawBody: Buffer.from(''),
     bodyChanged: false,
-    signal: new AbortController().signal,
+    signal: new CallSignal(),
     principal: { keyId: 'key_plugin', name: 'prod-app-v1', environment },
     requestedModel: 'auto',
     model,
