@@ -237,5 +237,17 @@ describe('metrics', () => {
     expect(text).not.toContain('made-up-');
     expect(text).not.toContain('wp-admin');
     expect(text).toMatch(/sluice_tokens_total\{kind="output",model="claude-haiku-4-5-20251001"\} \d+/);
+
+    // Counts kept between scrapes are added to what earlier scrapes showed.
+    const okCount = (metrics: string) =>
+      Number(
+        /sluice_requests_total\{path="\/v1\/messages",status="200",model="claude-haiku-4-5-20251001",environment="production"\} (\d+)/.exec(
+          metrics,
+        )![1],
+      );
+    const before = okCount(text);
+    await stack.sdk().messages.create(ask);
+    await stack.sdk().messages.create(ask);
+    expect(okCount(await (await fetch(`${stack.gateway.url}/metrics`)).text())).toBe(before + 2);
   });
 });
