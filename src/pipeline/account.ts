@@ -10,6 +10,8 @@ export interface AccountOptions {
   price?: (call: Call) => void;
   /** Persists one row per Messages call, off the request path. */
   record?: (call: Call) => void;
+  /** Writes the request's log line (default: the logger at info level). */
+  requestLog?: (fields: Record<string, unknown>) => void;
 }
 
 /**
@@ -17,13 +19,14 @@ export interface AccountOptions {
  * metrics and one structured log line. Never throws: accounting trouble must not hurt the answer.
  */
 export function createAccount(options: AccountOptions): (call: Call) => void {
+  const writeRequestLine = options.requestLog ?? ((fields) => options.logger.info(fields, 'request'));
   return (call) => {
     try {
       if (call.usage && !call.cost) options.price?.(call);
       for (const hold of call.holds) hold.settle(call);
       if (call.path === '/v1/messages' && call.principal) options.record?.(call);
       options.metrics.observe(call);
-      options.logger.info(logLine(call), 'request');
+      writeRequestLine(logLine(call));
     } catch (error) {
       options.logger.error({ err: error, requestId: call.id }, 'accounting failed');
     }

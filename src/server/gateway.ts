@@ -22,7 +22,7 @@ import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
-import { createLogger } from './logger.js';
+import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
 
 /** Optional parts that later stages plug in; each is a seam of the pipeline. */
@@ -127,7 +127,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     guardStage(catalog, config.maxTokens),
     admitStage(plugins.reservers ?? []),
   ];
-  const account = createAccount({ logger, metrics, price: plugins.price, record: plugins.record });
+  const account = createAccount({
+    logger,
+    metrics,
+    price: plugins.price,
+    record: plugins.record,
+    requestLog: requestLogWriter(logger),
+  });
   const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
   const live = new Set<Call>();
 
@@ -264,6 +270,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await authenticator.close();
         await client.close();
         if (!options.store) await store.close();
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
       })();
       return closing;
     },

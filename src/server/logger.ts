@@ -11,8 +11,11 @@ export function redactKeys(text: string): string {
   );
 }
 
-/** JSON lines on stdout (or the given stream), each line passed through key redaction. */
-export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout): Logger {
+/**
+ * JSON lines on stdout (or the given stream), each line passed through key redaction. Stdout is
+ * written through a buffer (flushed every 4 KiB and on `logger.flush()`), not one write per line.
+ */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
     {
       level,
@@ -21,6 +24,23 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       formatters: { level: (label) => ({ level: label }) },
       hooks: { streamWrite: redactKeys },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, minLength: 4096, sync: false }),
   );
+}
+
+/**
+ * Writes the one line per request: the same shape as the logger's lines
+ * (`{"level":"info","time":…,…fields,"msg":"request"}`), redacted the same way, but serialised
+ * with JSON.stringify in one step; this line is written for every request.
+ */
+export function requestLogWriter(logger: Logger): (fields: Record<string, unknown>) => void {
+  const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[
+    pino.symbols.streamSym
+  ]!;
+  return (fields) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const body = JSON.stringify(fields);
+    const line = `{"level":"info","time":"${new Date().toISOString()}",${body.slice(1, -1)}${body.length > 2 ? ',' : ''}"msg":"request"}\n`;
+    stream.write(redactKeys(line));
+  };
 }

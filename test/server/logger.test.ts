@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { generateVirtualKey } from '../../src/keys/format.js';
-import { createLogger, redactKeys } from '../../src/server/logger.js';
+import { createLogger, redactKeys, requestLogWriter } from '../../src/server/logger.js';
 
 const upstreamKey = `sk-ant-api03-${'Ab9_-'.repeat(18)}abc` + 'AA';
 
@@ -34,5 +34,41 @@ describe('log redaction', () => {
     expect(redactKeys('sk-ant- is the prefix; sk-sluice-short')).toBe(
       'sk-ant- is the prefix; sk-sluice-short',
     );
+  });
+});
+
+describe('request log lines', () => {
+  it('have the shape of the logger lines, are redacted, and follow the level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    const write = requestLogWriter(logger);
+    const key = generateVirtualKey();
+    write({
+      requestId: 'req_1',
+      status: 200,
+      key: `x ${key}`,
+      usage: { input_tokens: 3 },
+      skipped: undefined,
+    });
+    logger.info({ requestId: 'req_2' }, 'request');
+    await new Promise((resolve) => setImmediate(resolve));
+    const [ours, pinos] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(Object.keys(ours!)).toEqual(['level', 'time', 'requestId', 'status', 'key', 'usage', 'msg']);
+    expect(Object.keys(pinos!)).toEqual(['level', 'time', 'requestId', 'msg']);
+    expect(ours).toMatchObject({ level: 'info', msg: 'request', usage: { input_tokens: 3 } });
+    expect(Date.parse(ours!.time as string)).not.toBeNaN();
+    expect(lines[0]).not.toContain(key);
+    expect(lines[0]!.endsWith('\n')).toBe(true);
+
+    logger.level = 'warn';
+    write({ requestId: 'req_3' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines).toHaveLength(2);
   });
 });
