@@ -1,8 +1,12 @@
-/** Added latency and throughput of several server roles against direct, one after another: `tsx bench/support/compare.ts 1 sluice sluice-bare proxy`. */
-import { BENCH_UPSTREAM_KEY, fmt, runLoad, startServer } from './load.js';
+/**
+ * Added latency at concurrency 1 of several server roles against direct, interleaved in one run:
+ * `tsx bench/support/compare.ts proxy sluice-bare sluice-nolimits sluice` (roles: see servers.ts).
+ */
+import { BENCH_UPSTREAM_KEY, fmt, interleavedLatency, percentile, startServer } from './load.js';
 
-const [concurrency = '1', ...roles] = process.argv.slice(2);
+const roles = process.argv.slice(2);
 const simulator = await startServer('simulator');
+const servers = await Promise.all(roles.map((role) => startServer(role, simulator.url)));
 const body = JSON.stringify({
   model: 'claude-haiku-4-5',
   max_tokens: 64,
@@ -13,26 +17,17 @@ const headers = (key: string) => ({
   'anthropic-version': '2023-06-01',
   'x-api-key': key,
 });
-const direct = await runLoad({
-  url: simulator.url,
-  headers: headers(BENCH_UPSTREAM_KEY),
+const samples = await interleavedLatency(
+  [
+    { url: simulator.url, headers: headers(BENCH_UPSTREAM_KEY) },
+    ...servers.map((s) => ({ url: s.url, headers: headers(s.key ?? BENCH_UPSTREAM_KEY) })),
+  ],
   body,
-  concurrency: Number(concurrency),
-  seconds: 3,
-});
-console.log(`direct: ${fmt(direct.rps, 0)} rps p50 ${fmt(direct.p50, 3)} ms`);
-for (const role of roles) {
-  const server = await startServer(role, simulator.url);
-  const options = {
-    url: server.url,
-    headers: headers(server.key ?? BENCH_UPSTREAM_KEY),
-    body,
-    concurrency: Number(concurrency),
-    seconds: 3,
-  };
-  await runLoad({ ...options, seconds: 2 }); // warm-up: JIT and connection pools
-  const result = await runLoad(options);
-  console.log(`${role}: ${fmt(result.rps, 0)} rps, added p50 ${fmt(result.p50 - direct.p50, 3)} ms`);
-  server.stop();
-}
-simulator.stop();
+  Number(process.env.BENCH_SAMPLES ?? 3000),
+);
+const direct = percentile(samples[0]!, 0.5);
+console.log(`direct p50 ${fmt(direct, 3)} ms`);
+roles.forEach((role, i) =>
+  console.log(`${role.padEnd(18)} added p50 ${fmt(percentile(samples[i + 1]!, 0.5) - direct, 3)} ms`),
+);
+for (const server of [simulator, ...servers]) server.stop();
