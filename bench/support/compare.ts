@@ -27,7 +27,7 @@ const samples = await interleavedLatency(
 );
 const direct = percentile(samples[0]!, 0.5);
 console.log(`direct p50 ${fmt(direct, 3)} ms`);
-roles.forEach((role, i) =>
-  console.log(`${role.padEnd(18)} added p50 ${fmt(percentile(samples[i + 1]!, 0.5) - direct, 3)} ms`),
-);
+for (const [i, role] of roles.entries()) {
+  console.log(`${role.padEnd(18)} added p50 ${fmt(percentile(samples[i + 1]!, 0.5) - direct, 3)} ms`);
+}
 for (const server of [simulator, ...servers]) server.stop();
