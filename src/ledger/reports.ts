@@ -255,16 +255,7 @@ export async function routingReport(
   let baseline = 0n;
   let unpriced = 0;
   for (const row of rows) {
-    const usage: Usage = {
-      input_tokens: row.input_tokens,
-      output_tokens: row.output_tokens,
-      cache_creation_input_tokens: row.cache_write_5m_tokens + row.cache_write_1h_tokens,
-      cache_read_input_tokens: row.cache_read_tokens,
-      cache_creation: {
-        ephemeral_5m_input_tokens: row.cache_write_5m_tokens,
-        ephemeral_1h_input_tokens: row.cache_write_1h_tokens,
-      },
-    };
+    const usage = usageOfRow(row);
     const tier = row.route_tier!;
     const t = tiers.get(tier) ?? { requests: 0, actual: 0n, baseline: 0n };
     tiers.set(tier, t);
@@ -479,19 +470,30 @@ export function repriceRow(
   },
   catalog: Catalog,
 ) {
-  return costOf(
-    {
-      input_tokens: row.input_tokens,
-      output_tokens: row.output_tokens,
-      cache_creation_input_tokens: row.cache_write_5m_tokens + row.cache_write_1h_tokens,
-      cache_read_input_tokens: row.cache_read_tokens,
-      cache_creation: {
-        ephemeral_5m_input_tokens: row.cache_write_5m_tokens,
-        ephemeral_1h_input_tokens: row.cache_write_1h_tokens,
-      },
+  return costOf(usageOfRow(row), row.model, new Date(Number(row.at)), {
+    catalog,
+    batch: row.batch === 1,
+    inferenceGeo: row.geo,
+    track: false,
+  });
+}
+
+/** A ledger row's token counts in the API's usage shape, so rows can be priced again. */
+function usageOfRow(row: {
+  input_tokens: number;
+  output_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  cache_read_tokens: number;
+}): Usage {
+  return {
+    input_tokens: row.input_tokens,
+    output_tokens: row.output_tokens,
+    cache_creation_input_tokens: row.cache_write_5m_tokens + row.cache_write_1h_tokens,
+    cache_read_input_tokens: row.cache_read_tokens,
+    cache_creation: {
+      ephemeral_5m_input_tokens: row.cache_write_5m_tokens,
+      ephemeral_1h_input_tokens: row.cache_write_1h_tokens,
     },
-    row.model,
-    new Date(Number(row.at)),
-    { catalog, batch: row.batch === 1, inferenceGeo: row.geo, track: false },
-  );
+  };
 }
