@@ -18,6 +18,7 @@ import { type Router, routeStage } from '../pipeline/route.js';
 import { CallSignal } from '../pipeline/signal.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
+import { isRoutingAlias } from '../routing/tiers.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
@@ -66,7 +67,7 @@ export interface Gateway extends GatewayCore {
 }
 
 const explicitOnly: Router = (call) =>
-  ['auto', 'sluice-fast', 'sluice-reasoning', 'sluice-critical'].includes(call.body.model)
+  isRoutingAlias(call.body.model)
     ? {
         kind: 'refused',
         status: 400,
