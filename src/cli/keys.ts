@@ -113,19 +113,26 @@ async function run(flags: ConfigFlags, work: (keys: KeyService, loaded: LoadedCo
 export function register(program: Command): void {
   const keys = program.command('keys').description('manage virtual keys (sk-sluice-…)');
 
-  withSettings(keys.command('create').description('create a key; its secret is shown once'))
-    .requiredOption('--name <name>', 'key name, e.g. prod-backend-v1')
+  withSettings(
+    keys.command('create').description('create a key; its secret is shown once').argument('[name]'),
+  )
+    .option('--name <name>', 'key name, e.g. prod-backend-v1 (or give it as the argument)')
     .option('--env <environment>', 'environment the key belongs to (default: ANTHROPIC_ENV)')
-    .action(async (flags: SettingsFlags & { name: string; env?: string }) => {
-      await run(flags, async (service, loaded) => {
-        const environment = flags.env ?? loaded.config.environment;
-        const { key, view } = await service.create({ name: flags.name, environment, ...settingsFrom(flags) });
-        if (flags.json) return printJson({ key, ...view });
-        process.stdout.write(
-          `Created ${view.name} (${view.environment}).\n\n  ${key}\n\nThis secret is shown once: store it in your secret manager now.\n`,
-        );
-      });
-    });
+    .action(
+      async (positional: string | undefined, flags: SettingsFlags & { name?: string; env?: string }) => {
+        const name = flags.name ?? positional;
+        if (!name)
+          throw new InvalidArgumentError('give the key a name: sluice keys create --name prod-backend-v1');
+        await run(flags, async (service, loaded) => {
+          const environment = flags.env ?? loaded.config.environment;
+          const { key, view } = await service.create({ name, environment, ...settingsFrom(flags) });
+          if (flags.json) return printJson({ key, ...view });
+          process.stdout.write(
+            `Created ${view.name} (${view.environment}).\n\n  ${key}\n\nThis secret is shown once: store it in your secret manager now.\n`,
+          );
+        });
+      },
+    );
 
   keys
     .command('list')

@@ -53,6 +53,22 @@ describe('sluice serve', () => {
     expect(key).toMatch(/^sk-sluice-/);
     expect(hint).toBe(`sk-sluice-…${key.slice(-4)}`);
 
+    // The name may also be given as the argument, with quotas (as `keys create|update NAME --rpm …`).
+    const second = sluice(
+      ['keys', 'create', 'ci-runner-main', '--env', 'ci', '--rpm', '5', '--tpd', '100000', '--json'],
+      env,
+    );
+    expect(await exited(second)).toBe(0);
+    expect(JSON.parse(second.output())).toMatchObject({
+      name: 'ci-runner-main',
+      environment: 'ci',
+      rpm: 5,
+      tpd: 100000,
+    });
+    const update = sluice(['keys', 'update', 'ci-runner-main', '--tpm', '20000', '--json'], env);
+    expect(await exited(update)).toBe(0);
+    expect(JSON.parse(update.output())).toMatchObject({ rpm: 5, tpm: 20000 });
+
     const list = sluice(['keys', 'list'], env);
     expect(await exited(list)).toBe(0);
     expect(list.output()).toContain('prod-backend-v1');
