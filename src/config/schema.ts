@@ -15,7 +15,7 @@ export const DEFAULT_KEY_NAMING = {
 
 const positiveInt = z.number().int().positive();
 
-export const retrySchema = z.object({
+export const retrySchema = z.strictObject({
   /** Attempts in all, the first included. */
   maxAttempts: positiveInt.default(4),
   baseDelayMs: positiveInt.default(500),
@@ -26,16 +26,17 @@ export const retrySchema = z.object({
   maxRetryAfterMs: positiveInt.default(20_000),
 });
 
-export const configSchema = z.object({
+// Unknown keys are refused (z.strictObject), so a typo in sluice.yaml stops start-up instead of being ignored.
+export const configSchema = z.strictObject({
   server: z
-    .object({
+    .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8787),
       bodyLimitBytes: positiveInt.default(32 * 1024 * 1024),
     })
     .default({ host: '127.0.0.1', port: 8787, bodyLimitBytes: 32 * 1024 * 1024 }),
   upstream: z
-    .object({
+    .strictObject({
       url: z.url().default('https://api.anthropic.com'),
       timeoutMs: positiveInt.default(600_000),
       connections: positiveInt.default(128),
@@ -51,16 +52,16 @@ export const configSchema = z.object({
       fallback: {},
     }),
   database: z
-    .object({ url: z.string().default('sqlite:./sluice.db') })
+    .strictObject({ url: z.string().default('sqlite:./sluice.db') })
     .default({ url: 'sqlite:./sluice.db' }),
-  admin: z.object({ token: z.string().min(16).optional() }).default({}),
+  admin: z.strictObject({ token: z.string().min(16).optional() }).default({}),
   /** Environment the gateway runs in (ANTHROPIC_ENV); keys are created in it when none is named. */
   environment: z.string().default('development'),
   /** Per-environment upstream credentials, by the NAME of the variable that holds the key. */
   environments: z
     .record(
       z.string().regex(/^[a-z][a-z0-9_-]*$/, 'environment names are lowercase'),
-      z.object({
+      z.strictObject({
         keyEnv: z
           .string()
           .regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable, e.g. ANTHROPIC_KEY_PRODUCTION'),
@@ -68,12 +69,12 @@ export const configSchema = z.object({
     )
     .default({}),
   keys: z
-    .object({
-      naming: z.object({ pattern: z.string(), rule: z.string() }).default(DEFAULT_KEY_NAMING),
+    .strictObject({
+      naming: z.strictObject({ pattern: z.string(), rule: z.string() }).default(DEFAULT_KEY_NAMING),
     })
     .default({ naming: DEFAULT_KEY_NAMING }),
   models: z
-    .object({
+    .strictObject({
       default: z.string().default('claude-haiku-4-5'),
       reasoning: z.string().default('claude-sonnet-4-6'),
       critical: z.string().default('claude-opus-4-8'),
@@ -82,16 +83,16 @@ export const configSchema = z.object({
   /** max_tokens filled in when a request has none and its key sets no cap. */
   maxTokens: positiveInt.default(1024),
   log: z
-    .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
+    .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .default({ level: 'info' }),
   catalog: catalogOverridesSchema.default({}),
-  // Sections owned by the stages that read them; each validates its own part.
+  // Sections of the stages that read them, validated with their own schemas.
   limits: limitsConfigSchema.optional(),
   routing: routingConfigSchema,
   budgets: budgetsConfigSchema.optional(),
   ledger: ledgerConfigSchema.optional(),
   /** Read by `sluice scan` (ignored paths). */
-  scan: z.object({ ignore: z.array(z.string()).default([]) }).optional(),
+  scan: z.strictObject({ ignore: z.array(z.string()).default([]) }).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

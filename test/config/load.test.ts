@@ -78,6 +78,10 @@ describe('loadConfig', () => {
     );
     writeFileSync(join(cwd, 'sluice.yaml'), 'server:\n  port: "eighty"\n');
     expect(() => loadConfig({ cwd, env: {} })).toThrow(/server\.port: .*Fix:/);
+    writeFileSync(join(cwd, 'sluice.yaml'), 'upstrem:\n  url: https://example.test\n');
+    expect(() => loadConfig({ cwd, env: {} })).toThrow(
+      /\(top level\): .*upstrem.*Fix: remove or rename upstrem/,
+    );
     writeFileSync(join(cwd, 'sluice.yaml'), 'server: [\n');
     expect(() => loadConfig({ cwd, env: {} })).toThrow(/not valid YAML/);
   });
