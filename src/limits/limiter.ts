@@ -144,8 +144,6 @@ interface BucketSet {
   pumpAgain: boolean;
   learned: boolean;
   probing: boolean;
-  /** When headers last corrected the buckets (learning is throttled, see learn()). */
-  lastLearnedAt: number;
 }
 
 export interface BucketSetSnapshot {
@@ -161,9 +159,6 @@ export interface LimitsSnapshot {
   estimator: Record<string, number>;
   sets: BucketSetSnapshot[];
 }
-
-/** Shortest time between two corrections of a bucket set from response headers. */
-const LEARN_INTERVAL_MS = 200;
 
 export class Limiter {
   readonly config: LimitsConfig;
@@ -274,7 +269,6 @@ export class Limiter {
         pumpAgain: false,
         learned: !this.probeUnlearned,
         probing: false,
-        lastLearnedAt: Number.NEGATIVE_INFINITY,
       };
       this.sets.set(id, set);
     }
@@ -491,11 +485,6 @@ export class Limiter {
     admittedAt: number,
   ): Promise<void> {
     const now = this.clock();
-    // Under load every response carries nearly the same headers; reading them a few times a
-    // second keeps the buckets in step at a fraction of the cost (and of the Redis round trips).
-    // A 429 is always read: it pauses the buckets.
-    if (status !== 429 && set.learned && now - set.lastLearnedAt < LEARN_INTERVAL_MS) return;
-    set.lastLearnedAt = now;
     const reading = parseRateLimitHeaders(headers, now);
     const corrections: Array<[BucketRef, LimitReading, number]> = [
       [set.refs.rpm, reading.requests, 0],
