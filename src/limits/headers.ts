@@ -6,16 +6,17 @@ export type HeaderSource =
 export interface LimitReading {
   limit?: number;
   remaining?: number;
-  resetAt?: number;
 }
 
-/** What one upstream response says about the organization's limits. */
+/**
+ * What one upstream response says about the organization's limits: what the buckets are
+ * corrected with. (The `-reset` times and the combined `tokens` headers add nothing to a
+ * continuously refilled bucket, and this runs for every response, so they are not read.)
+ */
 export interface RateLimitReading {
   requests: LimitReading;
   inputTokens: LimitReading;
   outputTokens: LimitReading;
-  /** The most restrictive token limit in force (informational: input and output are corrected separately). */
-  tokens: LimitReading;
   /** From `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
   retryAfterMs?: number;
 }
@@ -24,7 +25,6 @@ const kinds = {
   requests: 'requests',
   inputTokens: 'input-tokens',
   outputTokens: 'output-tokens',
-  tokens: 'tokens',
 } as const;
 
 function header(source: HeaderSource, name: string): string | undefined {
@@ -54,7 +54,6 @@ export function parseRateLimitHeaders(source: HeaderSource, now = Date.now()): R
     reading[field] = {
       limit: number(header(source, `anthropic-ratelimit-${kind}-limit`)),
       remaining: number(header(source, `anthropic-ratelimit-${kind}-remaining`)),
-      resetAt: time(header(source, `anthropic-ratelimit-${kind}-reset`)),
     };
   }
   const retryAfterMs = number(header(source, 'retry-after-ms'));
