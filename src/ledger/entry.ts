@@ -59,7 +59,8 @@ export function entryFromCall(
     routeTier: call.route?.tier ?? null,
     routeReason: reason ? reason.slice(0, 200) : null,
     status: overrides.status ?? call.status ?? call.upstream?.status ?? 0,
-    upstreamStatus: call.upstream?.status ?? null,
+    // 0 means no attempt got an answer (connection errors, timeouts): no upstream status.
+    upstreamStatus: call.upstream?.status || null,
     retries: Math.max(0, (call.upstream?.attempts ?? 1) - 1),
     latencyMs: Math.max(0, Math.round(finishedAt - call.receivedAt)),
     ttftMs:

@@ -111,6 +111,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
         signal: call.signal,
       });
     } catch (error) {
+      // No answer (status 0), but the attempt counts: the log line and the ledger show the retries.
+      call.upstream = { ...call.upstream, status: 0, attempts: attempt };
       if (call.signal.aborted) throw error;
       const waitMs = backoffDelayMs(options.retry, attempt, undefined, options.random);
       if (isRetryableError(error) && canRetry(call, options.retry, attempt, waitMs)) {

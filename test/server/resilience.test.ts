@@ -107,6 +107,41 @@ describe('retries', () => {
     expect(stack.simulator.counters().requests).toBe(1);
   });
 
+  it('retries an upstream that does not answer within ANTHROPIC_TIMEOUT_MS', async () => {
+    fresh();
+    stack.simulator.faults.script([{ kind: 'delay', ms: 2500 }]);
+    const response = await post(ask);
+    expect(response.status).toBe(200);
+    expect(stack.simulator.counters().requests).toBe(2);
+    expect(stack.logs.at(-1)).toContain('"attempts":2');
+  });
+
+  it('answers 502 in Anthropic shape when the upstream cannot be reached at all', async () => {
+    const { startStack: start } = await import('../helpers/stack.js');
+    const unreachable = await start({
+      env: { SLUICE_UPSTREAM_URL: 'http://127.0.0.1:9' },
+      yaml: { limits: { enabled: false } },
+    });
+    try {
+      const response = await request(`${unreachable.gateway.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+          'x-api-key': unreachable.key,
+        },
+        body: JSON.stringify(ask),
+      });
+      expect(response.statusCode).toBe(502);
+      const body = JSON.parse(await response.body.text());
+      expect(body.error.type).toBe('api_error');
+      expect(body.error.message).toMatch(/upstream unreachable \(ECONNREFUSED\)/);
+      expect(unreachable.logs.at(-1)).toContain('"attempts":4');
+    } finally {
+      await unreachable.close();
+    }
+  });
+
   it('falls back to the next model on 529 when configured, and says so', async () => {
     fresh();
     stack.simulator.faults.script([{ status: 529 }]);
