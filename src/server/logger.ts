@@ -13,7 +13,8 @@ export function redactKeys(text: string): string {
 
 /**
  * JSON lines on stdout (or the given stream), each line passed through key redaction. Stdout is
- * written through a buffer (flushed every 4 KiB and on `logger.flush()`), not one write per line.
+ * written through a buffer (flushed at 4 KiB, every second, and on `logger.flush()`), not one
+ * write per line.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -24,8 +25,21 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       formatters: { level: (label) => ({ level: label }) },
       hooks: { streamWrite: redactKeys },
     },
-    destination ?? pino.destination({ dest: 1, minLength: 4096, sync: false }),
+    destination ?? bufferedStdout(),
   );
+}
+
+/** Stdout through a 4 KiB buffer, flushed at least every second so a quiet gateway's lines still appear. */
+function bufferedStdout() {
+  const stdout = pino.destination({ dest: 1, minLength: 4096, sync: false });
+  setInterval(() => {
+    try {
+      stdout.flush();
+    } catch {
+      // Nothing buffered, or a write already under way: the next tick or the next line flushes it.
+    }
+  }, 1000).unref();
+  return stdout;
 }
 
 /**
