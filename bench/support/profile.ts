@@ -70,8 +70,12 @@ const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 const self = new Map<number, number>();
+// Only the second half of the run: start-up, module loading and JIT warm-up are left out.
+const elapsed: number[] = [];
+profile.timeDeltas.reduce((sum, delta, i) => (elapsed[i] = sum + delta), 0);
+const half = (elapsed.at(-1) ?? 0) / 2;
 profile.samples.forEach((id, i) => {
-  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  if (elapsed[i]! >= half) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const inclusive = new Map<string, number>();
