@@ -1,14 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import type { Command } from 'commander';
+import { defaultCatalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config/load.js';
+import { spendReport } from '../ledger/reports.js';
 import { type Gateway, startGateway } from '../server/gateway.js';
 import { createLogger } from '../server/logger.js';
 import { gatewayPlugins } from '../server/plugins.js';
 import { startSimulator } from '../simulator/index.js';
+import { openStore } from '../store/database.js';
 
 // A throwaway upstream key of the real shape; only the local simulator accepts it.
 const DEMO_UPSTREAM_KEY = `sk-ant-api03-${'demo'.repeat(23)}dAA`;
@@ -181,19 +184,40 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     out(table(rows));
     out('');
     out(
-      `Burst: ${okCount}/${burst} succeeded in ${burstMs} ms; upstream answered ${counters.byStatus['429'] ?? 0} × 429 to Sluice,`,
-    );
-    out(
-      `       and ${results.length - okCount} requests were refused to the app (429 with a retry-after, for its SDK to back off).`,
-    );
-    out('');
-    out(
-      `Every request above is one row in the ledger (${join(dir, 'sluice.db')}); \`sluice spend\` reports them.`,
+      `Burst: ${okCount}/${burst} succeeded in ${burstMs} ms (the SDK retrying as told); the upstream answered ${counters.byStatus['429'] ?? 0} × 429.`,
     );
   } finally {
     await gateway.close();
     await simulator.close();
-    rmSync(dir, { recursive: true, force: true });
+  }
+  // The gateway has stopped and written every ledger row: read them back as `sluice spend` does.
+  const databaseUrl = `sqlite:${join(dir, 'sluice.db')}`;
+  const store = await openStore(databaseUrl);
+  try {
+    const report = await spendReport(store.db, {
+      since: new Date(0),
+      by: 'model',
+      catalog: defaultCatalog(),
+    });
+    // Requests whose wait in Sluice's queue would have passed the maximum got a 429 with the exact retry-after.
+    const queuedOut = await store.db
+      .selectFrom('ledger')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 429)
+      .executeTakeFirstOrThrow();
+    out(
+      `Sluice queued the burst; ${Number(queuedOut.n)} requests would have waited past the 10 s maximum and`,
+    );
+    out(`got 429 with the precise retry-after instead (the SDK waits that long, then retries).`);
+    out('');
+    out(`Ledger: ${report.total.requests} requests recorded, $${report.total.cost_usd} in all:`);
+    for (const group of report.groups) {
+      out(`  ${group.group.padEnd(28)} ${String(group.requests).padStart(4)} requests  $${group.cost_usd}`);
+    }
+    out('');
+    out(`See it again: SLUICE_DATABASE_URL=${databaseUrl} npx sluice spend --by model`);
+  } finally {
+    await store.close();
   }
 }
 
