@@ -24,6 +24,9 @@ const { gatewayPlugins } = (await import(
 const { startSimulator } = (await import(
   dist('simulator/index.js')
 )) as typeof import('../../src/simulator/index.js');
+const { limitsConfigSchema } = (await import(
+  dist('limits/config.js')
+)) as typeof import('../../src/limits/config.js');
 
 const HUGE = { rpm: 100_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 };
 
@@ -90,6 +93,8 @@ async function main(): Promise<void> {
       requireUpstreamKey: true,
     });
     loaded.config.server.port = 0;
+    // Without admission control, through the configuration switch users have.
+    if (role === 'sluice-nolimits') loaded.config.limits = limitsConfigSchema.parse({ enabled: false });
     const quiet = new Writable({ write: (_c, _e, done) => done() });
     const gateway = await startGateway({
       loaded,
@@ -98,8 +103,6 @@ async function main(): Promise<void> {
         const plugins = await gatewayPlugins(core, HUGE);
         // Variants that leave stages out, to see what each costs.
         if (role === 'sluice-noaccount') return { ...plugins, record: undefined, price: undefined };
-        if (role === 'sluice-nolimits')
-          return { ...plugins, reservers: plugins.reservers?.slice(0, 2), observe: undefined };
         if (role === 'sluice-bare') return {};
         return plugins;
       },

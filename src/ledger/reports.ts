@@ -43,6 +43,26 @@ interface Accumulator {
   savings: bigint;
 }
 
+type Sums = Record<
+  'requests' | 'unpriced' | 'input' | 'output' | 'write5m' | 'write1h' | 'read' | 'cost',
+  unknown
+>;
+
+/** The sums of a grouped query (raw rows or daily totals) as an accumulator; savings come apart. */
+function accumulatorOf(sums: Sums, savings: bigint): Accumulator {
+  return {
+    requests: Number(sums.requests),
+    unpriced: Number(sums.unpriced),
+    input: Number(sums.input),
+    output: Number(sums.output),
+    write5m: Number(sums.write5m),
+    write1h: Number(sums.write1h),
+    read: Number(sums.read),
+    cost: toPico(sums.cost),
+    savings,
+  };
+}
+
 const emptyAccumulator = (): Accumulator => ({
   requests: 0,
   unpriced: 0,
@@ -112,23 +132,14 @@ export async function spendReport(
   for (const r of raw) {
     const day = dayOf(Number(r.day_number) * DAY_MS);
     const read = Number(r.read);
-    collect(groupOf({ ...r, day }), {
-      requests: Number(r.requests),
-      unpriced: Number(r.unpriced),
-      input: Number(r.input),
-      output: Number(r.output),
-      write5m: Number(r.write5m),
-      write1h: Number(r.write1h),
-      read,
-      cost: toPico(r.cost),
-      savings:
-        cacheReadSavingsOfTokens(read, r.model, new Date(`${day}T12:00:00Z`), {
-          catalog: options.catalog,
-          batch: r.batch === 1,
-          inferenceGeo: r.geo,
-          track: false,
-        }) ?? 0n,
-    });
+    const savings =
+      cacheReadSavingsOfTokens(read, r.model, new Date(`${day}T12:00:00Z`), {
+        catalog: options.catalog,
+        batch: r.batch === 1,
+        inferenceGeo: r.geo,
+        track: false,
+      }) ?? 0n;
+    collect(groupOf({ ...r, day }), accumulatorOf(r, savings));
   }
 
   const rolled = await db
@@ -153,17 +164,10 @@ export async function spendReport(
     .groupBy(['day', 'key_id', 'environment', 'model'])
     .execute();
   for (const r of rolled) {
-    collect(groupOf({ model: r.model, key: r.key_id, environment: r.environment, day: r.day }), {
-      requests: Number(r.requests),
-      unpriced: Number(r.unpriced),
-      input: Number(r.input),
-      output: Number(r.output),
-      write5m: Number(r.write5m),
-      write1h: Number(r.write1h),
-      read: Number(r.read),
-      cost: toPico(r.cost),
-      savings: toPico(r.savings),
-    });
+    collect(
+      groupOf({ model: r.model, key: r.key_id, environment: r.environment, day: r.day }),
+      accumulatorOf(r, toPico(r.savings)),
+    );
   }
 
   const names =

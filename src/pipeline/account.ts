@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { formatUsd } from '../catalog/money.js';
-import type { Metrics } from '../server/metrics.js';
 import type { Call } from './types.js';
 
 export interface AccountOptions {
   logger: Logger;
-  metrics: Metrics;
+  /** Counts the call in the gateway's metrics. */
+  metrics: { observe(call: Call): void };
   /** Sets call.cost from call.usage (nothing when there is no usage). */
   price?: (call: Call) => void;
   /** Persists one row per Messages call, off the request path. */
