@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
+import { sharedCountersSchema } from '../store/redis-config.js';
 import { DEFAULT_ANOMALY } from './alerts.js';
 import { DEFAULT_THRESHOLDS, deleteBudget, listBudgets, setBudget } from './budget-store.js';
 import type { AnyDb } from './tables.js';
@@ -72,16 +73,8 @@ export const budgetsConfigSchema = z
       .strict()
       .default({ enabled: true, ...DEFAULT_ANOMALY, checkEveryMs: 300_000 }),
     /** Where the counters live: memory (one instance) or Redis (shared by several instances). */
-    store: z
-      .object({
-        backend: z.enum(['memory', 'redis']).default('memory'),
-        url: z.string().optional(),
-        prefix: z.string().default('sluice:budgets:'),
-        /** Redis unreachable: true admits requests without budget checks (logged), false refuses them. */
-        failOpen: z.boolean().default(true),
-      })
-      .strict()
-      .default({ backend: 'memory', prefix: 'sluice:budgets:', failOpen: true }),
+    /** Redis unreachable, failOpen true: requests are admitted without budget checks (logged); false: refused. */
+    store: sharedCountersSchema('sluice:budgets:'),
     limits: z.array(limitSchema).default([]),
   })
   .strict();

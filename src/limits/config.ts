@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Catalog } from '../catalog/catalog.js';
 import type { RateLimits } from '../catalog/schema.js';
 import type { Priority, Quotas } from '../pipeline/types.js';
+import { sharedCountersSchema } from '../store/redis-config.js';
 
 const positiveInt = z.number().int().positive();
 const rateLimits = z.object({ rpm: positiveInt, itpm: positiveInt, otpm: positiveInt });
@@ -33,15 +34,8 @@ export const limitsConfigSchema = z.object({
   maxQueueLength: positiveInt.default(1000),
   /** Length of the "minute" in milliseconds (shorter only to test against a time-compressed simulator). */
   windowMs: positiveInt.default(60_000),
-  store: z
-    .object({
-      backend: z.enum(['memory', 'redis']).default('memory'),
-      url: z.string().optional(),
-      prefix: z.string().default('sluice:limits:'),
-      /** Redis unreachable: true = local buckets with a warning, false = refuse with overloaded_error. */
-      failOpen: z.boolean().default(true),
-    })
-    .default({ backend: 'memory', prefix: 'sluice:limits:', failOpen: true }),
+  /** Redis unreachable, failOpen true: local buckets with a warning; false: refuse with overloaded_error. */
+  store: sharedCountersSchema('sluice:limits:'),
 });
 
 export type LimitsConfig = z.infer<typeof limitsConfigSchema>;
