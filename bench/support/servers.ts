@@ -2,7 +2,9 @@
  * One server per process, for benchmarks: `tsx bench/support/servers.ts simulator|proxy|sluice|fixed [upstreamUrl]`.
  * Prints `READY <url>` on stdout once listening.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Pool } from 'undici';
@@ -10,7 +12,10 @@ import { BENCH_UPSTREAM_KEY } from './load.js';
 
 // Sluice and the simulator run from the compiled build (`npm run build`), as users run them;
 // the types come from the sources.
-const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
+// `sluice@dist-old` runs Sluice from another build folder, to compare two builds in one run.
+const [roleArg = '', upstreamArg] = process.argv.slice(2);
+const [role, buildDir = 'dist'] = roleArg.split('@') as [string, string?];
+const dist = (path: string) => new URL(`../../${buildDir}/${path}`, import.meta.url).href;
 const { loadConfig } = (await import(dist('config/load.js'))) as typeof import('../../src/config/load.js');
 const { startGateway } = (await import(
   dist('server/gateway.js')
@@ -33,7 +38,7 @@ const HUGE = { rpm: 100_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 };
 let startCpu: NodeJS.CpuUsage | undefined;
 
 async function main(): Promise<void> {
-  const [role, upstream] = process.argv.slice(2);
+  const upstream = upstreamArg;
   let url: string;
   if (role === 'simulator') {
     const simulator = await startSimulator({ apiKeys: [BENCH_UPSTREAM_KEY], limits: HUGE, latency: 'none' });
@@ -116,14 +121,33 @@ async function main(): Promise<void> {
   process.stdout.write(`READY ${url}\n`);
   startCpu = process.cpuUsage();
   // SIGUSR2 restarts the CPU count (after a warm-up), so the report covers only the load.
+  // With BENCH_ALLOCATIONS=file it also starts sampling every allocation (kept or collected),
+  // written to that file on SIGTERM for `alloc.ts` to read.
+  const heapFile = process.env.BENCH_ALLOCATIONS;
+  const inspector = heapFile ? new Session() : undefined;
+  inspector?.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      inspector!.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
   process.on('SIGUSR2', () => {
     startCpu = process.cpuUsage();
+    if (inspector)
+      void post('HeapProfiler.startSampling', {
+        samplingInterval: 256,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
   });
   // A clean exit lets --cpu-prof write its profile.
-  process.once('SIGTERM', () => {
+  process.once('SIGTERM', async () => {
     if (process.env.BENCH_REPORT_CPU) {
       const { user, system } = process.cpuUsage(startCpu);
-      process.stderr.write(`CPU ${role} ${Math.round((user + system) / 1000)} ms\n`);
+      process.stderr.write(`CPU ${roleArg} ${Math.round((user + system) / 1000)} ms\n`);
+    }
+    if (inspector) {
+      const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+      writeFileSync(heapFile!, JSON.stringify(profile));
     }
     process.exit(0);
   });

@@ -135,7 +135,7 @@ export async function forward(call: Call, responder: Responder, options: Forward
     options.observe?.(call, response.status, response.headers);
 
     if (response.status >= 400) {
-      const text = Buffer.from(await response.body.arrayBuffer()).toString('utf8');
+      const text = (await response.bytes()).toString('utf8');
       const requested = requestedWaitMs(response.headers);
       const waitMs = backoffDelayMs(options.retry, attempt, requested, options.random);
       const retryable =
@@ -174,7 +174,7 @@ async function relayJson(
   responder: Responder,
   options: ForwardOptions,
 ): Promise<void> {
-  const bytes = Buffer.from(await response.body.arrayBuffer());
+  const bytes = await response.bytes();
   call.firstByteAt = performance.now();
   if (call.path === '/v1/messages') {
     call.usage = usageFromJson(bytes.toString('utf8')).usage;
@@ -187,6 +187,10 @@ async function relayJson(
   responder.end(bytes);
 }
 
+/**
+ * Passes the stream on chunk by chunk as it arrives, pausing the upstream while the client's
+ * buffer is full. The usage tap reads each chunk on the way.
+ */
 async function relayStream(
   call: Call,
   response: UpstreamResponse,
@@ -196,25 +200,32 @@ async function relayStream(
   const tap = new SseUsageTap();
   const wantsCost = call.headers['x-sluice-include-cost'] === 'true';
   responder.head(response.status, responseHeaders(call, response.headers));
-  for await (const chunk of response.body) {
+  const resume = () => {
+    if (!call.signal.aborted) response.resume();
+  };
+  await response.relay((chunk) => {
     call.firstByteAt ??= performance.now();
-    const events = tap.push(chunk, wantsCost);
+    let open: boolean;
     if (!wantsCost) {
-      await responder.write(chunk);
-      continue;
-    }
-    // Event-aligned only when the client asked for the cost event, which must precede message_stop.
-    for (const event of events) {
-      if (event.startsWith('event: message_stop')) {
-        call.usage = tap.usage;
-        options.price?.(call);
-        await responder.write(sseEvent('sluice_cost', costEventData(call)));
+      tap.push(chunk);
+      open = responder.write(chunk);
+    } else {
+      // Event-aligned only when the client asked for the cost event, which must precede message_stop.
+      open = true;
+      for (const event of tap.push(chunk, true)) {
+        if (event.startsWith('event: message_stop')) {
+          call.usage = tap.usage;
+          options.price?.(call);
+          open = responder.write(sseEvent('sluice_cost', costEventData(call))) && open;
+        }
+        open = responder.write(event) && open;
       }
-      await responder.write(event);
     }
-  }
+    if (!open) void responder.drained().then(resume);
+    return open;
+  });
   const rest = tap.flush();
-  if (wantsCost && rest) await responder.write(rest);
+  if (wantsCost && rest) responder.write(rest);
   if (tap.sawMessageStart) call.usage = tap.usage;
   if (tap.error) call.errorType = tap.error.type;
   if (!tap.sawMessageStop && !tap.error) call.errorType = 'incomplete_stream';

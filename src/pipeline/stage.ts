@@ -13,7 +13,9 @@ export interface Stage {
 export interface Responder {
   readonly headersSent: boolean;
   head(status: number, headers: Record<string, string | string[]>): void;
-  /** Resolves when the chunk may be followed by another (backpressure). */
-  write(chunk: Buffer | string): Promise<void>;
+  /** Writes a chunk; false when the client's buffer is full and `drained()` should be awaited. */
+  write(chunk: Buffer | string): boolean;
+  /** Resolves when the client can take more, or has gone. */
+  drained(): Promise<void>;
   end(chunk?: Buffer | string): void;
 }

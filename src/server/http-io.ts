@@ -39,9 +39,12 @@ export function httpResponder(res: ServerResponse): Responder {
     head(status, headers) {
       res.writeHead(status, headers);
     },
-    async write(chunk) {
-      if (res.destroyed) return;
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    write(chunk) {
+      // A client that went away aborts the call through its signal; until then, keep going.
+      return res.destroyed || res.write(chunk);
+    },
+    drained() {
+      return res.destroyed ? Promise.resolve() : Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => {});
     },
     end(chunk) {
       if (!res.destroyed) res.end(chunk);
