@@ -47,6 +47,8 @@ const walk = (node: HeapNode) => {
 };
 walk(head);
 const total = [...bySelf.values()].reduce((a, b) => a + b, 0);
-console.log(`${role} ${mode}: ${result.requests} requests, ${(total / result.requests).toFixed(0)} bytes allocated per request`);
+console.log(
+  `${role} ${mode}: ${result.requests} requests, ${(total / result.requests).toFixed(0)} bytes allocated per request`,
+);
 for (const [name, bytes] of [...bySelf].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 40)))
   console.log(`${(bytes / result.requests).toFixed(0).padStart(7)} B  ${name}`);

@@ -15,9 +15,22 @@ for (const role of roles) {
     'anthropic-version': '2023-06-01',
     'x-api-key': server.key ?? BENCH_UPSTREAM_KEY,
   };
-  await runLoad({ url: server.url, headers, body, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32), seconds: 2 }); // warm-up
+  await runLoad({
+    url: server.url,
+    headers,
+    body,
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32),
+    seconds: 2,
+  }); // warm-up
   server.child.kill('SIGUSR2');
-  const result = await runLoad({ url: server.url, headers, body, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32), seconds: 4, warmup: 0 });
+  const result = await runLoad({
+    url: server.url,
+    headers,
+    body,
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32),
+    seconds: 4,
+    warmup: 0,
+  });
   const cpuMs = await new Promise<number>((resolve) => {
     server.child.stderr?.on('data', (chunk: Buffer) => {
       const match = /CPU \S+ (\d+) ms/.exec(String(chunk));

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { Pool } from 'undici';
 import { BENCH_UPSTREAM_KEY } from './load.js';
 
@@ -100,7 +100,8 @@ async function main(): Promise<void> {
     loaded.config.server.port = 0;
     // Without admission control, through the configuration switch users have.
     if (role === 'sluice-nolimits') loaded.config.limits = limitsConfigSchema.parse({ enabled: false });
-    const quiet = new Writable({ write: (_c, _e, done) => done() });
+    // Lines go where a deployed gateway's go, through the same buffered writer, but to /dev/null.
+    const quiet = pino.destination({ dest: '/dev/null', minLength: 4096, sync: false });
     const gateway = await startGateway({
       loaded,
       logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', quiet),

@@ -118,8 +118,8 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     stops.push(() => clearInterval(timer));
   }
 
-  const reserve: Reserve = async (call) => {
-    const noHold: Hold = { settle: () => undefined };
+  const noHold: Hold = { settle: () => undefined };
+  const reserve: Reserve = (call) => {
     if (!call.principal) return noHold;
     const payer = { keyId: call.principal.keyId, environment: call.principal.environment };
     // No budget to check: skip pricing the worst case.
@@ -139,10 +139,13 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       },
     );
     // An unpriced model reserves nothing (its cost is unknown) but an exhausted budget still refuses it.
-    const admission = await enforcer.reserve(payer, worst.priced ? worst.pico : 0n);
-    if (!admission.ok) throw admission.refusal.error;
-    const { reservation } = admission;
-    return { settle: (ended) => reservation.settle(ended.cost?.priced ? ended.cost.pico : 0n) };
+    const hold = (admission: Admission): Hold => {
+      if (!admission.ok) throw admission.refusal.error;
+      const { reservation } = admission;
+      return { settle: (ended) => reservation.settle(ended.cost?.priced ? ended.cost.pico : 0n) };
+    };
+    const admission = enforcer.reserve(payer, worst.priced ? worst.pico : 0n);
+    return admission instanceof Promise ? admission.then(hold) : hold(admission);
   };
 
   const admin = moneyAdmin({

@@ -1,4 +1,4 @@
-import type { Authenticator } from '../keys/authenticator.js';
+import type { Authentication, Authenticator } from '../keys/authenticator.js';
 import { ApiError } from './errors.js';
 import type { Stage } from './stage.js';
 import type { Call } from './types.js';
@@ -21,15 +21,20 @@ export function presentedKey(headers: Call['headers']): string | undefined {
   return undefined;
 }
 
+function admit(call: Call, result: Authentication): void {
+  if (!result.ok) throw new ApiError(401, REASONS[result.reason]);
+  call.principal = result.principal;
+  if (result.principal.priority && !call.headers['x-sluice-priority'])
+    call.priority = result.principal.priority;
+}
+
 export function authenticateStage(authenticator: Authenticator): Stage {
   return {
     name: 'authenticate',
-    async run(call) {
-      const result = await authenticator.authenticate(presentedKey(call.headers));
-      if (!result.ok) throw new ApiError(401, REASONS[result.reason]);
-      call.principal = result.principal;
-      if (result.principal.priority && !call.headers['x-sluice-priority'])
-        call.priority = result.principal.priority;
+    run(call) {
+      const result = authenticator.authenticate(presentedKey(call.headers));
+      if (result instanceof Promise) return result.then((loaded) => admit(call, loaded));
+      admit(call, result);
     },
   };
 }

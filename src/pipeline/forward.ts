@@ -62,7 +62,9 @@ export function upstreamRequestHeaders(
   bodyLength: number,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(call.headers)) {
+  const incoming = call.headers;
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-sluice-')) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -77,7 +79,8 @@ export function responseHeaders(
   upstream: IncomingHttpHeaders,
 ): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
   }
   headers['x-sluice-request-id'] = call.id;

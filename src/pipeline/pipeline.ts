@@ -19,7 +19,10 @@ export async function runCall(
   account: (call: Call) => void,
 ): Promise<void> {
   try {
-    for (const stage of route.stages) await stage.run(call);
+    for (const stage of route.stages) {
+      const pending = stage.run(call);
+      if (pending) await pending;
+    }
     await route.forward(call, responder);
   } catch (error) {
     answerError(call, responder, error);

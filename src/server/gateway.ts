@@ -66,6 +66,9 @@ export interface Gateway extends GatewayCore {
   close(): Promise<void>;
 }
 
+// A model id: one segment, and not a dot segment the upstream would resolve to another path.
+const MODEL_PATH = /^\/v1\/models\/(?!\.\.?$)[^/]+$/;
+
 const explicitOnly: Router = (call) =>
   isRoutingAlias(call.body.model)
     ? {
@@ -138,18 +141,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
   const live = new Set<Call>();
 
-  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const path = url.pathname;
+  async function handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: string,
+  ): Promise<void> {
     const isMessages = path === '/v1/messages';
     const isCount = path === '/v1/messages/count_tokens';
-    const isModels = path === '/v1/models' || /^\/v1\/models\/[^/]+$/.test(path);
+    const isModels = path === '/v1/models' || MODEL_PATH.test(path);
     const signal = new CallSignal();
     const call: Call = {
       id: newRequestId(),
       receivedAt: performance.now(),
       startedAtMs: Date.now(),
       path,
-      query: url.search,
+      query,
       headers: req.headers,
       body: { model: '', messages: [] },
       rawBody: Buffer.alloc(0),
@@ -223,20 +230,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   let ready = true;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    // The path as sent, not normalised: API paths must match exactly, and are forwarded as matched.
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const path = queryAt === -1 ? target : target.slice(0, queryAt);
     const work =
-      url.pathname === '/healthz'
+      path === '/healthz'
         ? Promise.resolve(sendJson(res, 200, { status: 'ok' }))
-        : url.pathname === '/readyz'
+        : path === '/readyz'
           ? Promise.resolve(sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'draining' }))
-          : url.pathname === '/metrics'
+          : path === '/metrics'
             ? metrics.registry.metrics().then((text) => {
                 res.writeHead(200, { 'content-type': metrics.registry.contentType });
                 res.end(text);
               })
-            : url.pathname.startsWith('/admin/')
-              ? handleAdmin(req, res, url)
-              : handleApi(req, res, url);
+            : path.startsWith('/admin/')
+              ? handleAdmin(req, res, new URL(target, 'http://gateway'))
+              : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
     work.catch((error) => {
       logger.error({ err: error }, 'unhandled error while answering');
       if (!res.headersSent)

@@ -44,7 +44,9 @@ export function httpResponder(res: ServerResponse): Responder {
       return res.destroyed || res.write(chunk);
     },
     drained() {
-      return res.destroyed ? Promise.resolve() : Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => {});
+      return res.destroyed
+        ? Promise.resolve()
+        : Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => {});
     },
     end(chunk) {
       if (!res.destroyed) res.end(chunk);

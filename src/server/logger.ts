@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 // Anything shaped like an Anthropic key or a Sluice virtual key, wherever it appears in a line.
 const KEY_SHAPED = /sk-(?:ant-[a-z0-9]+-|sluice-)[A-Za-z0-9_-]{8,}/g;
@@ -16,7 +16,7 @@ export function redactKeys(text: string): string {
  * written through a buffer (flushed at 4 KiB, every second, and on `logger.flush()`), not one
  * write per line.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: NodeJS.WritableStream | DestinationStream): Logger {
   return pino(
     {
       level,
