@@ -107,10 +107,52 @@ function priceContext(
   if (!price) return { ok: false, cost: { priced: false, model: model.id, reason: 'no price' } };
   const batch = options.batch === true;
   const geo = options.inferenceGeo === 'us' && catalog.inferenceGeo.appliesFromModels.includes(model.id);
-  const factors: Decimal[] = [];
-  if (batch) factors.push(decimal(catalog.batchDiscount));
-  if (geo) factors.push(decimal(catalog.inferenceGeo.us));
-  return { ok: true, ctx: { model, price, multiplier: multiplyDecimals(...factors), batch, geo } };
+  const multiplier = multiplierFor(batch ? catalog.batchDiscount : '', geo ? catalog.inferenceGeo.us : '');
+  return { ok: true, ctx: { model, price, multiplier, batch, geo } };
+}
+
+// One Decimal per combination of factors, so rates derived from it can be cached by identity.
+const multipliers = new Map<string, Decimal>();
+function multiplierFor(batchDiscount: string, geo: string): Decimal {
+  const key = `${batchDiscount}*${geo}`;
+  let multiplier = multipliers.get(key);
+  if (!multiplier) {
+    const factors = [batchDiscount, geo].filter((f) => f !== '').map(decimal);
+    multiplier = multiplyDecimals(...factors);
+    multipliers.set(key, multiplier);
+  }
+  return multiplier;
+}
+
+type WholeRates = Record<TokenKind, number>;
+const wholeRatesCache = new WeakMap<Rates, Map<Decimal, WholeRates | null>>();
+
+/**
+ * Pico-dollars per token of each kind when all are whole numbers (every price so far: six
+ * decimals cover any price in USD/MTok times its multipliers); null otherwise. Costs are then
+ * exact in Number arithmetic as long as they stay below 2^53 pico-dollars (about $9,007).
+ */
+function wholeRates(rates: Rates, multiplier: Decimal): WholeRates | null {
+  let byMultiplier = wholeRatesCache.get(rates);
+  if (!byMultiplier) {
+    byMultiplier = new Map();
+    wholeRatesCache.set(rates, byMultiplier);
+  }
+  let whole = byMultiplier.get(multiplier);
+  if (whole === undefined) {
+    whole = {} as WholeRates;
+    for (const kind of tokenKinds) {
+      const { value, scale } = scaledAmount(1, rates[kind], multiplier);
+      const divisor = 10n ** BigInt(scale);
+      if (value % divisor !== 0n || value / divisor > BigInt(Number.MAX_SAFE_INTEGER)) {
+        whole = null;
+        break;
+      }
+      whole[kind] = Number(value / divisor);
+    }
+    byMultiplier.set(multiplier, whole);
+  }
+  return whole;
 }
 
 function isLongContext(ctx: PriceContext, inputTokens: number): boolean {
@@ -131,6 +173,33 @@ function scaledAmount(tokens: number, rate: string, multiplier: Decimal): { valu
 function priceCounts(counts: TokenCounts, ctx: PriceContext): PricedCost {
   const longContext = isLongContext(ctx, totalInputTokens(counts));
   const rates: Rates = longContext ? ctx.price.longContext! : ctx.price;
+  const whole = wholeRates(rates, ctx.multiplier);
+  if (whole) {
+    const input = counts.input * whole.input;
+    const cacheWrite5m = counts.cacheWrite5m * whole.cacheWrite5m;
+    const cacheWrite1h = counts.cacheWrite1h * whole.cacheWrite1h;
+    const cacheRead = counts.cacheRead * whole.cacheRead;
+    const output = counts.output * whole.output;
+    const total = input + cacheWrite5m + cacheWrite1h + cacheRead + output;
+    // Each part is at most the total, so one check covers them all.
+    if (Number.isSafeInteger(total))
+      return {
+        priced: true,
+        model: ctx.model.id,
+        priceFrom: ctx.price.from,
+        pico: BigInt(total),
+        breakdown: {
+          input: BigInt(input),
+          cacheWrite5m: BigInt(cacheWrite5m),
+          cacheWrite1h: BigInt(cacheWrite1h),
+          cacheRead: BigInt(cacheRead),
+          output: BigInt(output),
+        },
+        longContext,
+        batch: ctx.batch,
+        geo: ctx.geo,
+      };
+  }
   const parts = tokenKinds.map((kind) => scaledAmount(counts[kind], rates[kind], ctx.multiplier));
   const scale = Math.max(...parts.map((p) => p.scale));
   let total = 0n;

@@ -37,6 +37,26 @@ export function divideByPowerOfTen(value: bigint, scale: number): bigint {
   return quotient;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const POWERS_OF_TEN = Array.from({ length: 13 }, (_, i) => 10 ** i);
+
+/** divideByPowerOfTen for safe integers, in Number arithmetic (every single request's cost). */
+export function divideSafeByPowerOfTen(value: number, scale: number): number {
+  const divisor = POWERS_OF_TEN[scale]!;
+  let quotient = Math.trunc(value / divisor);
+  let remainder = value - quotient * divisor;
+  // The division may be off by one ulp; the remainder, exact, puts the quotient right.
+  if (Math.abs(remainder) >= divisor) {
+    quotient += Math.sign(remainder);
+    remainder -= Math.sign(remainder) * divisor;
+  } else if (remainder !== 0 && Math.sign(remainder) !== Math.sign(value)) {
+    quotient -= Math.sign(value);
+    remainder += Math.sign(value) * divisor;
+  }
+  if (2 * Math.abs(remainder) >= divisor) quotient += value < 0 ? -1 : 1;
+  return quotient === 0 ? 0 : quotient; // never -0
+}
+
 /** USD decimal text ("1.25", "0.000687") to pico-dollars, exact. */
 export function usdToPico(usd: string): bigint {
   const negative = usd.trim().startsWith('-');
@@ -56,7 +76,10 @@ export function picoToMicros(pico: bigint): bigint {
  */
 export function formatUsd(pico: bigint, decimals = 6): string {
   if (decimals < 0 || decimals > 12) throw new RangeError('decimals must be between 0 and 12');
-  const rounded = divideByPowerOfTen(pico, 12 - decimals);
+  const rounded =
+    pico <= MAX_SAFE && pico >= -MAX_SAFE
+      ? BigInt(divideSafeByPowerOfTen(Number(pico), 12 - decimals))
+      : divideByPowerOfTen(pico, 12 - decimals);
   const negative = rounded < 0n;
   const digits = (negative ? -rounded : rounded).toString().padStart(decimals + 1, '0');
   const whole = digits.slice(0, digits.length - decimals);

@@ -8,7 +8,15 @@ import {
   tokenCounts,
   worstCaseCost,
 } from '../../src/catalog/cost.js';
-import { displayUsd, formatUsd, formatUsdExact, picoToMicros, usdToPico } from '../../src/catalog/money.js';
+import {
+  displayUsd,
+  divideByPowerOfTen,
+  divideSafeByPowerOfTen,
+  formatUsd,
+  formatUsdExact,
+  picoToMicros,
+  usdToPico,
+} from '../../src/catalog/money.js';
 import { setUnpricedWarning, unpricedRequests } from '../../src/catalog/unpriced.js';
 import type { Usage } from '../../src/pipeline/types.js';
 import { SseUsageTap, usageFromJson } from '../../src/upstream/sse-usage.js';
@@ -276,6 +284,30 @@ describe('costOf', () => {
     );
     expect(cost.priced && formatUsdExact(cost.pico)).toBe('0.0000016875');
   });
+
+  it('stays exact when a rate is a fraction of a pico-dollar per token, or a cost passes 2^53 pico-dollars', () => {
+    const catalog = new Catalog({
+      prices: [
+        {
+          model: 'claude-haiku-4-5',
+          from: '2027-01-01',
+          input: '0.0000015',
+          cacheWrite5m: '1.25',
+          cacheWrite1h: '2',
+          cacheRead: '0.1',
+          output: '75',
+        },
+      ],
+    });
+    const at = new Date('2027-02-01');
+    // 3 × 1.5 pico = 4.5 → 5 (half away from zero).
+    const fractional = costOf(usage({ input_tokens: 3 }), 'claude-haiku-4-5', at, { catalog });
+    expect(fractional.priced && fractional.pico).toBe(5n);
+    // 2e9 × 75e6 pico = 1.5e17 pico, beyond Number's exact integers.
+    const huge = costOf(usage({ output_tokens: 2_000_000_000 }), 'claude-haiku-4-5', at, { catalog });
+    expect(huge.priced && huge.pico).toBe(150_000_000_000_000_000n);
+    expect(huge.priced && huge.breakdown.output).toBe(150_000_000_000_000_000n);
+  });
 });
 
 describe('streamed and non-streamed responses cost the same', () => {
@@ -399,6 +431,20 @@ describe('comparisons and estimates', () => {
 });
 
 describe('money formatting', () => {
+  it('divides in Number arithmetic exactly as in bigint, rounding half away from zero', () => {
+    const values = [0, 1, -1, 5, -5, 15, -15, 4_999_999, 5_000_000, -5_000_000, Number.MAX_SAFE_INTEGER];
+    values.push(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 500_000, 9_007_199_254_500_000);
+    for (let i = 0; i < 5000; i++) {
+      const magnitude = 10 ** Math.floor(Math.random() * 16);
+      values.push(Math.round((Math.random() - 0.5) * 2 * magnitude));
+    }
+    for (const value of values) {
+      for (let scale = 0; scale <= 12; scale++) {
+        expect(divideSafeByPowerOfTen(value, scale)).toBe(Number(divideByPowerOfTen(BigInt(value), scale)));
+      }
+    }
+  });
+
   it('converts and rounds pico-dollars', () => {
     expect(usdToPico('1.25')).toBe(1_250_000_000_000n);
     expect(formatUsd(687_500n, 6)).toBe('0.000001');
