@@ -23,7 +23,10 @@ export interface ForwardOptions {
   fallback: Record<string, string[]>;
   /** Prices the call once its usage is known (sets call.cost). */
   price?: (call: Call) => void;
-  /** Sees every upstream answer, retried ones included (rate-limit learning). */
+  /**
+   * Sees every upstream answer, retried ones included (rate-limit learning). Successful answers
+   * are seen once their first bytes are on the way to the client: learning is not on the path.
+   */
   observe?: (call: Call, status: number, headers: IncomingHttpHeaders) => void;
   random?: () => number;
 }
@@ -135,9 +138,9 @@ export async function forward(call: Call, responder: Responder, options: Forward
       requestId: str(response.headers['request-id']),
       attempts: attempt,
     };
-    options.observe?.(call, response.status, response.headers);
-
     if (response.status >= 400) {
+      // Before deciding on a retry: a 429 pauses the buckets the retry will wait on.
+      options.observe?.(call, response.status, response.headers);
       const text = (await response.bytes()).toString('utf8');
       const requested = requestedWaitMs(response.headers);
       const waitMs = backoffDelayMs(options.retry, attempt, requested, options.random);
@@ -177,10 +180,16 @@ async function relayJson(
   responder: Responder,
   options: ForwardOptions,
 ): Promise<void> {
-  const bytes = await response.bytes();
+  let bytes: Buffer;
+  try {
+    bytes = await response.bytes();
+  } catch (error) {
+    options.observe?.(call, response.status, response.headers);
+    throw error;
+  }
   call.firstByteAt = performance.now();
   if (call.path === '/v1/messages') {
-    call.usage = usageFromJson(bytes.toString('utf8')).usage;
+    call.usage = usageFromJson(bytes).usage;
     options.price?.(call);
   }
   const headers = responseHeaders(call, response.headers);
@@ -188,6 +197,7 @@ async function relayJson(
   if (call.cost?.priced) headers['x-sluice-cost-usd'] = formatUsdExact(call.cost.pico);
   responder.head(response.status, headers);
   responder.end(bytes);
+  options.observe?.(call, response.status, response.headers);
 }
 
 /**
@@ -206,27 +216,36 @@ async function relayStream(
   const resume = () => {
     if (!call.signal.aborted) response.resume();
   };
-  await response.relay((chunk) => {
-    call.firstByteAt ??= performance.now();
-    let open: boolean;
-    if (!wantsCost) {
-      tap.push(chunk);
-      open = responder.write(chunk);
-    } else {
-      // Event-aligned only when the client asked for the cost event, which must precede message_stop.
-      open = true;
-      for (const event of tap.push(chunk, true)) {
-        if (event.startsWith('event: message_stop')) {
-          call.usage = tap.usage;
-          options.price?.(call);
-          open = responder.write(sseEvent('sluice_cost', costEventData(call))) && open;
-        }
-        open = responder.write(event) && open;
+  const observe = () => options.observe?.(call, response.status, response.headers);
+  try {
+    await response.relay((chunk) => {
+      if (call.firstByteAt === undefined) {
+        call.firstByteAt = performance.now();
+        // Queued after the write's own flush, so the first bytes leave before learning runs.
+        process.nextTick(observe);
       }
-    }
-    if (!open) void responder.drained().then(resume);
-    return open;
-  });
+      let open: boolean;
+      if (!wantsCost) {
+        tap.push(chunk);
+        open = responder.write(chunk);
+      } else {
+        // Event-aligned only when the client asked for the cost event, which must precede message_stop.
+        open = true;
+        for (const event of tap.push(chunk, true)) {
+          if (event.startsWith('event: message_stop')) {
+            call.usage = tap.usage;
+            options.price?.(call);
+            open = responder.write(sseEvent('sluice_cost', costEventData(call))) && open;
+          }
+          open = responder.write(event) && open;
+        }
+      }
+      if (!open) void responder.drained().then(resume);
+      return open;
+    });
+  } finally {
+    if (call.firstByteAt === undefined) observe();
+  }
   const rest = tap.flush();
   if (wantsCost && rest) responder.write(rest);
   if (tap.sawMessageStart) call.usage = tap.usage;

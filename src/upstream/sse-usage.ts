@@ -34,33 +34,39 @@ interface SseEventData {
 
 /**
  * Usage of a non-streamed Messages response body. The API writes `usage` last, so only that
- * object is parsed; anything unexpected falls back to parsing the whole body.
+ * object is parsed (from the bytes, without decoding the rest); anything unexpected falls back
+ * to parsing the whole body.
  */
-export function usageFromJson(body: string): { usage?: Usage } {
-  const patch = usageObjectNearEnd(body) ?? wholeBodyUsage(body);
+export function usageFromJson(body: string | Buffer): { usage?: Usage } {
+  const patch = usageObjectNearEnd(body) ?? wholeBodyUsage(body.toString());
   if (!patch) return {};
   const usage = emptyUsage();
   applyUsage(usage, patch);
   return { usage };
 }
 
-function usageObjectNearEnd(body: string): UsagePatch | undefined {
+function usageObjectNearEnd(body: string | Buffer): UsagePatch | undefined {
+  // UTF-8 never puts an ASCII byte inside a multi-byte character, so bytes and characters
+  // can be scanned alike for the ASCII punctuation that matters here.
+  const code: (i: number) => number =
+    typeof body === 'string' ? (i) => body.charCodeAt(i) : (i) => body[i]!;
   const at = body.lastIndexOf('"usage":');
-  if (at <= 0 || body.charCodeAt(at - 1) === 92 /* \ : inside a string */) return undefined;
+  if (at <= 0 || code(at - 1) === 92 /* \ : inside a string */) return undefined;
   const open = at + 8;
-  if (body.charCodeAt(open) !== 123 /* { */) return undefined;
+  if (code(open) !== 123 /* { */) return undefined;
   let depth = 0;
   for (let i = open; i < body.length; i++) {
-    const c = body.charCodeAt(i);
+    const c = code(i);
     if (c === 34 /* " */) {
       // Skip a string (keys, service_tier…), escapes included, so braces inside it do not count.
-      for (i++; i < body.length && body.charCodeAt(i) !== 34; i++) if (body.charCodeAt(i) === 92) i++;
+      for (i++; i < body.length && code(i) !== 34; i++) if (code(i) === 92) i++;
       continue;
     }
     if (c === 123) depth++;
     else if (c === 125 /* } */ && --depth === 0) {
       try {
-        return JSON.parse(body.slice(open, i + 1)) as UsagePatch;
+        const text = typeof body === 'string' ? body.slice(open, i + 1) : body.toString('utf8', open, i + 1);
+        return JSON.parse(text) as UsagePatch;
       } catch {
         return undefined;
       }

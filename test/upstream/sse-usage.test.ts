@@ -59,7 +59,7 @@ describe('SseUsageTap', () => {
   it('reads the trailing usage object without being fooled by text that mentions usage', () => {
     const body = JSON.stringify({
       id: 'msg_1',
-      content: [{ type: 'text', text: 'the "usage": {"output_tokens": 999} field, and a brace }' }],
+      content: [{ type: 'text', text: 'the "usage": {"output_tokens": 999} field, a brace } and 日本語 ✓ 🎉' }],
       usage: {
         input_tokens: 7,
         output_tokens: 9,
@@ -67,16 +67,21 @@ describe('SseUsageTap', () => {
         service_tier: 'standard',
       },
     });
-    expect(usageFromJson(body).usage).toMatchObject({
-      input_tokens: 7,
-      output_tokens: 9,
-      cache_creation: { ephemeral_5m_input_tokens: 3 },
-    });
+    // As text and as the bytes the gateway reads (multi-byte characters before the usage).
+    for (const given of [body, Buffer.from(body)]) {
+      expect(usageFromJson(given).usage).toMatchObject({
+        input_tokens: 7,
+        output_tokens: 9,
+        cache_creation: { ephemeral_5m_input_tokens: 3 },
+      });
+    }
     // usage written before the content: the whole-body parse still finds the right one
     const reordered = JSON.stringify({
       usage: { input_tokens: 1, output_tokens: 2 },
-      content: [{ type: 'text', text: '"usage":{"input_tokens":5}' }],
+      content: [{ type: 'text', text: '"usage":{"input_tokens":5} ✓' }],
     });
-    expect(usageFromJson(reordered).usage).toMatchObject({ input_tokens: 1, output_tokens: 2 });
+    for (const given of [reordered, Buffer.from(reordered)]) {
+      expect(usageFromJson(given).usage).toMatchObject({ input_tokens: 1, output_tokens: 2 });
+    }
   });
 });
