@@ -9,7 +9,7 @@ import type { Call, Hold, Priority } from '../pipeline/types.js';
 import type { AdminRoute } from '../server/admin.js';
 import type { Clock } from './clock.js';
 import { type LimitsConfig, limitsConfigSchema, limitsFromEnvironment } from './config.js';
-import { type Admission, Limiter } from './limiter.js';
+import { type Admission, Limiter, type Refusal } from './limiter.js';
 import type { LimitsLogger } from './logger.js';
 import { createBucketStore } from './stores.js';
 
@@ -73,15 +73,16 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
   });
   const admissions = new WeakMap<Call, Admission>();
 
-  const reserve: Reserve = async (call) => {
+  const noHold: Hold = { settle: () => undefined };
+  const reserve: Reserve = (call) => {
     const principal = call.principal;
     const model = call.model;
     // Without a known model there is no class to limit: the upstream answers such requests itself.
-    if (!principal || !model) return { settle: () => undefined };
+    if (!principal || !model) return noHold;
     const estimatedInputTokens =
       call.estimatedInputTokens ?? limiter.estimateInputTokens(call.body, model.tokenizer);
     call.estimatedInputTokens = estimatedInputTokens;
-    const result = await limiter.admit({
+    const result = limiter.admit({
       credentialId: upstreamCredentialId(options.loaded, principal.environment),
       modelClass: model.class,
       tokenizer: model.tokenizer,
@@ -93,9 +94,13 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
       maxTokens: call.body.max_tokens ?? 0,
       signal: call.signal,
     });
-    if (!result.admitted) throw new ApiError(result.status, result.message, result.headers, result.errorType);
-    admissions.set(call, result);
-    return holdFor(result);
+    const hold = (outcome: Admission | Refusal): Hold => {
+      if (!outcome.admitted)
+        throw new ApiError(outcome.status, outcome.message, outcome.headers, outcome.errorType);
+      admissions.set(call, outcome);
+      return holdFor(outcome);
+    };
+    return result instanceof Promise ? result.then(hold) : hold(result);
   };
 
   return {

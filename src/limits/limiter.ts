@@ -48,6 +48,7 @@ import {
   type BucketStore,
   type BucketView,
   LimitsUnavailableError,
+  type TakeResult,
 } from './store.js';
 
 export interface AdmitInput {
@@ -191,16 +192,45 @@ export class Limiter {
     return this.estimator.estimate(body, tokenizer);
   }
 
-  async admit(input: AdmitInput): Promise<Admission | Refusal> {
+  /**
+   * Admits, queues or refuses a request. With a store held in this process and nobody queued,
+   * the answer is immediate (no promise): the usual case costs the request path no await.
+   */
+  admit(input: AdmitInput): Admission | Refusal | Promise<Admission | Refusal> {
     if (input.signal?.aborted) return this.refuse(input, 'client_aborted', 0);
     const set = this.setFor(input.credentialId, input.modelClass);
     const { charges, quota } = this.chargesFor(input, set);
+    const open = set.queue.length === 0 && !set.probing;
+    if (open && this.store.tryTakeNow) {
+      let taken: TakeResult;
+      try {
+        taken = this.store.tryTakeNow(charges);
+      } catch (error) {
+        return this.unavailable(input, error);
+      }
+      if (taken.ok) return this.admitted(set, input, charges, 0);
+      return this.admitAfterTake(set, input, charges, quota, taken);
+    }
+    return this.admitAfterTake(set, input, charges, quota, open ? undefined : null);
+  }
+
+  /**
+   * The rest of admission: `taken` is the first take's result, undefined when it is still to be
+   * made, or null when the queue is not open (the request waits its turn).
+   */
+  private async admitAfterTake(
+    set: BucketSet,
+    input: AdmitInput,
+    charges: BucketCharge[],
+    quota: QuotaCharge[],
+    taken: TakeResult | undefined | null,
+  ): Promise<Admission | Refusal> {
     try {
-      if (set.queue.length === 0 && !set.probing) {
-        const taken = await this.store.tryTake(charges);
-        if (taken.ok) return this.admitted(set, input, charges, 0);
-        const quotaWait = maxWait(quota, taken.waits.slice(3));
-        if (quotaWait > 0) return await this.quotaRefusal(input, quota, taken.waits.slice(3), quotaWait);
+      if (taken !== null) {
+        const result = taken ?? (await this.store.tryTake(charges));
+        if (result.ok) return this.admitted(set, input, charges, 0);
+        const quotaWait = maxWait(quota, result.waits.slice(3));
+        if (quotaWait > 0) return await this.quotaRefusal(input, quota, result.waits.slice(3), quotaWait);
       } else if (quota.length > 0) {
         const waits = await this.store.timeUntilAvailable(quota);
         const quotaWait = maxWait(quota, waits);

@@ -23,6 +23,10 @@ export class MemoryBucketStore implements BucketStore {
   }
 
   async tryTake(charges: BucketCharge[]): Promise<TakeResult> {
+    return this.tryTakeNow(charges);
+  }
+
+  tryTakeNow(charges: BucketCharge[]): TakeResult {
     const now = this.clock();
     const states = charges.map((c) => this.current(c, now));
     const waits = charges.map((c, i) => waitFor(states[i]!, c.amount, c.windowMs, now));

@@ -44,6 +44,8 @@ export interface BucketStore {
   readonly backend: string;
   /** Takes every charge, or none when any bucket is short (or paused). */
   tryTake(charges: BucketCharge[]): Promise<TakeResult>;
+  /** The same, answered at once, for stores held in this process (admission then costs no await). */
+  tryTakeNow?(charges: BucketCharge[]): TakeResult;
   /** Per charge, milliseconds until it could be taken; takes nothing. */
   timeUntilAvailable(charges: BucketCharge[]): Promise<number[]>;
   /** Gives tokens back (positive amounts) or charges more (negative), e.g. when settling actuals. */

@@ -1,5 +1,3 @@
-import { EventEmitter } from 'node:events';
-
 /** What the stages need of an abort signal; Node's AbortSignal has this shape too. */
 export interface AbortSignalLike {
   readonly aborted: boolean;
@@ -9,27 +7,35 @@ export interface AbortSignalLike {
 }
 
 /**
- * The signal of one call: set when the client goes away. An EventEmitter rather than an
- * AbortController, because every request needs one and EventTarget costs several times more;
- * undici accepts either as a request's `signal`.
+ * The signal of one call: set when the client goes away. A plain object rather than an
+ * AbortController or an EventEmitter, because every request makes one and most never fire.
+ * It fires at most once, so every listener is a once-listener.
  */
-export class CallSignal extends EventEmitter implements AbortSignalLike {
+export class CallSignal implements AbortSignalLike {
   aborted = false;
   reason: unknown = undefined;
+  private listeners: Array<() => void> | undefined;
 
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
-    this.emit('abort');
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
   }
 
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void {
-    if (options?.once) this.once(type, listener);
-    else this.on(type, listener);
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
+    if (!this.aborted) (this.listeners ??= []).push(listener);
   }
 
-  removeEventListener(type: 'abort', listener: () => void): void {
-    this.off(type, listener);
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const at = this.listeners?.indexOf(listener) ?? -1;
+    if (at !== -1) this.listeners!.splice(at, 1);
+  }
+
+  /** Listeners still waiting for an abort. */
+  listenerCount(): number {
+    return this.listeners?.length ?? 0;
   }
 }

@@ -48,8 +48,7 @@ export function usageFromJson(body: string | Buffer): { usage?: Usage } {
 function usageObjectNearEnd(body: string | Buffer): UsagePatch | undefined {
   // UTF-8 never puts an ASCII byte inside a multi-byte character, so bytes and characters
   // can be scanned alike for the ASCII punctuation that matters here.
-  const code: (i: number) => number =
-    typeof body === 'string' ? (i) => body.charCodeAt(i) : (i) => body[i]!;
+  const code: (i: number) => number = typeof body === 'string' ? (i) => body.charCodeAt(i) : (i) => body[i]!;
   const at = body.lastIndexOf('"usage":');
   if (at <= 0 || code(at - 1) === 92 /* \ : inside a string */) return undefined;
   const open = at + 8;

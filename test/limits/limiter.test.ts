@@ -58,7 +58,7 @@ async function flush(): Promise<void> {
 }
 
 /** Resolves to the outcome, or 'pending' if the promise has not settled by now. */
-async function state<T>(promise: Promise<T>): Promise<T | 'pending'> {
+async function state<T>(promise: T | Promise<T>): Promise<T | 'pending'> {
   return Promise.race([promise, new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
 }
 
@@ -143,8 +143,8 @@ describe('limiter with fake time', () => {
     });
     admitted(await limits.admit(request()));
     const order: string[] = [];
-    const track = (name: string, p: Promise<Admission | Refusal>) =>
-      p.then((r) => order.push(`${name}:${r.admitted}`));
+    const track = (name: string, p: Admission | Refusal | Promise<Admission | Refusal>) =>
+      Promise.resolve(p).then((r) => order.push(`${name}:${r.admitted}`));
     const all: Array<Promise<unknown>> = [];
     for (const [name, priority] of [
       ['batch1', 'batch'],

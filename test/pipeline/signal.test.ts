@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CallSignal } from '../../src/pipeline/signal.js';
 
 describe('CallSignal', () => {
-  it('aborts once, keeps the reason, and honours once and removal like AbortSignal', () => {
+  it('aborts once, keeps the reason, calls each listener once and honours removal like AbortSignal', () => {
     const signal = new CallSignal();
     const calls: string[] = [];
     const removed = () => calls.push('removed');
@@ -10,6 +10,7 @@ describe('CallSignal', () => {
     signal.addEventListener('abort', () => calls.push('always'));
     signal.addEventListener('abort', removed);
     signal.removeEventListener('abort', removed);
+    expect(signal.listenerCount()).toBe(2);
     expect(signal.aborted).toBe(false);
     const reason = new Error('client closed the connection');
     signal.abort(reason);
@@ -17,6 +18,9 @@ describe('CallSignal', () => {
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBe(reason);
     expect(calls).toEqual(['once', 'always']);
-    expect(signal.listenerCount('abort')).toBe(1);
+    // Nothing is kept once it fired, and a late listener is not called (nor kept).
+    signal.addEventListener('abort', () => calls.push('late'));
+    expect(signal.listenerCount()).toBe(0);
+    expect(calls).toEqual(['once', 'always']);
   });
 });

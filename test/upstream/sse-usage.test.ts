@@ -59,7 +59,9 @@ describe('SseUsageTap', () => {
   it('reads the trailing usage object without being fooled by text that mentions usage', () => {
     const body = JSON.stringify({
       id: 'msg_1',
-      content: [{ type: 'text', text: 'the "usage": {"output_tokens": 999} field, a brace } and 日本語 ✓ 🎉' }],
+      content: [
+        { type: 'text', text: 'the "usage": {"output_tokens": 999} field, a brace } and 日本語 ✓ 🎉' },
+      ],
       usage: {
         input_tokens: 7,
         output_tokens: 9,
