@@ -2,10 +2,10 @@
  * Cost of each piece of the gateway's hot path, measured alone in this process (µs per call),
  * to see where per-request CPU goes: `npm run build && tsx bench/support/hot-path.ts`.
  */
-import { Writable } from 'node:stream';
+import { pino } from 'pino';
 
 const dist = (p: string) => new URL(`../../dist/${p}`, import.meta.url).href;
-const { createLogger } = await import(dist('server/logger.js'));
+const { createLogger, requestLogWriter } = await import(dist('server/logger.js'));
 const { logLine } = await import(dist('pipeline/account.js'));
 const { Metrics } = await import(dist('server/metrics.js'));
 const { costOf, worstCaseCost } = await import(dist('catalog/cost.js'));
@@ -63,9 +63,11 @@ const call: any = {
   firstByteAt: 4,
   requestedModel: 'claude-haiku-4-5',
 };
-const quiet = new Writable({ write: (_c, _e, d) => d() });
+// As deployed: the buffered writer, here to /dev/null.
+const quiet = pino.destination({ dest: '/dev/null', minLength: 4096, sync: false });
 const logger = createLogger('info', quiet);
-await time('log line', 50000, () => logger.info(logLine(call), 'request'));
+const requestLog = requestLogWriter(logger);
+await time('log line', 50000, () => requestLog(logLine(call)));
 const metrics = new Metrics();
 await time('metrics.observe', 50000, () => metrics.observe(call));
 await time('costOf', 50000, () => costOf(usage, 'claude-haiku-4-5', new Date(), { catalog }));
@@ -118,7 +120,8 @@ const resp = JSON.stringify({
     service_tier: 'standard',
   },
 });
-await time('usageFromJson', 50000, () => usageFromJson(resp));
+const respBytes = Buffer.from(resp);
+await time('usageFromJson', 50000, () => usageFromJson(respBytes));
 await time('JSON.parse request', 50000, () => JSON.parse(call.rawBody.toString('utf8')));
 await time('AbortController+listener', 50000, () => {
   const c = new AbortController();

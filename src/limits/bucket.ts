@@ -15,11 +15,14 @@ export function freshBucket(limit: number, now: number): BucketState {
   return { limit, tokens: limit, updatedAt: now, pausedUntil: 0 };
 }
 
-/** The state at `now`: refilled since the last update, never above the limit. */
+/** Brings a state to `now` in place: refilled since the last update, never above the limit. */
 export function refill(state: BucketState, windowMs: number, now: number): BucketState {
-  const elapsed = Math.max(0, now - state.updatedAt);
-  const tokens = Math.min(state.limit, state.tokens + (elapsed * state.limit) / windowMs);
-  return { ...state, tokens, updatedAt: Math.max(now, state.updatedAt) };
+  const elapsed = now - state.updatedAt;
+  if (elapsed > 0) {
+    state.tokens = Math.min(state.limit, state.tokens + (elapsed * state.limit) / windowMs);
+    state.updatedAt = now;
+  }
+  return state;
 }
 
 /**

@@ -9,16 +9,25 @@ import type {
   TakeResult,
 } from './store.js';
 
-/** Buckets in this process: the default for a single gateway instance. */
+/**
+ * Buckets in this process: the default for a single gateway instance. The states are this
+ * store's own, so they are brought up to date in place (every request touches three of them).
+ */
 export class MemoryBucketStore implements BucketStore {
   readonly backend = 'memory';
   private readonly buckets = new Map<string, BucketState>();
 
   constructor(private readonly clock: Clock = systemClock) {}
 
+  /** The bucket's state at `now` (created full when new), refilled in place. */
   private current(ref: BucketRef, now: number): BucketState {
-    let state = this.buckets.get(ref.key) ?? freshBucket(ref.limit, now);
-    if (ref.fixedLimit && state.limit !== ref.limit) state = withLimit(state, ref.limit);
+    let state = this.buckets.get(ref.key);
+    if (!state) {
+      state = freshBucket(ref.limit, now);
+      this.buckets.set(ref.key, state);
+    } else if (ref.fixedLimit && state.limit !== ref.limit) {
+      Object.assign(state, withLimit(state, ref.limit));
+    }
     return refill(state, ref.windowMs, now);
   }
 
@@ -28,13 +37,14 @@ export class MemoryBucketStore implements BucketStore {
 
   tryTakeNow(charges: BucketCharge[]): TakeResult {
     const now = this.clock();
-    const states = charges.map((c) => this.current(c, now));
-    const waits = charges.map((c, i) => waitFor(states[i]!, c.amount, c.windowMs, now));
-    const ok = waits.every((w) => w === 0);
-    charges.forEach((c, i) => {
-      const state = states[i]!;
-      this.buckets.set(c.key, ok ? { ...state, tokens: state.tokens - c.amount } : state);
-    });
+    const waits = new Array<number>(charges.length);
+    let ok = true;
+    for (let i = 0; i < charges.length; i++) {
+      const charge = charges[i]!;
+      waits[i] = waitFor(this.current(charge, now), charge.amount, charge.windowMs, now);
+      if (waits[i]! > 0) ok = false;
+    }
+    if (ok) for (const charge of charges) this.buckets.get(charge.key)!.tokens -= charge.amount;
     return { ok, waits };
   }
 
@@ -47,7 +57,7 @@ export class MemoryBucketStore implements BucketStore {
     const now = this.clock();
     for (const c of charges) {
       const state = this.current(c, now);
-      this.buckets.set(c.key, { ...state, tokens: Math.min(state.limit, state.tokens + c.amount) });
+      state.tokens = Math.min(state.limit, state.tokens + c.amount);
     }
   }
 
@@ -55,28 +65,25 @@ export class MemoryBucketStore implements BucketStore {
     const now = this.clock();
     for (const ref of refs) {
       const state = this.current(ref, now);
-      this.buckets.set(ref.key, { ...state, pausedUntil: Math.max(state.pausedUntil, untilMs) });
+      state.pausedUntil = Math.max(state.pausedUntil, untilMs);
     }
   }
 
   async correct(ref: BucketRef, correction: BucketCorrection): Promise<void> {
     const now = this.clock();
-    let state = this.current(ref, now);
-    if (correction.limit !== undefined && correction.limit > 0) state = withLimit(state, correction.limit);
+    const state = this.current(ref, now);
+    if (correction.limit !== undefined && correction.limit > 0)
+      Object.assign(state, withLimit(state, correction.limit));
     if (correction.remaining !== undefined) {
       const since = Math.max(0, now - (correction.observedAt ?? now));
       const upstream = correction.remaining + (since * state.limit) / ref.windowMs;
-      state = { ...state, tokens: Math.min(state.tokens, upstream) };
+      state.tokens = Math.min(state.tokens, upstream);
     }
-    this.buckets.set(ref.key, state);
   }
 
   async inspect(refs: BucketRef[]): Promise<BucketView[]> {
     const now = this.clock();
-    return refs.map((ref) => {
-      const state = this.current(ref, now);
-      return viewOf(ref, state, now);
-    });
+    return refs.map((ref) => viewOf(ref, this.current(ref, now), now));
   }
 
   async close(): Promise<void> {}

@@ -45,27 +45,26 @@ export function usageFromJson(body: string | Buffer): { usage?: Usage } {
   return { usage };
 }
 
-function usageObjectNearEnd(body: string | Buffer): UsagePatch | undefined {
-  // UTF-8 never puts an ASCII byte inside a multi-byte character, so bytes and characters
-  // can be scanned alike for the ASCII punctuation that matters here.
-  const code: (i: number) => number = typeof body === 'string' ? (i) => body.charCodeAt(i) : (i) => body[i]!;
-  const at = body.lastIndexOf('"usage":');
-  if (at <= 0 || code(at - 1) === 92 /* \ : inside a string */) return undefined;
-  const open = at + 8;
-  if (code(open) !== 123 /* { */) return undefined;
+function usageObjectNearEnd(text: string | Buffer): UsagePatch | undefined {
+  // Scanned as UTF-8 bytes: no ASCII byte occurs inside a multi-byte character, so the ASCII
+  // punctuation that matters here is found as it is.
+  const body = typeof text === 'string' ? Buffer.from(text) : text;
+  const at = body.lastIndexOf(USAGE_KEY);
+  if (at <= 0 || body[at - 1] === 92 /* \ : inside a string */) return undefined;
+  const open = at + USAGE_KEY.length;
+  if (body[open] !== 123 /* { */) return undefined;
   let depth = 0;
   for (let i = open; i < body.length; i++) {
-    const c = code(i);
+    const c = body[i];
     if (c === 34 /* " */) {
       // Skip a string (keys, service_tier…), escapes included, so braces inside it do not count.
-      for (i++; i < body.length && code(i) !== 34; i++) if (code(i) === 92) i++;
+      for (i++; i < body.length && body[i] !== 34; i++) if (body[i] === 92) i++;
       continue;
     }
     if (c === 123) depth++;
     else if (c === 125 /* } */ && --depth === 0) {
       try {
-        const text = typeof body === 'string' ? body.slice(open, i + 1) : body.toString('utf8', open, i + 1);
-        return JSON.parse(text) as UsagePatch;
+        return JSON.parse(body.toString('utf8', open, i + 1)) as UsagePatch;
       } catch {
         return undefined;
       }
@@ -73,6 +72,8 @@ function usageObjectNearEnd(body: string | Buffer): UsagePatch | undefined {
   }
   return undefined;
 }
+
+const USAGE_KEY = Buffer.from('"usage":');
 
 function wholeBodyUsage(body: string): UsagePatch | undefined {
   try {
