@@ -36,6 +36,8 @@ export interface MoneyPluginOptions {
   refreshMs?: number;
   /** The store's bulk insert, for ledger rows. */
   insertRows?: LedgerWriterOptions['insertRows'];
+  /** Input tokens of a request before it is sent (the worst case a budget reserves). */
+  estimateInputTokens?: (call: Call) => number;
 }
 
 /** The gateway's money parts: the budget reservation, the ledger recorder, admin routes, a graceful close. */
@@ -122,8 +124,9 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
   const reserve: Reserve = (call) => {
     if (!call.principal) return noHold;
     const payer = { keyId: call.principal.keyId, environment: call.principal.environment };
-    // No budget to check: skip pricing the worst case.
+    // No budget to check: skip estimating and pricing the worst case.
     if (!enforcer.hasBudgetFor(payer)) return noHold;
+    call.estimatedInputTokens ??= options.estimateInputTokens?.(call);
     const worst = worstCaseCost(
       call.model?.id ?? call.body.model,
       new Date(call.startedAtMs),

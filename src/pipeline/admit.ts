@@ -9,13 +9,18 @@ export type Reserve = (call: Call) => Promise<Hold> | Hold;
  * and the upstream buckets), each held until the call ends and then settled with what it used.
  */
 export function admitStage(reservers: Reserve[]): Stage {
+  const takeRest = async (call: Call, taken: Hold, from: number): Promise<void> => {
+    call.holds.push(taken);
+    for (const reserve of reservers.slice(from)) call.holds.push(await reserve(call));
+  };
   return {
     name: 'admit',
-    async run(call) {
-      for (const reserve of reservers) {
-        const hold = reserve(call);
-        // Most reservations are taken in memory: no microtask for those.
-        call.holds.push(hold instanceof Promise ? await hold : hold);
+    run(call) {
+      // Most reservations are taken in memory: those cost no promise and no microtask.
+      for (let i = 0; i < reservers.length; i++) {
+        const hold = reservers[i]!(call);
+        if (hold instanceof Promise) return hold.then((taken) => takeRest(call, taken, i + 1));
+        call.holds.push(hold);
       }
     },
   };

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Cost } from '../catalog/cost.js';
 import type { ModelInfo } from '../catalog/schema.js';
 import type { CallSignal } from './signal.js';
@@ -71,6 +71,8 @@ export interface Call {
   /** The query string, `?…` included, or empty. */
   query?: string;
   headers: IncomingHttpHeaders;
+  /** The request's body as it arrives (the body stage reads it); absent when the body is given. */
+  source?: IncomingMessage;
   body: MessagesRequestBody;
   /** The bytes as received; forwarded unchanged unless a stage changed `body` (then re-serialised). */
   rawBody: Buffer;

@@ -68,6 +68,14 @@ export interface Gateway extends GatewayCore {
 
 // A model id: one segment, and not a dot segment the upstream would resolve to another path.
 const MODEL_PATH = /^\/v1\/models\/(?!\.\.?$)[^/]+$/;
+const EMPTY = Buffer.alloc(0);
+
+function endpointOf(path: string): 'messages' | 'count' | 'models' | undefined {
+  if (path === '/v1/messages') return 'messages';
+  if (path === '/v1/messages/count_tokens') return 'count';
+  if (path === '/v1/models' || MODEL_PATH.test(path)) return 'models';
+  return undefined;
+}
 
 const explicitOnly: Router = (call) =>
   isRoutingAlias(call.body.model)
@@ -139,7 +147,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     requestLog: requestLogWriter(logger),
   });
   const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
-  const live = new Set<Call>();
+  let inFlight = 0;
+
+  // The body stage and the stage lists are built once: a request only brings its Call.
+  const bodyStage: Stage = {
+    name: 'body',
+    run(call) {
+      const req = call.source!;
+      const endpoint = endpointOf(call.path);
+      if (!endpoint) throw new ApiError(404, `Not found: ${req.method} ${call.path}`);
+      const expected = endpoint === 'models' ? 'GET' : 'POST';
+      if (req.method !== expected)
+        throw new ApiError(405, `${req.method} is not allowed on ${call.path}; use ${expected}`);
+      checkHeaders(req.headers);
+      if (expected === 'GET') return;
+      return readBody(req, config.server.bodyLimitBytes).then((raw) => {
+        call.rawBody = raw;
+        const parsed = parseJsonBody(raw);
+        if (endpoint === 'messages') checkMessagesBody(parsed);
+        else if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+          throw new ApiError(400, 'request body must be a JSON object');
+        }
+        call.body = parsed as Call['body'];
+      });
+    },
+  };
+  const messagesRoute: Route = { stages: [bodyStage, ...messages], forward: forwardCall };
+  const otherRoute: Route = { stages: [bodyStage, authenticate], forward: forwardCall };
 
   async function handleApi(
     req: IncomingMessage,
@@ -147,9 +181,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     path: string,
     query: string,
   ): Promise<void> {
-    const isMessages = path === '/v1/messages';
-    const isCount = path === '/v1/messages/count_tokens';
-    const isModels = path === '/v1/models' || MODEL_PATH.test(path);
     const signal = new CallSignal();
     const call: Call = {
       id: newRequestId(),
@@ -158,8 +189,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       path,
       query,
       headers: req.headers,
+      source: req,
       body: { model: '', messages: [] },
-      rawBody: Buffer.alloc(0),
+      rawBody: EMPTY,
       bodyChanged: false,
       signal,
       priority: req.headers['x-sluice-priority'] === 'batch' ? 'batch' : 'interactive',
@@ -168,33 +200,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     res.on('close', () => {
       if (!res.writableFinished) signal.abort(new Error('client closed the connection'));
     });
-    const expected = isModels ? 'GET' : 'POST';
-    const body: Stage = {
-      name: 'body',
-      async run() {
-        if (!isMessages && !isCount && !isModels) throw new ApiError(404, `Not found: ${req.method} ${path}`);
-        if (req.method !== expected)
-          throw new ApiError(405, `${req.method} is not allowed on ${path}; use ${expected}`);
-        checkHeaders(req.headers);
-        if (expected === 'GET') return;
-        call.rawBody = await readBody(req, config.server.bodyLimitBytes);
-        const parsed = parseJsonBody(call.rawBody);
-        if (isMessages) checkMessagesBody(parsed);
-        else if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          throw new ApiError(400, 'request body must be a JSON object');
-        }
-        call.body = parsed as Call['body'];
-      },
-    };
-    const route: Route = {
-      stages: isMessages ? [body, ...messages] : [body, authenticate],
-      forward: forwardCall,
-    };
-    live.add(call);
+    inFlight++;
     try {
-      await runCall(call, httpResponder(res), route, account);
+      await runCall(call, httpResponder(res), path === '/v1/messages' ? messagesRoute : otherRoute, account);
     } finally {
-      live.delete(call);
+      inFlight--;
       if (call.status === 413) req.resume();
     }
   }
@@ -267,14 +277,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...core,
     url: `http://${host}:${address.port}`,
     server,
-    inFlight: () => live.size,
+    inFlight: () => inFlight,
     close() {
       closing ??= (async () => {
         ready = false;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = Date.now() + (options.drainMs ?? 30_000);
-        while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         server.closeAllConnections();
         await stopped;
         await plugins.close?.();

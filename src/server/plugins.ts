@@ -2,17 +2,21 @@ import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
-import type { Reserve } from '../pipeline/admit.js';
-import type { Router } from '../pipeline/route.js';
+import type { RouteOutcome, Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
 import { formatRouteHeader, resolveRoute } from '../routing/index.js';
+import { isRoutingAlias } from '../routing/tiers.js';
 import type { GatewayCore, GatewayPlugins } from './gateway.js';
+
+const EXPLICIT: RouteOutcome = { kind: 'explicit' };
 
 /** The route stage's decision-maker: rules, then the classifier, capped by the key's policy. */
 export function createRouter(core: GatewayCore): Router {
   const routing = routingFor(core.loaded.config);
   return (call) => {
+    // A named model is forwarded as named; only aliases need the rules and the classifier.
+    if (!isRoutingAlias(call.body.model)) return EXPLICIT;
     const principal = call.principal!;
     const decision = resolveRoute(
       {
@@ -80,18 +84,16 @@ export async function gatewayPlugins(
     criticalModel: config.models.critical,
     tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,
+    // Estimated once: the rate limiter reads the same figure later.
+    estimateInputTokens: (call) =>
+      call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
   });
-  // Budgets need the input estimate before the rate limiter (which may queue) sees the call.
-  const estimateInput: Reserve = (call) => {
-    if (call.model)
-      call.estimatedInputTokens = limits.limiter.estimateInputTokens(call.body, call.model.tokenizer);
-    return { settle: () => undefined };
-  };
   const limiting = config.limits?.enabled !== false;
   return {
     router: createRouter(core),
     price: createPricer(core),
-    reservers: limiting ? [estimateInput, money.reserve, limits.reserve] : [estimateInput, money.reserve],
+    // Budgets first: a refused request must not take a rate-limit slot.
+    reservers: limiting ? [money.reserve, limits.reserve] : [money.reserve],
     record: money.record,
     observe: limiting ? limits.observe : undefined,
     adminRoutes: [...money.adminRoutes, ...limits.adminRoutes],
