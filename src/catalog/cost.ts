@@ -112,8 +112,10 @@ function priceContext(
 }
 
 // One Decimal per combination of factors, so rates derived from it can be cached by identity.
+const ONE: Decimal = { units: 1n, scale: 0 };
 const multipliers = new Map<string, Decimal>();
 function multiplierFor(batchDiscount: string, geo: string): Decimal {
+  if (batchDiscount === '' && geo === '') return ONE; // the usual request: no factor at all
   const key = `${batchDiscount}*${geo}`;
   let multiplier = multipliers.get(key);
   if (!multiplier) {

@@ -76,12 +76,24 @@ export function picoToMicros(pico: bigint): bigint {
  */
 export function formatUsd(pico: bigint, decimals = 6): string {
   if (decimals < 0 || decimals > 12) throw new RangeError('decimals must be between 0 and 12');
-  const rounded =
-    pico <= MAX_SAFE && pico >= -MAX_SAFE
-      ? BigInt(divideSafeByPowerOfTen(Number(pico), 12 - decimals))
-      : divideByPowerOfTen(pico, 12 - decimals);
+  if (pico <= MAX_SAFE && pico >= -MAX_SAFE) {
+    // Every single request's cost: Number arithmetic, exact below 2^53.
+    const rounded = divideSafeByPowerOfTen(Number(pico), 12 - decimals);
+    const digits = Math.abs(rounded)
+      .toString()
+      .padStart(decimals + 1, '0');
+    return joinDigits(rounded < 0, digits, decimals);
+  }
+  const rounded = divideByPowerOfTen(pico, 12 - decimals);
   const negative = rounded < 0n;
-  const digits = (negative ? -rounded : rounded).toString().padStart(decimals + 1, '0');
+  return joinDigits(
+    negative,
+    (negative ? -rounded : rounded).toString().padStart(decimals + 1, '0'),
+    decimals,
+  );
+}
+
+function joinDigits(negative: boolean, digits: string, decimals: number): string {
   const whole = digits.slice(0, digits.length - decimals);
   const fraction = decimals > 0 ? `.${digits.slice(digits.length - decimals)}` : '';
   return `${negative ? '-' : ''}${whole}${fraction}`;

@@ -51,6 +51,8 @@ import {
   type TakeResult,
 } from './store.js';
 
+const NO_QUOTA: QuotaCharge[] = [];
+
 export interface AdmitInput {
   /** Upstream credential (organization key) the request will be sent with. */
   credentialId: string;
@@ -172,6 +174,7 @@ export class Limiter {
   private readonly remainingSlack: number;
   private readonly probeUnlearned: boolean;
   private readonly sets = new Map<string, BucketSet>();
+  private readonly setsByCredential = new Map<string, Map<string, BucketSet>>();
   private seq = 0;
 
   constructor(options: LimiterOptions = {}) {
@@ -286,6 +289,14 @@ export class Limiter {
   }
 
   private setFor(credentialId: string, modelClass: string): BucketSet {
+    // Looked up by the two names as they are, without building a key string per request.
+    let byClass = this.setsByCredential.get(credentialId);
+    if (!byClass) {
+      byClass = new Map();
+      this.setsByCredential.set(credentialId, byClass);
+    }
+    const found = byClass.get(modelClass);
+    if (found) return found;
     const id = `${credentialId}\u0000${modelClass}`;
     let set = this.sets.get(id);
     if (!set) {
@@ -302,6 +313,7 @@ export class Limiter {
       };
       this.sets.set(id, set);
     }
+    byClass.set(modelClass, set);
     return set;
   }
 
@@ -310,16 +322,18 @@ export class Limiter {
     const outputTokens = Math.max(0, Math.ceil(input.maxTokens));
     const tokens = inputTokens + outputTokens;
     const environmentQuotas = input.environmentQuotas ?? this.config.environments[input.environment];
+    const charges: BucketCharge[] = [
+      withAmount(set.refs.rpm, 1),
+      withAmount(set.refs.itpm, inputTokens),
+      withAmount(set.refs.otpm, outputTokens),
+    ];
+    // Most keys have no quotas of their own: no quota charges to build then.
+    if (!input.quotas && !environmentQuotas) return { charges, quota: NO_QUOTA };
     const quota = [
       ...quotaCharges('key', input.keyId, input.quotas, tokens, this.config.windowMs),
       ...quotaCharges('environment', input.environment, environmentQuotas, tokens, this.config.windowMs),
     ];
-    const charges = [
-      withAmount(set.refs.rpm, 1),
-      withAmount(set.refs.itpm, inputTokens),
-      withAmount(set.refs.otpm, outputTokens),
-      ...quota,
-    ];
+    charges.push(...quota);
     return { charges, quota };
   }
 
