@@ -84,13 +84,13 @@ export class FailoverBucketStore implements BucketStore {
     return this.use((s) => s.timeUntilAvailable(charges));
   }
   refund(charges: BucketCharge[]): Promise<void> {
-    return this.use((s) => s.refund(charges));
+    return this.use(async (s) => s.refund(charges));
   }
   pause(refs: BucketRef[], untilMs: number): Promise<void> {
-    return this.use((s) => s.pause(refs, untilMs));
+    return this.use(async (s) => s.pause(refs, untilMs));
   }
   correct(ref: BucketRef, correction: BucketCorrection): Promise<void> {
-    return this.use((s) => s.correct(ref, correction));
+    return this.use(async (s) => s.correct(ref, correction));
   }
   inspect(refs: BucketRef[]): Promise<BucketView[]> {
     return this.use((s) => s.inspect(refs));

@@ -13,7 +13,9 @@
  *     - when the usage is known (end of the JSON body or of the SSE stream): result.settle(usage)
  *     - when upstream charged nothing (connection failed, nothing sent): result.release()
  *     - upstream answered an error without usage: settle() with zero usage (the request counted).
- *   Exactly one of settle/release; later calls are ignored. Each returns a promise that never rejects.
+ *   Exactly one of settle/release; later calls are ignored. Each never throws, and returns a
+ *   promise (that never rejects) only when the store answers later; with the in-memory store
+ *   they are done when they return.
  *
  * `admit` never rejects either: a client abort while waiting resolves a refusal with reason
  * 'client_aborted' (status 499, nobody to answer), a fail-closed store outage one with 503
@@ -98,9 +100,9 @@ export interface Admission {
   /** Time spent in the queue. */
   waitedMs: number;
   reserved: { inputTokens: number; outputTokens: number };
-  observeResponse(headers: HeaderSource, status: number): Promise<void>;
-  settle(usage: Usage): Promise<void>;
-  release(): Promise<void>;
+  observeResponse(headers: HeaderSource, status: number): Promise<void> | undefined;
+  settle(usage: Usage): Promise<void> | undefined;
+  release(): Promise<void> | undefined;
 }
 
 export interface LimiterOptions {
@@ -453,7 +455,7 @@ export class Limiter {
       }
       if (!set.queue.remove(head)) {
         // Aborted or timed out while the take was in flight.
-        if (taken.ok) await this.store.refund(head.charges).catch(() => undefined);
+        if (taken.ok) await Promise.resolve(this.store.refund(head.charges)).catch(() => undefined);
         continue;
       }
       if (taken.ok) {
@@ -482,64 +484,73 @@ export class Limiter {
     if (!set.learned) set.probing = true;
     const admittedAt = this.clock();
     let done = false;
-    const finish = async (refunds: BucketCharge[]) => {
+    const warn = (what: string) => (error: unknown) => this.logger.warn({ error: String(error) }, what);
+    const afterRefund = () => {
+      set.probing = false;
+      // Capacity came back: someone may be waiting for it.
+      if (set.queue.length > 0) void this.pump(set);
+    };
+    const finish = (refunds: BucketCharge[]): Promise<void> | undefined => {
       if (done) return;
       done = true;
+      let pending: Promise<void> | undefined;
       try {
-        await this.store.refund(refunds.filter((c) => c.amount !== 0));
+        pending = this.store.refund(refunds) ?? undefined;
       } catch (error) {
-        this.logger.warn({ error: String(error) }, 'could not settle rate-limit reservation');
+        warn('could not settle rate-limit reservation')(error);
       }
-      set.probing = false;
-      void this.pump(set);
+      if (pending) return pending.catch(warn('could not settle rate-limit reservation')).then(afterRefund);
+      afterRefund();
     };
     const [rpm, itpm, otpm] = charges as [BucketCharge, BucketCharge, BucketCharge];
-    const quota = charges.slice(3) as QuotaCharge[];
+    const quota = charges.length > 3 ? (charges.slice(3) as QuotaCharge[]) : NO_QUOTA;
     return {
       admitted: true,
       waitedMs,
       reserved: { inputTokens: itpm.amount, outputTokens: otpm.amount },
-      observeResponse: async (headers, status) => {
+      observeResponse: (headers, status) => {
         try {
-          await this.learn(set, headers, status, admittedAt);
+          return this.learn(set, headers, status, admittedAt)?.catch(
+            warn('could not learn from rate-limit headers'),
+          );
         } catch (error) {
-          this.logger.warn({ error: String(error) }, 'could not learn from rate-limit headers');
+          warn('could not learn from rate-limit headers')(error);
         }
       },
-      settle: async (usage) => {
+      settle: (usage) => {
         if (done) return;
         const total = totalInputTokens(usage);
         this.estimator.observe(input.tokenizer, itpm.amount, total);
-        const used = total + usage.output_tokens;
-        await finish([
+        const refunds = [
           withAmount(itpm, itpm.amount - upstreamInputTokens(usage)),
           withAmount(otpm, otpm.amount - usage.output_tokens),
-          ...quota.filter((c) => c.quota !== 'rpm').map((c) => withAmount(c, c.amount - used)),
-        ]);
+        ];
+        const used = total + usage.output_tokens;
+        for (const c of quota) if (c.quota !== 'rpm') refunds.push(withAmount(c, c.amount - used));
+        return finish(refunds);
       },
       release: () => finish([rpm, itpm, otpm, ...quota]),
     };
   }
 
-  /** Corrects the upstream buckets from a response's headers; a 429 pauses them until retry-after. */
-  private async learn(
+  /**
+   * Corrects the upstream buckets from a response's headers; a 429 pauses them until retry-after.
+   * Returns a promise only when the store answers later.
+   */
+  private learn(
     set: BucketSet,
     headers: HeaderSource,
     status: number,
     admittedAt: number,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const now = this.clock();
     const reading = parseRateLimitHeaders(headers, now);
-    const corrections: Array<[BucketRef, LimitReading, number]> = [
-      [set.refs.rpm, reading.requests, 0],
-      [set.refs.itpm, reading.inputTokens, this.remainingSlack],
-      [set.refs.otpm, reading.outputTokens, this.remainingSlack],
-    ];
     let heard = false;
-    for (const [ref, limit, slack] of corrections) {
-      if (limit.limit === undefined && limit.remaining === undefined) continue;
+    const pending: Array<Promise<void>> = [];
+    const correct = (ref: BucketRef, limit: LimitReading, slack: number) => {
+      if (limit.limit === undefined && limit.remaining === undefined) return;
       heard = true;
-      await this.store.correct(ref, {
+      const update = this.store.correct(ref, {
         limit: limit.limit,
         remaining:
           limit.remaining === undefined
@@ -547,16 +558,28 @@ export class Limiter {
             : Math.max(0, limit.remaining - roundingSlack(limit.remaining, slack)),
         observedAt: admittedAt,
       });
-    }
+      if (update) pending.push(update);
+    };
+    correct(set.refs.rpm, reading.requests, 0);
+    correct(set.refs.itpm, reading.inputTokens, this.remainingSlack);
+    correct(set.refs.otpm, reading.outputTokens, this.remainingSlack);
     if (status === 429) {
       this.metrics.upstreamRateLimited.inc({ credential: set.credentialId, model_class: set.modelClass });
       // No retry-after on a 429 means a spend cap, which waiting does not cure: nothing to pause.
       if (reading.retryAfterMs !== undefined) {
-        await this.store.pause([set.refs.rpm, set.refs.itpm, set.refs.otpm], now + reading.retryAfterMs);
+        const paused = this.store.pause(
+          [set.refs.rpm, set.refs.itpm, set.refs.otpm],
+          now + reading.retryAfterMs,
+        );
+        if (paused) pending.push(paused);
       }
     }
     // The probe keeps the queue closed until it settles, so the estimator is calibrated too.
-    if (heard) set.learned = true;
+    const learned = () => {
+      if (heard) set.learned = true;
+    };
+    if (pending.length > 0) return Promise.all(pending).then(learned);
+    learned();
   }
 
   private async quotaRefusal(

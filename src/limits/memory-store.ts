@@ -53,7 +53,7 @@ export class MemoryBucketStore implements BucketStore {
     return charges.map((c) => waitFor(this.current(c, now), c.amount, c.windowMs, now));
   }
 
-  async refund(charges: BucketCharge[]): Promise<void> {
+  refund(charges: BucketCharge[]): void {
     const now = this.clock();
     for (const c of charges) {
       const state = this.current(c, now);
@@ -61,7 +61,7 @@ export class MemoryBucketStore implements BucketStore {
     }
   }
 
-  async pause(refs: BucketRef[], untilMs: number): Promise<void> {
+  pause(refs: BucketRef[], untilMs: number): void {
     const now = this.clock();
     for (const ref of refs) {
       const state = this.current(ref, now);
@@ -69,7 +69,7 @@ export class MemoryBucketStore implements BucketStore {
     }
   }
 
-  async correct(ref: BucketRef, correction: BucketCorrection): Promise<void> {
+  correct(ref: BucketRef, correction: BucketCorrection): void {
     const now = this.clock();
     const state = this.current(ref, now);
     if (correction.limit !== undefined && correction.limit > 0)

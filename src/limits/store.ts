@@ -48,12 +48,14 @@ export interface BucketStore {
   tryTakeNow?(charges: BucketCharge[]): TakeResult;
   /** Per charge, milliseconds until it could be taken; takes nothing. */
   timeUntilAvailable(charges: BucketCharge[]): Promise<number[]>;
+  // The three updates below return nothing when done at once (stores in this process), so
+  // settling and learning, which every request does, cost no promise there.
   /** Gives tokens back (positive amounts) or charges more (negative), e.g. when settling actuals. */
-  refund(charges: BucketCharge[]): Promise<void>;
+  refund(charges: BucketCharge[]): Promise<void> | void;
   /** Blocks takes from these buckets until `untilMs` (an upstream 429's retry-after). */
-  pause(refs: BucketRef[], untilMs: number): Promise<void>;
+  pause(refs: BucketRef[], untilMs: number): Promise<void> | void;
   /** Learns the limit and lowers the level to what upstream reports as remaining. */
-  correct(ref: BucketRef, correction: BucketCorrection): Promise<void>;
+  correct(ref: BucketRef, correction: BucketCorrection): Promise<void> | void;
   inspect(refs: BucketRef[]): Promise<BucketView[]>;
   close(): Promise<void>;
 }
