@@ -36,7 +36,7 @@ export function startServer(
       for (const line of buffered.split('\n')) {
         if (line.startsWith('KEY ')) key = line.slice(4).trim();
         if (line.startsWith('READY '))
-          resolve({ url: line.slice(6).trim(), key, child, stop: () => child.kill('SIGKILL') });
+          resolve({ url: line.slice(6).trim(), key, child, stop: () => child.kill('SIGTERM') });
       }
     });
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code}`)));

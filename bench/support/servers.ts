@@ -2,10 +2,12 @@
  * One server per process, for benchmarks: `tsx bench/support/servers.ts simulator|proxy|sluice|fixed [upstreamUrl]`.
  * Prints `READY <url>` on stdout once listening.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { BENCH_UPSTREAM_KEY } from './load.js';
@@ -36,6 +38,13 @@ const { limitsConfigSchema } = (await import(
 const HUGE = { rpm: 100_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 };
 
 let startCpu: NodeJS.CpuUsage | undefined;
+
+/** A fresh SQLite file for this server, removed when it exits. */
+function benchDatabaseFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'sluice.db');
+}
 
 async function main(): Promise<void> {
   const upstream = upstreamArg;
@@ -93,7 +102,8 @@ async function main(): Promise<void> {
       env: {
         ANTHROPIC_AUTH_TOKEN: BENCH_UPSTREAM_KEY,
         SLUICE_UPSTREAM_URL: upstream,
-        SLUICE_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'sqlite::memory:',
+        // A database file, as deployed (sqlite::memory: would spare the ledger its disk).
+        SLUICE_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? `sqlite:${benchDatabaseFile()}`,
       },
       requireUpstreamKey: true,
     });

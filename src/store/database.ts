@@ -1,7 +1,11 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
 import { type Dialect, Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
+import type { InsertBatch, InsertDone, WriterData } from './sqlite-writer.js';
 import type { Tables } from './tables.js';
 
 // int8 columns (counts, times in ms, costs) come back as JavaScript numbers, not strings.
@@ -16,7 +20,8 @@ export interface Store {
   /**
    * Appends many rows to a table, skipping rows whose `conflictColumn` value exists. On SQLite
    * one prepared statement runs per row inside one transaction, far cheaper than compiling a
-   * multi-row INSERT (the driver is synchronous, so this time is taken from the event loop).
+   * multi-row INSERT; for a database file this runs in a worker thread, since the driver is
+   * synchronous and would otherwise take the time from the event loop.
    */
   insertRows(table: string, rows: Array<Record<string, unknown>>, conflictColumn: string): Promise<void>;
   close(): Promise<void>;
@@ -49,17 +54,101 @@ export async function openStore(url: string): Promise<Store> {
   }
   const db = new Kysely<Tables>({ dialect });
   await migrate(db);
-  const insertRows: Store['insertRows'] = sqlite
-    ? sqliteInserter(sqlite)
-    : async (table, rows, conflictColumn) => {
-        if (rows.length === 0) return;
-        await db
-          .insertInto(table)
-          .values(rows)
-          .onConflict((conflict) => conflict.column(conflictColumn).doNothing())
-          .execute();
+  const writer = sqlite && !isMemory(target) ? sqliteWriterThread(target) : undefined;
+  const insertRows: Store['insertRows'] = writer
+    ? writer.insertRows
+    : sqlite
+      ? sqliteInserter(sqlite)
+      : async (table, rows, conflictColumn) => {
+          if (rows.length === 0) return;
+          await db
+            .insertInto(table)
+            .values(rows)
+            .onConflict((conflict) => conflict.column(conflictColumn).doNothing())
+            .execute();
+        };
+  return {
+    db,
+    kind,
+    insertRows,
+    async close() {
+      await writer?.close();
+      await db.destroy();
+    },
+  };
+}
+
+const isMemory = (target: string) => target === ':memory:' || target.includes('mode=memory');
+
+/** Bulk inserts into a SQLite file through the writer thread (see sqlite-writer.ts). */
+function sqliteWriterThread(path: string): { insertRows: Store['insertRows']; close(): Promise<void> } {
+  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  const outstanding = new Set<Promise<void>>();
+  let worker: Worker | undefined;
+  let nextId = 0;
+  const failAll = (error: Error) => {
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+  const start = () => {
+    // Run from the TypeScript sources (tests), the worker first registers the same loader (tsx).
+    const script = new URL(
+      import.meta.url.endsWith('.ts') ? './sqlite-writer.ts' : './sqlite-writer.js',
+      import.meta.url,
+    );
+    const options = { workerData: { path } satisfies WriterData };
+    const started = script.pathname.endsWith('.ts')
+      ? new Worker(
+          `require(${JSON.stringify(createRequire(import.meta.url).resolve('tsx/cjs/api'))}).register();` +
+            `require(${JSON.stringify(fileURLToPath(script))});`,
+          { ...options, eval: true },
+        )
+      : new Worker(script, options);
+    started.on('message', (done: InsertDone) => {
+      const waiting = pending.get(done.id);
+      pending.delete(done.id);
+      if (pending.size === 0) started.unref();
+      if (done.error) waiting?.reject(new Error(done.error));
+      else waiting?.resolve();
+    });
+    started.on('error', (error) => failAll(error));
+    started.on('exit', (code) => {
+      if (worker === started) worker = undefined;
+      failAll(new Error(`the SQLite writer thread stopped (exit code ${code})`));
+    });
+    return started;
+  };
+  return {
+    insertRows(table, rows, conflictColumn) {
+      if (rows.length === 0) return Promise.resolve();
+      worker ??= start();
+      // Referenced only while a batch is out, so an idle writer never keeps the process alive.
+      worker.ref();
+      const columns = Object.keys(rows[0]!);
+      const batch: InsertBatch = {
+        id: nextId++,
+        table,
+        columns,
+        conflictColumn,
+        rows: rows.map((row) => columns.map((c) => row[c] ?? null)),
       };
-  return { db, kind, insertRows, close: () => db.destroy() };
+      const written = new Promise<void>((resolve, reject) => {
+        pending.set(batch.id, { resolve, reject });
+        worker!.postMessage(batch);
+      });
+      outstanding.add(written);
+      const forget = () => outstanding.delete(written);
+      written.then(forget, forget);
+      return written;
+    },
+    async close() {
+      // Batches already handed over are written before the thread stops.
+      await Promise.allSettled([...outstanding]);
+      const stopping = worker;
+      worker = undefined;
+      await stopping?.terminate();
+    },
+  };
 }
 
 function sqliteInserter(sqlite: SqliteDatabase.Database): Store['insertRows'] {

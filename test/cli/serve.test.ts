@@ -93,7 +93,9 @@ describe('sluice serve', () => {
     server.kill('SIGTERM');
     // The request in flight when SIGTERM arrived still gets its answer.
     expect((await slow).type).toBe('message');
-    expect(await exited(server)).toBe(0);
+    const code = await exited(server);
+    if (code !== 0) console.log(server.output());
+    expect(code).toBe(0);
     expect(server.output()).not.toContain(UPSTREAM_KEY);
     expect(server.output()).not.toContain(key);
   });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore, parseDatabaseUrl } from '../../src/store/database.js';
 import { createPostgresDatabase } from '../helpers/services.js';
@@ -16,10 +19,15 @@ afterAll(async () => {
   for (const cleanup of cleanups) await cleanup();
 });
 
-for (const kind of ['sqlite', 'postgres'] as const) {
+for (const kind of ['sqlite', 'sqlite-file', 'postgres'] as const) {
   describe(`store on ${kind}`, () => {
     it('migrates, round-trips a key row with epoch-ms integers, and re-opens idempotently', async () => {
       let url = 'sqlite::memory:';
+      if (kind === 'sqlite-file') {
+        const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+        cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+        url = `sqlite:${join(dir, 'sluice.db')}`;
+      }
       if (kind === 'postgres') {
         const database = await createPostgresDatabase('store');
         cleanups.push(database.drop);
@@ -76,7 +84,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(all[0]!.name).toBe('production-api-backend');
       expect(all[2]!.tpd).toBe(5_000_000_000);
       await store.db.deleteFrom('virtual_keys').where('id', '!=', 'key_1').execute();
-      if (kind === 'postgres') {
+      if (kind !== 'sqlite') {
         await store.close();
         const again = await openStore(url);
         expect((await again.db.selectFrom('virtual_keys').select('id').execute()).length).toBe(1);
@@ -87,3 +95,37 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('SQLite file store bulk writes', () => {
+  it('go through the writer thread: rows are readable at once, errors come back, and close writes what was handed over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-writer-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const url = `sqlite:${join(dir, 'sluice.db')}`;
+    const store = await openStore(url);
+    const row = (n: number) => ({
+      id: `key_${n}`,
+      name: `prod-bulk-k${n}`,
+      environment: 'production',
+      key_hash: String(n % 10).repeat(63) + String(n),
+      hint: 'sk-sluice-…abcd',
+      created_at: 1_790_000_000_000 + n,
+      allow_auto: 1,
+    });
+    await expect(store.insertRows('no_such_table', [row(0)], 'id')).rejects.toThrow(/no such table/);
+    await store.insertRows('virtual_keys', [row(1), row(2)], 'id');
+    expect((await store.db.selectFrom('virtual_keys').select('id').execute()).length).toBe(2);
+    // Handed over without waiting, then closed: every row is there when the file is opened again.
+    const batches = [0, 1, 2, 3].map((b) =>
+      store.insertRows(
+        'virtual_keys',
+        Array.from({ length: 250 }, (_, i) => row(10 + b * 250 + i)),
+        'id',
+      ),
+    );
+    await store.close();
+    await Promise.all(batches);
+    const again = await openStore(url);
+    expect((await again.db.selectFrom('virtual_keys').select('id').execute()).length).toBe(1002);
+    await again.close();
+  });
+});
