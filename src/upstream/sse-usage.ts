@@ -97,21 +97,38 @@ export class SseUsageTap {
   sawMessageStop = false;
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
+  private pendingBytes: Buffer | undefined;
 
   /**
    * Takes the next chunk. With `collect`, returns the events it completed, each as its raw text
    * with the blank line (for event-aligned writing); otherwise returns an empty list.
    */
   push(chunk: Buffer, collect = false): string[] {
+    if (collect) return this.pushCollecting(chunk);
+    // Events are found in the bytes: a blank line cannot occur inside a UTF-8 character, and
+    // only the few events that matter are decoded. Text deltas, most of a stream, are not.
+    const bytes = this.pendingBytes ? Buffer.concat([this.pendingBytes, chunk]) : chunk;
+    let start = 0;
+    for (;;) {
+      const end = bytes.indexOf(BLANK_LINE, start);
+      if (end === -1) break;
+      if (mayMatter(bytes, start)) this.read(bytes.toString('utf8', start, end + 2));
+      start = end + 2;
+    }
+    this.pendingBytes = start < bytes.length ? bytes.subarray(start) : undefined;
+    return NO_EVENTS;
+  }
+
+  private pushCollecting(chunk: Buffer): string[] {
     const text = this.pending + this.decoder.write(chunk);
     const events: string[] = [];
     let start = 0;
     for (;;) {
       const end = text.indexOf('\n\n', start);
       if (end === -1) break;
-      // Text deltas are most of a stream and carry no usage: skipped without copying.
-      if (!text.startsWith('event: content_block_delta', start)) this.read(text.slice(start, end + 2));
-      if (collect) events.push(text.slice(start, end + 2));
+      const event = text.slice(start, end + 2);
+      if (!event.startsWith('event: content_block_delta')) this.read(event);
+      events.push(event);
       start = end + 2;
     }
     this.pending = text.slice(start);
@@ -120,8 +137,9 @@ export class SseUsageTap {
 
   /** Whatever is left after the stream ended without a final blank line. */
   flush(): string {
-    const rest = this.pending + this.decoder.end();
+    const rest = (this.pendingBytes?.toString('utf8') ?? '') + this.pending + this.decoder.end();
     this.pending = '';
+    this.pendingBytes = undefined;
     if (rest.trim()) this.read(rest);
     return rest;
   }
@@ -155,6 +173,20 @@ export class SseUsageTap {
   }
 }
 
+const BLANK_LINE = Buffer.from('\n\n');
+const NO_EVENTS: string[] = [];
+
+/**
+ * Whether the event starting at `start` may carry usage, the stop or an error: `event: m…`
+ * (message_*) or `event: e…` (error), or any block not laid out as `event: …` first.
+ */
+function mayMatter(bytes: Buffer, start: number): boolean {
+  const laidOut = bytes[start] === 101 /* e */ && bytes[start + 5] === 58 /* : */ && bytes[start + 6] === 32;
+  if (!laidOut) return true;
+  const first = bytes[start + 7];
+  return first === 109 /* m */ || first === 101 /* e */;
+}
+
 function eventName(block: string): string | undefined {
   const at = block.startsWith('event:') ? 0 : block.indexOf('\nevent:') + 1;
   if (at === 0 && !block.startsWith('event:')) return undefined;
@@ -163,6 +195,10 @@ function eventName(block: string): string | undefined {
 }
 
 function eventData(block: string): string | undefined {
+  // The usual shape, `event: …\ndata: {…}\n\n`: one data line, taken as it is.
+  const at = block.indexOf('\ndata: ');
+  if (at !== -1 && block.endsWith('\n\n') && block.indexOf('\n', at + 7) === block.length - 2)
+    return block.slice(at + 7, block.length - 2);
   const lines = block.split('\n').filter((line) => line.startsWith('data:'));
   if (lines.length === 0) return undefined;
   return lines.map((line) => line.slice(5).replace(/^ /, '').replace(/\r$/, '')).join('\n');

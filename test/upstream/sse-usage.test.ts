@@ -14,12 +14,17 @@ const stream = [
 describe('SseUsageTap', () => {
   it('reads cumulative usage whatever the chunking, even split inside a multi-byte character', () => {
     const bytes = Buffer.from(stream);
-    for (const size of [1, 3, 7, 64, bytes.length]) {
+    // Both ways of reading: collecting whole events (for the cost event) and only watching.
+    for (const [size, collect] of [1, 3, 7, 64, bytes.length].flatMap((n) => [
+      [n, true] as const,
+      [n, false] as const,
+    ])) {
       const tap = new SseUsageTap();
       const events: string[] = [];
       for (let i = 0; i < bytes.length; i += size)
-        events.push(...tap.push(bytes.subarray(i, i + size), true));
-      expect(events.join('')).toBe(stream);
+        events.push(...tap.push(bytes.subarray(i, i + size), collect));
+      expect(events.join('')).toBe(collect ? stream : '');
+      expect(tap.flush()).toBe('');
       expect(tap.usage).toEqual({
         input_tokens: 12,
         output_tokens: 37,
