@@ -147,7 +147,8 @@ async function main(): Promise<void> {
       void post('HeapProfiler.startSampling', {
         samplingInterval: 256,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        // BENCH_ALLOCATIONS_PROMOTED=1: only what outlived young-generation collections.
+        includeObjectsCollectedByMinorGC: !process.env.BENCH_ALLOCATIONS_PROMOTED,
       });
   });
   // A clean exit lets --cpu-prof write its profile.

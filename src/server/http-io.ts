@@ -30,28 +30,41 @@ export function parseJsonBody(raw: Buffer): unknown {
   }
 }
 
-/** A Responder over Node's ServerResponse, with backpressure. */
+/**
+ * A Responder over Node's ServerResponse, with backpressure. A class, not an object literal with
+ * a getter: V8 gives each such literal its own accessor pair in the old generation, which keeps
+ * the response (and all it reaches) alive through young-generation collections.
+ */
+class HttpResponder implements Responder {
+  constructor(private readonly res: ServerResponse) {}
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  head(status: number, headers: Record<string, string | string[]>): void {
+    this.res.writeHead(status, headers);
+  }
+
+  write(chunk: Buffer | string): boolean {
+    // A client that went away aborts the call through its signal; until then, keep going.
+    return this.res.destroyed || this.res.write(chunk);
+  }
+
+  drained(): Promise<void> {
+    const res = this.res;
+    return res.destroyed
+      ? Promise.resolve()
+      : Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => {});
+  }
+
+  end(chunk?: Buffer | string): void {
+    if (!this.res.destroyed) this.res.end(chunk);
+  }
+}
+
 export function httpResponder(res: ServerResponse): Responder {
-  return {
-    get headersSent() {
-      return res.headersSent;
-    },
-    head(status, headers) {
-      res.writeHead(status, headers);
-    },
-    write(chunk) {
-      // A client that went away aborts the call through its signal; until then, keep going.
-      return res.destroyed || res.write(chunk);
-    },
-    drained() {
-      return res.destroyed
-        ? Promise.resolve()
-        : Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => {});
-    },
-    end(chunk) {
-      if (!res.destroyed) res.end(chunk);
-    },
-  };
+  return new HttpResponder(res);
 }
 
 export function sendJson(
