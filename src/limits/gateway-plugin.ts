@@ -71,8 +71,6 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
     registry: options.registry,
     logger: options.logger,
   });
-  const admissions = new WeakMap<Call, Admission>();
-
   const noHold: Hold = { settle: () => undefined };
   const reserve: Reserve = (call) => {
     const principal = call.principal;
@@ -97,8 +95,7 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
     const hold = (outcome: Admission | Refusal): Hold => {
       if (!outcome.admitted)
         throw new ApiError(outcome.status, outcome.message, outcome.headers, outcome.errorType);
-      admissions.set(call, outcome);
-      return holdFor(outcome);
+      return new AdmissionHold(outcome);
     };
     return result instanceof Promise ? result.then(hold) : hold(result);
   };
@@ -107,7 +104,9 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
     limiter,
     reserve,
     observe: (call, status, headers) => {
-      void admissions.get(call)?.observeResponse(headers, status);
+      // The admission travels with the call, as its hold (no side table for the GC to trace).
+      for (const hold of call.holds)
+        if (hold instanceof AdmissionHold) void hold.admission.observeResponse(headers, status);
     },
     adminRoutes: [
       {
@@ -130,19 +129,21 @@ function priorityOf(call: Call): Priority {
   return call.principal?.priority ?? call.priority;
 }
 
-function holdFor(admission: Admission): Hold {
-  return {
-    settle(ended) {
-      if (ended.usage) void admission.settle(ended.usage);
-      // Upstream answered without usage (an error): the request counted, its tokens did not.
-      else if (ended.upstream) {
-        void admission.settle({
-          input_tokens: 0,
-          output_tokens: 0,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: 0,
-        });
-      } else void admission.release();
-    },
-  };
+/** The rate-limit admission of a call, settled with its usage when it ends. */
+class AdmissionHold implements Hold {
+  constructor(readonly admission: Admission) {}
+
+  settle(ended: Call): void {
+    if (ended.usage) void this.admission.settle(ended.usage);
+    // Upstream answered without usage (an error): the request counted, its tokens did not.
+    else if (ended.upstream) void this.admission.settle(NO_USAGE);
+    else void this.admission.release();
+  }
 }
+
+const NO_USAGE = {
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+};
