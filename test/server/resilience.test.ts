@@ -229,6 +229,31 @@ describe('bad input', () => {
     expect((await post(ask)).status).toBe(200);
   });
 
+  it('refuses a chunked body (no content-length) once it passes 32 MB, and keeps serving', async () => {
+    fresh();
+    const megabyte = Buffer.alloc(1024 * 1024, 'x');
+    async function* chunks() {
+      yield Buffer.from('{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"');
+      for (let i = 0; i < 40; i++) yield megabyte;
+      yield Buffer.from('"}]}');
+    }
+    const response = await request(`${stack.gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'anthropic-version': '2023-06-01',
+        'x-api-key': stack.key,
+      },
+      body: chunks(),
+    }).catch((error: Error) => error);
+    // The rest of the body is drained, so the client finishes sending and reads the 413.
+    if (response instanceof Error) throw response;
+    expect(response.statusCode).toBe(413);
+    expect(JSON.parse(await response.body.text()).error.type).toBe('request_too_large');
+    expect(stack.simulator.counters().requests).toBe(0);
+    expect((await post(ask)).status).toBe(200);
+  });
+
   it('answers unknown paths and methods with 404 / 405', async () => {
     const unknown = await request(`${stack.gateway.url}/v1/complete`, { method: 'POST', body: '{}' });
     expect(unknown.statusCode).toBe(404);
