@@ -95,12 +95,31 @@ interface PriceContext {
   geo: boolean;
 }
 
-function priceContext(
-  modelName: string,
-  at: Date,
-  options: CostOptions,
-): { ok: true; ctx: PriceContext } | { ok: false; cost: UnpricedCost } {
+type FoundContext = { ok: true; ctx: PriceContext } | { ok: false; cost: UnpricedCost };
+
+// Plain requests (no batch, no geo) by model name, for the UTC day they were looked up in:
+// every response is priced, and the answer only changes with the day.
+const plainContexts = new WeakMap<Catalog, Map<string, { dayStart: number; found: FoundContext }>>();
+const DAY_MS = 86_400_000;
+
+function priceContext(modelName: string, at: Date, options: CostOptions): FoundContext {
   const catalog = options.catalog ?? defaultCatalog();
+  if (options.batch || options.inferenceGeo === 'us') return lookUpContext(catalog, modelName, at, options);
+  let byModel = plainContexts.get(catalog);
+  if (!byModel) {
+    byModel = new Map();
+    plainContexts.set(catalog, byModel);
+  }
+  const ms = at.getTime();
+  const dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
+  const cached = byModel.get(modelName);
+  if (cached?.dayStart === dayStart) return cached.found;
+  const found = lookUpContext(catalog, modelName, at, options);
+  byModel.set(modelName, { dayStart, found });
+  return found;
+}
+
+function lookUpContext(catalog: Catalog, modelName: string, at: Date, options: CostOptions): FoundContext {
   const model = catalog.model(modelName);
   if (!model) return { ok: false, cost: { priced: false, model: modelName, reason: 'unknown model' } };
   const price = catalog.priceAt(model.id, at);

@@ -101,6 +101,27 @@ function joinDigits(negative: boolean, digits: string, decimals: number): string
 
 /** Exact USD text without trailing zeros ("0.0006875", "12.5", "0"). */
 export function formatUsdExact(pico: bigint): string {
+  if (pico >= 0n && pico <= MAX_SAFE) {
+    // Every priced response's header: Number arithmetic, no rounding, no pattern.
+    const value = Number(pico);
+    let whole = Math.floor(value / 1e12);
+    let fraction = value - whole * 1e12;
+    // The division may be off by one ulp near a whole dollar; the remainder, exact, says so.
+    if (fraction < 0) {
+      whole -= 1;
+      fraction += 1e12;
+    } else if (fraction >= 1e12) {
+      whole += 1;
+      fraction -= 1e12;
+    }
+    if (fraction === 0) return String(whole);
+    let digits = 12;
+    while (fraction % 10 === 0) {
+      fraction /= 10;
+      digits--;
+    }
+    return `${whole}.${String(fraction).padStart(digits, '0')}`;
+  }
   const text = formatUsd(pico, 12);
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }

@@ -445,6 +445,27 @@ describe('money formatting', () => {
     }
   });
 
+  it('writes exact USD text in Number arithmetic as in bigint, up to 2^53 pico-dollars', () => {
+    const values = [
+      0n,
+      1n,
+      10n,
+      999_999_999_999n,
+      1_000_000_000_000n,
+      1_000_000_000_001n,
+      8_999_999_999_999_999n,
+    ];
+    values.push(BigInt(Number.MAX_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER) + 1n, 123_450_000_000_000n);
+    for (let i = 0; i < 3000; i++)
+      values.push(BigInt(Math.floor(Math.random() * 10 ** Math.floor(Math.random() * 16))));
+    for (const pico of values) {
+      const text = formatUsdExact(pico);
+      // Read back exactly, and no trailing zeros after a decimal point.
+      expect(usdToPico(text)).toBe(pico);
+      expect(text).not.toMatch(/\.\d*0$|\.$/);
+    }
+  });
+
   it('converts and rounds pico-dollars', () => {
     expect(usdToPico('1.25')).toBe(1_250_000_000_000n);
     expect(formatUsd(687_500n, 6)).toBe('0.000001');

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,7 +245,7 @@ describe('bad input', () => {
         'anthropic-version': '2023-06-01',
         'x-api-key': stack.key,
       },
-      body: chunks(),
+      body: Readable.from(chunks()),
     }).catch((error: Error) => error);
     // The rest of the body is drained, so the client finishes sending and reads the 413.
     if (response instanceof Error) throw response;
