@@ -93,6 +93,8 @@ interface PriceContext {
   multiplier: Decimal;
   batch: boolean;
   geo: boolean;
+  wholeRates?: WholeRates | null;
+  longWholeRates?: WholeRates | null;
 }
 
 type FoundContext = { ok: true; ctx: PriceContext } | { ok: false; cost: UnpricedCost };
@@ -101,15 +103,20 @@ type FoundContext = { ok: true; ctx: PriceContext } | { ok: false; cost: Unprice
 // every response is priced, and the answer only changes with the day.
 const plainContexts = new WeakMap<Catalog, Map<string, { dayStart: number; found: FoundContext }>>();
 const DAY_MS = 86_400_000;
+// There is one catalog in a gateway: the last one asked about is found without a lookup.
+let lastCatalog: Catalog | undefined;
+let lastContexts: Map<string, { dayStart: number; found: FoundContext }> | undefined;
 
 function priceContext(modelName: string, at: Date, options: CostOptions): FoundContext {
   const catalog = options.catalog ?? defaultCatalog();
   if (options.batch || options.inferenceGeo === 'us') return lookUpContext(catalog, modelName, at, options);
-  let byModel = plainContexts.get(catalog);
+  let byModel = catalog === lastCatalog ? lastContexts : plainContexts.get(catalog);
   if (!byModel) {
     byModel = new Map();
     plainContexts.set(catalog, byModel);
   }
+  lastCatalog = catalog;
+  lastContexts = byModel;
   const ms = at.getTime();
   const dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
   const cached = byModel.get(modelName);
@@ -194,7 +201,10 @@ function scaledAmount(tokens: number, rate: string, multiplier: Decimal): { valu
 function priceCounts(counts: TokenCounts, ctx: PriceContext): PricedCost {
   const longContext = isLongContext(ctx, totalInputTokens(counts));
   const rates: Rates = longContext ? ctx.price.longContext! : ctx.price;
-  const whole = wholeRates(rates, ctx.multiplier);
+  // Kept on the context, which is cached per model and day.
+  if (longContext) ctx.longWholeRates ??= wholeRates(rates, ctx.multiplier);
+  else ctx.wholeRates ??= wholeRates(rates, ctx.multiplier);
+  const whole = longContext ? ctx.longWholeRates : ctx.wholeRates;
   if (whole) {
     const input = counts.input * whole.input;
     const cacheWrite5m = counts.cacheWrite5m * whole.cacheWrite5m;

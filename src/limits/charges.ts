@@ -75,16 +75,5 @@ export function totalInputTokens(usage: Usage): number {
 
 /** A charge with another amount (refunds and settlements reuse the reserved buckets). */
 export function withAmount<T extends BucketRef>(charge: T, amount: number): T & { amount: number } {
-  // Upstream refs (three per request) get a fixed shape; quota charges keep all their fields.
-  if (!('scope' in charge))
-    return {
-      key: charge.key,
-      limit: charge.limit,
-      windowMs: charge.windowMs,
-      fixedLimit: charge.fixedLimit,
-      amount,
-    } as T & {
-      amount: number;
-    };
   return { ...charge, amount };
 }

@@ -55,6 +55,84 @@ import {
 
 const NO_QUOTA: QuotaCharge[] = [];
 
+/** A charge on one of the three upstream buckets (always the same shape). */
+function upstreamCharge(ref: BucketRef, amount: number): BucketCharge {
+  return { key: ref.key, limit: ref.limit, windowMs: ref.windowMs, fixedLimit: ref.fixedLimit, amount };
+}
+
+interface AdmissionPort {
+  refund(refunds: BucketCharge[]): Promise<void> | void;
+  afterRefund(set: BucketSet): void;
+  learn(set: BucketSet, headers: HeaderSource, status: number, admittedAt: number): Promise<void> | undefined;
+  observeEstimate(tokenizer: string, estimated: number, actual: number): void;
+  warn(what: string, error: unknown): void;
+}
+
+/** An admitted request's reservation: one object per request, its behaviour shared. */
+class HeldAdmission implements Admission {
+  readonly admitted = true;
+  readonly reserved: { inputTokens: number; outputTokens: number };
+  private done = false;
+
+  constructor(
+    private readonly port: AdmissionPort,
+    private readonly set: BucketSet,
+    private readonly input: AdmitInput,
+    private readonly charges: BucketCharge[],
+    readonly waitedMs: number,
+    private readonly admittedAt: number,
+  ) {
+    this.reserved = { inputTokens: charges[1]!.amount, outputTokens: charges[2]!.amount };
+  }
+
+  observeResponse(headers: HeaderSource, status: number): Promise<void> | undefined {
+    try {
+      return this.port
+        .learn(this.set, headers, status, this.admittedAt)
+        ?.catch((error) => this.port.warn('could not learn from rate-limit headers', error));
+    } catch (error) {
+      this.port.warn('could not learn from rate-limit headers', error);
+    }
+  }
+
+  settle(usage: Usage): Promise<void> | undefined {
+    if (this.done) return;
+    const [, itpm, otpm] = this.charges as [BucketCharge, BucketCharge, BucketCharge];
+    const total = totalInputTokens(usage);
+    this.port.observeEstimate(this.input.tokenizer, itpm.amount, total);
+    const refunds = [
+      withAmount(itpm, itpm.amount - upstreamInputTokens(usage)),
+      withAmount(otpm, otpm.amount - usage.output_tokens),
+    ];
+    const used = total + usage.output_tokens;
+    for (let i = 3; i < this.charges.length; i++) {
+      const c = this.charges[i] as QuotaCharge;
+      if (c.quota !== 'rpm') refunds.push(withAmount(c, c.amount - used));
+    }
+    return this.finish(refunds);
+  }
+
+  release(): Promise<void> | undefined {
+    return this.finish(this.charges);
+  }
+
+  private finish(refunds: BucketCharge[]): Promise<void> | undefined {
+    if (this.done) return;
+    this.done = true;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.port.refund(refunds) ?? undefined;
+    } catch (error) {
+      this.port.warn('could not settle rate-limit reservation', error);
+    }
+    if (pending)
+      return pending
+        .catch((error) => this.port.warn('could not settle rate-limit reservation', error))
+        .then(() => this.port.afterRefund(this.set));
+    this.port.afterRefund(this.set);
+  }
+}
+
 export interface AdmitInput {
   /** Upstream credential (organization key) the request will be sent with. */
   credentialId: string;
@@ -177,10 +255,12 @@ export class Limiter {
   private readonly probeUnlearned: boolean;
   private readonly sets = new Map<string, BucketSet>();
   private readonly setsByCredential = new Map<string, Map<string, BucketSet>>();
+  private readonly environmentQuotas: Map<string, Quotas>;
   private seq = 0;
 
   constructor(options: LimiterOptions = {}) {
     this.config = limitsConfigSchema.parse(options.config ?? {});
+    this.environmentQuotas = new Map(Object.entries(this.config.environments));
     this.clock = options.clock ?? systemClock;
     this.store = options.store ?? new MemoryBucketStore(this.clock);
     this.catalog = options.catalog ?? defaultCatalog();
@@ -323,11 +403,11 @@ export class Limiter {
     const inputTokens = Math.max(0, Math.ceil(input.estimatedInputTokens));
     const outputTokens = Math.max(0, Math.ceil(input.maxTokens));
     const tokens = inputTokens + outputTokens;
-    const environmentQuotas = input.environmentQuotas ?? this.config.environments[input.environment];
+    const environmentQuotas = input.environmentQuotas ?? this.environmentQuotas.get(input.environment);
     const charges: BucketCharge[] = [
-      withAmount(set.refs.rpm, 1),
-      withAmount(set.refs.itpm, inputTokens),
-      withAmount(set.refs.otpm, outputTokens),
+      upstreamCharge(set.refs.rpm, 1),
+      upstreamCharge(set.refs.itpm, inputTokens),
+      upstreamCharge(set.refs.otpm, outputTokens),
     ];
     // Most keys have no quotas of their own: no quota charges to build then.
     if (!input.quotas && !environmentQuotas) return { charges, quota: NO_QUOTA };
@@ -482,56 +562,21 @@ export class Limiter {
 
   private admitted(set: BucketSet, input: AdmitInput, charges: BucketCharge[], waitedMs: number): Admission {
     if (!set.learned) set.probing = true;
-    const admittedAt = this.clock();
-    let done = false;
-    const warn = (what: string) => (error: unknown) => this.logger.warn({ error: String(error) }, what);
-    const afterRefund = () => {
+    return new HeldAdmission(this.admissionPort, set, input, charges, waitedMs, this.clock());
+  }
+
+  /** What an admission needs of its limiter, once for all of them. */
+  private readonly admissionPort: AdmissionPort = {
+    refund: (refunds) => this.store.refund(refunds),
+    afterRefund: (set) => {
       set.probing = false;
       // Capacity came back: someone may be waiting for it.
       if (set.queue.length > 0) void this.pump(set);
-    };
-    const finish = (refunds: BucketCharge[]): Promise<void> | undefined => {
-      if (done) return;
-      done = true;
-      let pending: Promise<void> | undefined;
-      try {
-        pending = this.store.refund(refunds) ?? undefined;
-      } catch (error) {
-        warn('could not settle rate-limit reservation')(error);
-      }
-      if (pending) return pending.catch(warn('could not settle rate-limit reservation')).then(afterRefund);
-      afterRefund();
-    };
-    const [rpm, itpm, otpm] = charges as [BucketCharge, BucketCharge, BucketCharge];
-    const quota = charges.length > 3 ? (charges.slice(3) as QuotaCharge[]) : NO_QUOTA;
-    return {
-      admitted: true,
-      waitedMs,
-      reserved: { inputTokens: itpm.amount, outputTokens: otpm.amount },
-      observeResponse: (headers, status) => {
-        try {
-          return this.learn(set, headers, status, admittedAt)?.catch(
-            warn('could not learn from rate-limit headers'),
-          );
-        } catch (error) {
-          warn('could not learn from rate-limit headers')(error);
-        }
-      },
-      settle: (usage) => {
-        if (done) return;
-        const total = totalInputTokens(usage);
-        this.estimator.observe(input.tokenizer, itpm.amount, total);
-        const refunds = [
-          withAmount(itpm, itpm.amount - upstreamInputTokens(usage)),
-          withAmount(otpm, otpm.amount - usage.output_tokens),
-        ];
-        const used = total + usage.output_tokens;
-        for (const c of quota) if (c.quota !== 'rpm') refunds.push(withAmount(c, c.amount - used));
-        return finish(refunds);
-      },
-      release: () => finish([rpm, itpm, otpm, ...quota]),
-    };
-  }
+    },
+    learn: (set, headers, status, admittedAt) => this.learn(set, headers, status, admittedAt),
+    observeEstimate: (tokenizer, estimated, actual) => this.estimator.observe(tokenizer, estimated, actual),
+    warn: (what, error) => this.logger.warn({ error: String(error) }, what),
+  };
 
   /**
    * Corrects the upstream buckets from a response's headers; a 429 pauses them until retry-after.

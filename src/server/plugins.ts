@@ -48,13 +48,12 @@ export function createRouter(core: GatewayCore): Router {
 
 /** Prices a call from its usage with the price in force when it arrived. */
 export function createPricer(core: GatewayCore): (call: Call) => void {
+  const plain = { catalog: core.catalog };
   return (call) => {
     if (!call.usage) return;
-    const geo = typeof call.body.inference_geo === 'string' ? call.body.inference_geo : undefined;
-    call.cost = costOf(call.usage, call.body.model, new Date(call.startedAtMs), {
-      catalog: core.catalog,
-      inferenceGeo: geo,
-    });
+    const geo = call.body.inference_geo;
+    const options = typeof geo === 'string' ? { catalog: core.catalog, inferenceGeo: geo } : plain;
+    call.cost = costOf(call.usage, call.body.model, new Date(call.startedAtMs), options);
   };
 }
 
