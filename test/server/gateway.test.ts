@@ -92,6 +92,19 @@ describe('gateway with the official SDK', () => {
     for await (const model of direct.models.list({ limit: 50 })) directIds.push(model.id);
     expect(ids).toEqual(directIds);
     expect((await client.models.retrieve('claude-haiku-4-5-20251001')).id).toBe('claude-haiku-4-5-20251001');
+    // Paths are matched as sent: a dot segment is not a model id, and the query string is passed on.
+    const get = (path: string) =>
+      request(`${stack.gateway.url}${path}`, {
+        headers: { 'anthropic-version': '2023-06-01', 'x-api-key': stack.key },
+      });
+    for (const path of ['/v1/models/..', '/v1/models/.', '/v1/models/a/b']) {
+      const refused = await get(path);
+      expect(refused.statusCode).toBe(404);
+      expect(JSON.parse(await refused.body.text()).error.type).toBe('not_found_error');
+    }
+    const page = await get('/v1/models?limit=2');
+    expect(page.statusCode).toBe(200);
+    expect((JSON.parse(await page.body.text()) as { data: unknown[] }).data).toHaveLength(2);
   });
 
   it('raises each error as the SDK class of its status', async () => {
