@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack, UPSTREAM_KEY } from '../helpers/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -255,4 +255,37 @@ describe('bad input', () => {
     await wrongMethod.body.dump();
     expect((await post(ask)).status).toBe(200);
   });
+});
+
+describe('a client that reads slowly', () => {
+  let long: Stack;
+  beforeAll(async () => {
+    // Long answers (tens of MB of SSE), so the client's socket fills and Sluice must pause the upstream.
+    long = await startStack({ yaml: { limits: { enabled: false } }, simulator: { outputTokens: 60_000 } });
+  });
+  afterAll(() => long.close());
+
+  it('gets every byte of a stream it stopped reading for a while, in order', async () => {
+    const body = JSON.stringify({ ...ask, max_tokens: 64_000, stream: true });
+    const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+    const viaGateway = await request(`${long.gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { ...headers, 'x-api-key': long.key },
+      body,
+    });
+    // Not read for a while: the client's buffers fill, then the gateway's, then the upstream waits.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const received = await viaGateway.body.text();
+    const direct = await request(`${long.simulator.url}/v1/messages`, {
+      method: 'POST',
+      headers: { ...headers, 'x-api-key': UPSTREAM_KEY },
+      body,
+    });
+    const expected = await direct.body.text();
+    expect(received.length).toBeGreaterThan(1_500_000);
+    // Byte for byte the same stream, message ids aside.
+    const withoutIds = (text: string) => text.replace(/"id":"msg_[^"]+"/g, '"id":"msg"');
+    expect(withoutIds(received)).toBe(withoutIds(expected));
+    expect(received.trimEnd().endsWith('data: {"type":"message_stop"}')).toBe(true);
+  }, 30_000);
 });
