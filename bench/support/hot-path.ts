@@ -6,7 +6,7 @@ import { pino } from 'pino';
 
 const dist = (p: string) => new URL(`../../dist/${p}`, import.meta.url).href;
 const { createLogger, requestLogWriter } = await import(dist('server/logger.js'));
-const { logLine } = await import(dist('pipeline/account.js'));
+const { logLineJson } = await import(dist('pipeline/account.js'));
 const { Metrics } = await import(dist('server/metrics.js'));
 const { costOf, worstCaseCost } = await import(dist('catalog/cost.js'));
 const { defaultCatalog } = await import(dist('catalog/catalog.js'));
@@ -67,7 +67,7 @@ const call: any = {
 const quiet = pino.destination({ dest: '/dev/null', minLength: 4096, sync: false });
 const logger = createLogger('info', quiet);
 const requestLog = requestLogWriter(logger);
-await time('log line', 50000, () => requestLog(logLine(call)));
+await time('log line', 50000, () => requestLog(logLineJson(call)));
 const metrics = new Metrics();
 await time('metrics.observe', 50000, () => metrics.observe(call));
 await time('costOf', 50000, () => costOf(usage, 'claude-haiku-4-5', new Date(), { catalog }));

@@ -90,17 +90,24 @@ function bufferedStdout() {
 
 /**
  * Writes the one line per request: the same shape as the logger's lines
- * (`{"level":"info","time":…,…fields,"msg":"request"}`), redacted the same way, but serialised
- * with JSON.stringify in one step; this line is written for every request.
+ * (`{"level":"info","time":…,…fields,"msg":"request"}`), redacted the same way, from the fields
+ * already written as JSON text; this line is written for every request.
  */
-export function requestLogWriter(logger: Logger): (fields: Record<string, unknown>) => void {
+export function requestLogWriter(logger: Logger): (fieldsJson: string) => void {
   const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[
     pino.symbols.streamSym
   ]!;
-  return (fields) => {
+  // Requests finishing in the same millisecond share the time text.
+  let lastMs = 0;
+  let lastTime = '';
+  return (fieldsJson) => {
     if (!logger.isLevelEnabled('info')) return;
-    const body = JSON.stringify(fields);
-    const line = `{"level":"info","time":"${new Date().toISOString()}",${body.slice(1, -1)}${body.length > 2 ? ',' : ''}"msg":"request"}\n`;
-    stream.write(redactKeys(line));
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastTime = new Date(now).toISOString();
+    }
+    const fields = fieldsJson.length > 2 ? `${fieldsJson.slice(1, -1)},` : '';
+    stream.write(redactKeys(`{"level":"info","time":"${lastTime}",${fields}"msg":"request"}\n`));
   };
 }

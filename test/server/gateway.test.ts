@@ -205,6 +205,58 @@ describe('cost', () => {
     expect(usdToPico(response.headers.get('x-sluice-cost-usd')!)).toBe(picoOf(data.usage));
   });
 
+  it('writes one log line for the request, with its ids, key, model, status, timings, usage and cost', async () => {
+    const { data, response } = await stack.sdk().messages.create(ask).withResponse();
+    const id = response.headers.get('x-sluice-request-id')!;
+    // Lines of one event-loop turn are written together: wait for the turn to end.
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = stack.logs
+      .join('')
+      .split('\n')
+      .find((text) => text.includes(`"requestId":"${id}"`));
+    const entry = JSON.parse(line!) as Record<string, unknown>;
+    expect(Object.keys(entry)).toEqual([
+      'level',
+      'time',
+      'requestId',
+      'upstreamRequestId',
+      'path',
+      'key',
+      'environment',
+      'requestedModel',
+      'model',
+      'stream',
+      'status',
+      'upstreamStatus',
+      'attempts',
+      'latencyMs',
+      'ttftMs',
+      'usage',
+      'costUsd',
+      'priced',
+      'msg',
+    ]);
+    expect(entry).toMatchObject({
+      level: 'info',
+      upstreamRequestId: response.headers.get('request-id'),
+      path: '/v1/messages',
+      environment: 'production',
+      requestedModel: 'claude-haiku-4-5',
+      model: 'claude-haiku-4-5',
+      stream: false,
+      status: 200,
+      upstreamStatus: 200,
+      attempts: 1,
+      usage: { input_tokens: data.usage.input_tokens, output_tokens: data.usage.output_tokens },
+      priced: true,
+      msg: 'request',
+    });
+    // Rounded to the micro-dollar in the log; exact in the header.
+    const exact = usdToPico(response.headers.get('x-sluice-cost-usd')!);
+    expect(usdToPico(entry.costUsd as string)).toBe(((exact + 500_000n) / 1_000_000n) * 1_000_000n);
+    expect(entry.latencyMs as number).toBeGreaterThanOrEqual(entry.ttftMs as number);
+  });
+
   it('sends the cost as one extra SSE event before message_stop when asked, which the SDK ignores', async () => {
     const body = { ...ask, stream: true };
     const plain = await raw(`${stack.gateway.url}/v1/messages`, body, { 'x-api-key': stack.key });

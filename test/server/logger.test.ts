@@ -49,13 +49,15 @@ describe('request log lines', () => {
     const logger = createLogger('info', sink);
     const write = requestLogWriter(logger);
     const key = generateVirtualKey();
-    write({
-      requestId: 'req_1',
-      status: 200,
-      key: `x ${key}`,
-      usage: { input_tokens: 3 },
-      skipped: undefined,
-    });
+    write(
+      JSON.stringify({
+        requestId: 'req_1',
+        status: 200,
+        key: `x ${key}`,
+        usage: { input_tokens: 3 },
+        skipped: undefined,
+      }),
+    );
     logger.info({ requestId: 'req_2' }, 'request');
     await new Promise((resolve) => setImmediate(resolve));
     // Both lines come in one write (one event-loop turn), in the order they were written.
@@ -72,7 +74,7 @@ describe('request log lines', () => {
     expect(lines[0]!.endsWith('\n')).toBe(true);
 
     logger.level = 'warn';
-    write({ requestId: 'req_3' });
+    write(JSON.stringify({ requestId: 'req_3' }));
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines).toHaveLength(1);
   });
