@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { type Dialect, Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
-import type { InsertBatch, InsertDone, WriterData } from './sqlite-writer.js';
+import { type InsertBatch, type InsertDone, insertBatch, type WriterData } from './sqlite-writer.js';
 import type { Tables } from './tables.js';
 
 // int8 columns (counts, times in ms, costs) come back as JavaScript numbers, not strings.
@@ -96,7 +96,7 @@ function sqliteWriterThread(path: string): { insertRows: Store['insertRows']; cl
       import.meta.url.endsWith('.ts') ? './sqlite-writer.ts' : './sqlite-writer.js',
       import.meta.url,
     );
-    const options = { workerData: { path } satisfies WriterData };
+    const options = { workerData: { sqliteWriter: true, path } satisfies WriterData };
     const started = script.pathname.endsWith('.ts')
       ? new Worker(
           `require(${JSON.stringify(createRequire(import.meta.url).resolve('tsx/cjs/api'))}).register();` +
@@ -156,20 +156,8 @@ function sqliteInserter(sqlite: SqliteDatabase.Database): Store['insertRows'] {
   return async (table, rows, conflictColumn) => {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]!);
-    const key = `${table}(${columns.join(',')})`;
-    let statement = statements.get(key);
-    if (!statement) {
-      const names = columns.map((c) => `"${c}"`).join(', ');
-      const marks = columns.map(() => '?').join(', ');
-      statement = sqlite.prepare(
-        `INSERT INTO "${table}" (${names}) VALUES (${marks}) ON CONFLICT("${conflictColumn}") DO NOTHING`,
-      );
-      statements.set(key, statement);
-    }
-    const run = statement;
-    sqlite.transaction(() => {
-      for (const row of rows) run.run(columns.map((c) => row[c] ?? null));
-    })();
+    const values = rows.map((row) => columns.map((c) => row[c] ?? null));
+    insertBatch(sqlite, statements, { table, columns, conflictColumn, rows: values });
   };
 }
 
