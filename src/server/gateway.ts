@@ -70,6 +70,15 @@ export interface Gateway extends GatewayCore {
 const MODEL_PATH = /^\/v1\/models\/(?!\.\.?$)[^/]+$/;
 const EMPTY = Buffer.alloc(0);
 
+function absolutePath(target: string): string {
+  try {
+    const url = new URL(target);
+    return url.pathname + url.search;
+  } catch {
+    return target; // not a URL either: no route matches it, so it is answered 404
+  }
+}
+
 function endpointOf(path: string): 'messages' | 'count' | 'models' | undefined {
   if (path === '/v1/messages') return 'messages';
   if (path === '/v1/messages/count_tokens') return 'count';
@@ -241,7 +250,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let ready = true;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     // The path as sent, not normalised: API paths must match exactly, and are forwarded as matched.
-    const target = req.url ?? '/';
+    // An absolute-form target (`POST http://host/v1/messages`, as proxies send) is reduced to its path.
+    const sent = req.url ?? '/';
+    const target = sent.startsWith('/') ? sent : absolutePath(sent);
     const queryAt = target.indexOf('?');
     const path = queryAt === -1 ? target : target.slice(0, queryAt);
     const work =

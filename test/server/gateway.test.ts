@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +106,28 @@ describe('gateway with the official SDK', () => {
     const page = await get('/v1/models?limit=2');
     expect(page.statusCode).toBe(200);
     expect((JSON.parse(await page.body.text()) as { data: unknown[] }).data).toHaveLength(2);
+    // The absolute form a forward proxy would send reaches the same route.
+    const absolute = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const url = new URL(stack.gateway.url);
+      const sent = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'GET',
+          path: `${stack.gateway.url}/v1/models?limit=1`,
+          headers: { 'anthropic-version': '2023-06-01', 'x-api-key': stack.key },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      sent.on('error', reject);
+      sent.end();
+    });
+    expect(absolute.status).toBe(200);
+    expect((JSON.parse(absolute.text) as { data: unknown[] }).data).toHaveLength(1);
   });
 
   it('raises each error as the SDK class of its status', async () => {
