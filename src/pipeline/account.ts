@@ -34,39 +34,29 @@ export function createAccount(options: AccountOptions): (call: Call) => void {
   };
 }
 
-/**
- * The request's log fields as JSON text, written field by field: every request has one, and
- * only the strings that come from outside (names, models, errors) need escaping.
- */
+/** The request's log fields as JSON text (one JSON.stringify: fields left undefined are omitted). */
 export function logLineJson(call: Call): string {
   const ms = (at: number | undefined) =>
-    at === undefined ? undefined : String(Math.round((at - call.receivedAt) * 10) / 10);
-  const text = (value: string | undefined) => (value === undefined ? undefined : JSON.stringify(value));
-  const number = (value: number | undefined) =>
-    value === undefined || !Number.isFinite(value) ? undefined : String(value);
-  const upstream = call.upstream;
-  const principal = call.principal;
-  let json = `{"requestId":${JSON.stringify(call.id)}`;
-  const add = (name: string, value: string | undefined) => {
-    if (value !== undefined) json += `,"${name}":${value}`;
-  };
-  add('upstreamRequestId', text(upstream?.requestId));
-  add('path', text(call.path));
-  add('key', text(principal?.name));
-  add('environment', text(principal?.environment));
-  add('requestedModel', text(call.requestedModel));
-  add('model', text(call.body?.model));
-  add('route', call.route ? text(`${call.route.tier}:${call.route.score}`) : undefined);
-  add('stream', call.body?.stream === true ? 'true' : 'false');
-  add('status', number(call.status));
-  add('upstreamStatus', number(upstream?.status));
-  add('attempts', number(upstream?.attempts));
-  add('fallbackFrom', text(upstream?.fallbackFrom));
-  add('error', text(call.errorType));
-  add('latencyMs', ms(call.finishedAt));
-  add('ttftMs', ms(call.firstByteAt));
-  add('usage', call.usage ? JSON.stringify(call.usage) : undefined);
-  add('costUsd', call.cost?.priced ? `"${formatUsd(call.cost.pico)}"` : undefined);
-  add('priced', call.cost ? String(call.cost.priced) : undefined);
-  return `${json}}`;
+    at === undefined ? undefined : Math.round((at - call.receivedAt) * 10) / 10;
+  return JSON.stringify({
+    requestId: call.id,
+    upstreamRequestId: call.upstream?.requestId,
+    path: call.path,
+    key: call.principal?.name,
+    environment: call.principal?.environment,
+    requestedModel: call.requestedModel,
+    model: call.body?.model,
+    route: call.route ? `${call.route.tier}:${call.route.score}` : undefined,
+    stream: call.body?.stream === true,
+    status: call.status,
+    upstreamStatus: call.upstream?.status,
+    attempts: call.upstream?.attempts,
+    fallbackFrom: call.upstream?.fallbackFrom,
+    error: call.errorType,
+    latencyMs: ms(call.finishedAt),
+    ttftMs: ms(call.firstByteAt),
+    usage: call.usage,
+    costUsd: call.cost?.priced ? formatUsd(call.cost.pico) : undefined,
+    priced: call.cost?.priced,
+  });
 }
