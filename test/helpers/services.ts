@@ -30,7 +30,17 @@ export async function createPostgresDatabase(
     drop: async () => {
       const client = new pg.Client({ connectionString: postgresAdminUrl });
       await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      // A pool that was just ended may still be closing its connections: wait for them rather
+      // than terminate them (a terminated client that is still ending raises an uncaught error).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query(`DROP DATABASE IF EXISTS "${name}"${attempt > 100 ? ' WITH (FORCE)' : ''}`);
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '55006' || attempt > 100) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
       await client.end();
     },
   };
