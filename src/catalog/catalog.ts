@@ -67,8 +67,6 @@ export class Catalog {
       throw new CatalogError(`catalog: default tier "${this.defaultTier}" is not defined`);
   }
 
-  private readonly priceCache = new Map<ModelInfo, { day: string; price: PriceEntry | undefined }>();
-
   /** A model by id, alias or dated id. */
   model(name: string): ModelInfo | undefined {
     return this.byName.get(name);
@@ -78,16 +76,12 @@ export class Catalog {
   priceAt(modelName: string, at: Date): PriceEntry | undefined {
     const model = this.model(modelName);
     if (!model) return undefined;
-    const day = utcDay(at);
-    // Every priced request asks this; the answer only changes with the day.
-    const cached = this.priceCache.get(model);
-    if (cached?.day === day) return cached.price;
+    const day = at.toISOString().slice(0, 10);
     let best: PriceEntry | undefined;
     for (const price of this.prices) {
       if (price.model !== model.id && !model.aliases.includes(price.model)) continue;
       if (price.from <= day && (!best || price.from > best.from)) best = price;
     }
-    this.priceCache.set(model, { day, price: best });
     return best;
   }
 
@@ -129,14 +123,4 @@ let shared: Catalog | undefined;
 export function defaultCatalog(): Catalog {
   shared ??= new Catalog();
   return shared;
-}
-
-// The UTC day of a moment as YYYY-MM-DD; the last answer is kept, since moments come in order.
-let lastDay = { start: 0, end: 0, text: '' };
-function utcDay(at: Date): string {
-  const ms = at.getTime();
-  if (ms >= lastDay.start && ms < lastDay.end) return lastDay.text;
-  const start = ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000);
-  lastDay = { start, end: start + 86_400_000, text: new Date(start).toISOString().slice(0, 10) };
-  return lastDay.text;
 }

@@ -98,25 +98,26 @@ interface PriceContext {
 }
 
 type FoundContext = { ok: true; ctx: PriceContext } | { ok: false; cost: UnpricedCost };
+type DayContexts = Map<string, { dayStart: number; found: FoundContext }>;
 
-// Plain requests (no batch, no geo) by model name, for the UTC day they were looked up in:
-// every response is priced, and the answer only changes with the day.
-const plainContexts = new WeakMap<Catalog, Map<string, { dayStart: number; found: FoundContext }>>();
+// Contexts by variant (plain, batch, US geo, both), then model name, for the UTC day they were
+// looked up in: every response is priced, and the answer only changes with the day.
+const contexts = new WeakMap<Catalog, DayContexts[]>();
 const DAY_MS = 86_400_000;
 // There is one catalog in a gateway: the last one asked about is found without a lookup.
 let lastCatalog: Catalog | undefined;
-let lastContexts: Map<string, { dayStart: number; found: FoundContext }> | undefined;
+let lastContexts: DayContexts[] | undefined;
 
 function priceContext(modelName: string, at: Date, options: CostOptions): FoundContext {
   const catalog = options.catalog ?? defaultCatalog();
-  if (options.batch || options.inferenceGeo === 'us') return lookUpContext(catalog, modelName, at, options);
-  let byModel = catalog === lastCatalog ? lastContexts : plainContexts.get(catalog);
-  if (!byModel) {
-    byModel = new Map();
-    plainContexts.set(catalog, byModel);
+  let byVariant = catalog === lastCatalog ? lastContexts : contexts.get(catalog);
+  if (!byVariant) {
+    byVariant = [new Map(), new Map(), new Map(), new Map()];
+    contexts.set(catalog, byVariant);
   }
   lastCatalog = catalog;
-  lastContexts = byModel;
+  lastContexts = byVariant;
+  const byModel = byVariant[(options.batch ? 2 : 0) + (options.inferenceGeo === 'us' ? 1 : 0)]!;
   const ms = at.getTime();
   const dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
   const cached = byModel.get(modelName);
@@ -133,27 +134,13 @@ function lookUpContext(catalog: Catalog, modelName: string, at: Date, options: C
   if (!price) return { ok: false, cost: { priced: false, model: model.id, reason: 'no price' } };
   const batch = options.batch === true;
   const geo = options.inferenceGeo === 'us' && catalog.inferenceGeo.appliesFromModels.includes(model.id);
-  const multiplier = multiplierFor(batch ? catalog.batchDiscount : '', geo ? catalog.inferenceGeo.us : '');
-  return { ok: true, ctx: { model, price, multiplier, batch, geo } };
-}
-
-// One Decimal per combination of factors, so rates derived from it can be cached by identity.
-const ONE: Decimal = { units: 1n, scale: 0 };
-const multipliers = new Map<string, Decimal>();
-function multiplierFor(batchDiscount: string, geo: string): Decimal {
-  if (batchDiscount === '' && geo === '') return ONE; // the usual request: no factor at all
-  const key = `${batchDiscount}*${geo}`;
-  let multiplier = multipliers.get(key);
-  if (!multiplier) {
-    const factors = [batchDiscount, geo].filter((f) => f !== '').map(decimal);
-    multiplier = multiplyDecimals(...factors);
-    multipliers.set(key, multiplier);
-  }
-  return multiplier;
+  const factors: Decimal[] = [];
+  if (batch) factors.push(decimal(catalog.batchDiscount));
+  if (geo) factors.push(decimal(catalog.inferenceGeo.us));
+  return { ok: true, ctx: { model, price, multiplier: multiplyDecimals(...factors), batch, geo } };
 }
 
 type WholeRates = Record<TokenKind, number>;
-const wholeRatesCache = new WeakMap<Rates, Map<Decimal, WholeRates | null>>();
 
 /**
  * Pico-dollars per token of each kind when all are whole numbers (every price so far: six
@@ -161,24 +148,12 @@ const wholeRatesCache = new WeakMap<Rates, Map<Decimal, WholeRates | null>>();
  * exact in Number arithmetic as long as they stay below 2^53 pico-dollars (about $9,007).
  */
 function wholeRates(rates: Rates, multiplier: Decimal): WholeRates | null {
-  let byMultiplier = wholeRatesCache.get(rates);
-  if (!byMultiplier) {
-    byMultiplier = new Map();
-    wholeRatesCache.set(rates, byMultiplier);
-  }
-  let whole = byMultiplier.get(multiplier);
-  if (whole === undefined) {
-    whole = {} as WholeRates;
-    for (const kind of tokenKinds) {
-      const { value, scale } = scaledAmount(1, rates[kind], multiplier);
-      const divisor = 10n ** BigInt(scale);
-      if (value % divisor !== 0n || value / divisor > BigInt(Number.MAX_SAFE_INTEGER)) {
-        whole = null;
-        break;
-      }
-      whole[kind] = Number(value / divisor);
-    }
-    byMultiplier.set(multiplier, whole);
+  const whole = {} as WholeRates;
+  for (const kind of tokenKinds) {
+    const { value, scale } = scaledAmount(1, rates[kind], multiplier);
+    const divisor = 10n ** BigInt(scale);
+    if (value % divisor !== 0n || value / divisor > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+    whole[kind] = Number(value / divisor);
   }
   return whole;
 }
@@ -201,7 +176,7 @@ function scaledAmount(tokens: number, rate: string, multiplier: Decimal): { valu
 function priceCounts(counts: TokenCounts, ctx: PriceContext): PricedCost {
   const longContext = isLongContext(ctx, totalInputTokens(counts));
   const rates: Rates = longContext ? ctx.price.longContext! : ctx.price;
-  // Kept on the context, which is cached per model and day.
+  // Kept on the context, which is cached per model, variant and day.
   if (longContext) ctx.longWholeRates ??= wholeRates(rates, ctx.multiplier);
   else ctx.wholeRates ??= wholeRates(rates, ctx.multiplier);
   const whole = longContext ? ctx.longWholeRates : ctx.wholeRates;

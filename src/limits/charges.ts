@@ -73,6 +73,11 @@ export function totalInputTokens(usage: Usage): number {
   return upstreamInputTokens(usage) + (usage.cache_read_input_tokens ?? 0);
 }
 
+/** A charge on one of the three upstream buckets; always the same shape (one per bucket per request). */
+export function upstreamCharge(ref: BucketRef, amount: number): BucketCharge {
+  return { key: ref.key, limit: ref.limit, windowMs: ref.windowMs, fixedLimit: ref.fixedLimit, amount };
+}
+
 /** A charge with another amount (refunds and settlements reuse the reserved buckets). */
 export function withAmount<T extends BucketRef>(charge: T, amount: number): T & { amount: number } {
   return { ...charge, amount };

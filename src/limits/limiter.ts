@@ -32,6 +32,7 @@ import {
   quotaState,
   totalInputTokens,
   type UpstreamRefs,
+  upstreamCharge,
   upstreamInputTokens,
   upstreamRefs,
   withAmount,
@@ -54,11 +55,6 @@ import {
 } from './store.js';
 
 const NO_QUOTA: QuotaCharge[] = [];
-
-/** A charge on one of the three upstream buckets (always the same shape). */
-function upstreamCharge(ref: BucketRef, amount: number): BucketCharge {
-  return { key: ref.key, limit: ref.limit, windowMs: ref.windowMs, fixedLimit: ref.fixedLimit, amount };
-}
 
 interface AdmissionPort {
   refund(refunds: BucketCharge[]): Promise<void> | void;
@@ -294,30 +290,43 @@ export class Limiter {
         return this.unavailable(input, error);
       }
       if (taken.ok) return this.admitted(set, input, charges, 0);
-      return this.admitAfterTake(set, input, charges, quota, taken);
+      return this.wait(set, input, charges, quota, taken);
     }
-    return this.admitAfterTake(set, input, charges, quota, open ? undefined : null);
+    return this.admitLater(set, input, charges, quota, open);
   }
 
-  /**
-   * The rest of admission: `taken` is the first take's result, undefined when it is still to be
-   * made, or null when the queue is not open (the request waits its turn).
-   */
-  private async admitAfterTake(
+  /** Admission through a store that answers later: a take when nobody queues, else wait in turn. */
+  private async admitLater(
     set: BucketSet,
     input: AdmitInput,
     charges: BucketCharge[],
     quota: QuotaCharge[],
-    taken: TakeResult | undefined | null,
+    open: boolean,
+  ): Promise<Admission | Refusal> {
+    let taken: TakeResult | undefined;
+    try {
+      taken = open ? await this.store.tryTake(charges) : undefined;
+    } catch (error) {
+      return this.unavailable(input, error);
+    }
+    if (taken?.ok) return this.admitted(set, input, charges, 0);
+    return this.wait(set, input, charges, quota, taken);
+  }
+
+  /**
+   * A request that cannot go now: refused at once when its own quota is what is short, queued
+   * otherwise. `taken` is the refused take, or undefined when none was tried (someone queues).
+   */
+  private async wait(
+    set: BucketSet,
+    input: AdmitInput,
+    charges: BucketCharge[],
+    quota: QuotaCharge[],
+    taken: TakeResult | undefined,
   ): Promise<Admission | Refusal> {
     try {
-      if (taken !== null) {
-        const result = taken ?? (await this.store.tryTake(charges));
-        if (result.ok) return this.admitted(set, input, charges, 0);
-        const quotaWait = maxWait(quota, result.waits.slice(3));
-        if (quotaWait > 0) return await this.quotaRefusal(input, quota, result.waits.slice(3), quotaWait);
-      } else if (quota.length > 0) {
-        const waits = await this.store.timeUntilAvailable(quota);
+      if (quota.length > 0) {
+        const waits = taken ? taken.waits.slice(3) : await this.store.timeUntilAvailable(quota);
         const quotaWait = maxWait(quota, waits);
         if (quotaWait > 0) return await this.quotaRefusal(input, quota, waits, quotaWait);
       }

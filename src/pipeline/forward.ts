@@ -100,7 +100,9 @@ export function responseHeaders(
  */
 export async function forward(call: Call, responder: Responder, options: ForwardOptions): Promise<void> {
   const upstreamKey = options.upstreamKey(call);
-  const fallbacks = [...(options.fallback[call.body.model] ?? [])];
+  // The chain of the model asked for, followed on 529 even after the first fallback.
+  const fallbacks = options.fallback[call.body.model];
+  let nextFallback = 0;
   const method = call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
   let attempt = 0;
   for (;;) {
@@ -147,9 +149,9 @@ export async function forward(call: Call, responder: Responder, options: Forward
       const retryable =
         isRetryableStatus(response.status, text) && (requested ?? 0) <= options.retry.maxRetryAfterMs;
       if (retryable && canRetry(call, options.retry, attempt, waitMs)) {
-        if (response.status === 529 && fallbacks.length > 0) {
+        if (response.status === 529 && fallbacks && nextFallback < fallbacks.length) {
           call.upstream.fallbackFrom ??= call.body.model;
-          call.body.model = fallbacks.shift()!;
+          call.body.model = fallbacks[nextFallback++]!;
           call.bodyChanged = true;
         }
         await sleep(waitMs, call.signal);

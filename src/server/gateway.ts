@@ -132,15 +132,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       );
     return key;
   };
+  const forwardOptions = {
+    client,
+    retry: config.upstream.retry,
+    upstreamKey,
+    fallback: config.upstream.fallback,
+    price: plugins.price,
+    observe: plugins.observe,
+  };
   const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
-    forward(call, responder, {
-      client,
-      retry: config.upstream.retry,
-      upstreamKey,
-      fallback: config.upstream.fallback,
-      price: plugins.price,
-      observe: plugins.observe,
-    });
+    forward(call, responder, forwardOptions);
   const authenticate = authenticateStage(authenticator);
   const messages: Stage[] = [
     authenticate,

@@ -1,4 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
 import type { Usage } from '../pipeline/types.js';
 
 /** Usage fields as they appear in `message_start` and `message_delta`; absent fields leave the total as it was. */
@@ -95,51 +94,37 @@ export class SseUsageTap {
   error?: { type: string; message: string };
   sawMessageStart = false;
   sawMessageStop = false;
-  private readonly decoder = new StringDecoder('utf8');
-  private pending = '';
-  private pendingBytes: Buffer | undefined;
+  private pending: Buffer | undefined;
 
   /**
    * Takes the next chunk. With `collect`, returns the events it completed, each as its raw text
    * with the blank line (for event-aligned writing); otherwise returns an empty list.
+   * Events are found in the bytes (a blank line cannot occur inside a UTF-8 character), and only
+   * the few that matter are decoded unless collecting: text deltas, most of a stream, are not.
    */
   push(chunk: Buffer, collect = false): string[] {
-    if (collect) return this.pushCollecting(chunk);
-    // Events are found in the bytes: a blank line cannot occur inside a UTF-8 character, and
-    // only the few events that matter are decoded. Text deltas, most of a stream, are not.
-    const bytes = this.pendingBytes ? Buffer.concat([this.pendingBytes, chunk]) : chunk;
+    const bytes = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const events: string[] = collect ? [] : NO_EVENTS;
     let start = 0;
     for (;;) {
       const end = bytes.indexOf(BLANK_LINE, start);
       if (end === -1) break;
-      if (mayMatter(bytes, start)) this.read(bytes.toString('utf8', start, end + 2));
+      const matters = mayMatter(bytes, start);
+      if (collect) {
+        const event = bytes.toString('utf8', start, end + 2);
+        if (matters) this.read(event);
+        events.push(event);
+      } else if (matters) this.read(bytes.toString('utf8', start, end + 2));
       start = end + 2;
     }
-    this.pendingBytes = start < bytes.length ? bytes.subarray(start) : undefined;
-    return NO_EVENTS;
-  }
-
-  private pushCollecting(chunk: Buffer): string[] {
-    const text = this.pending + this.decoder.write(chunk);
-    const events: string[] = [];
-    let start = 0;
-    for (;;) {
-      const end = text.indexOf('\n\n', start);
-      if (end === -1) break;
-      const event = text.slice(start, end + 2);
-      if (!event.startsWith('event: content_block_delta')) this.read(event);
-      events.push(event);
-      start = end + 2;
-    }
-    this.pending = text.slice(start);
+    this.pending = start < bytes.length ? bytes.subarray(start) : undefined;
     return events;
   }
 
   /** Whatever is left after the stream ended without a final blank line. */
   flush(): string {
-    const rest = (this.pendingBytes?.toString('utf8') ?? '') + this.pending + this.decoder.end();
-    this.pending = '';
-    this.pendingBytes = undefined;
+    const rest = this.pending?.toString('utf8') ?? '';
+    this.pending = undefined;
     if (rest.trim()) this.read(rest);
     return rest;
   }
