@@ -1,53 +1,96 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
 import {
+  type CatalogDocument,
   type CatalogOverrides,
+  catalogDocumentSchema,
   type ModelInfo,
-  modelsFileSchema,
+  type ModelStatus,
+  type PoolInfo,
   type PriceEntry,
-  pricesFileSchema,
   type RateLimits,
+  type Rates,
   type TierInfo,
-  tiersFileSchema,
+  type UnpricedPolicy,
 } from './schema.js';
 
 export class CatalogError extends Error {}
 
-const catalogDir = fileURLToPath(new URL('../../catalog/', import.meta.url));
+/** The catalog shipped with this release. */
+export const shippedCatalogPath = fileURLToPath(new URL('../../catalog/catalog.json', import.meta.url));
 
-function readDataFile<T extends z.ZodType>(file: string, schema: T): z.infer<T> {
-  const path = `${catalogDir}${file}`;
-  const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+/** Parses and validates a catalog document; the message names the first field that is wrong. */
+export function parseCatalogDocument(text: string, origin: string): CatalogDocument {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new CatalogError(`${origin}: not JSON (${(error as Error).message})`);
+  }
+  const parsed = catalogDocumentSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CatalogError(`catalog/${file}: ${issue.path.join('.')}: ${issue.message}`);
+    throw new CatalogError(`${origin}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   }
   return parsed.data;
 }
 
-/** Models, prices and tier limits in force: the shipped data files plus the user's overrides. */
+export function readCatalogDocument(path: string): CatalogDocument {
+  return parseCatalogDocument(readFileSync(path, 'utf8'), path);
+}
+
+/** Whether version `a` is newer than `b` (YYYY-MM-DD with an optional `.N`). */
+export function isNewerVersion(a: string, b: string): boolean {
+  const [dayA, nA = '0'] = a.split('.');
+  const [dayB, nB = '0'] = b.split('.');
+  return dayA! > dayB! || (dayA === dayB && Number(nA) > Number(nB));
+}
+
+/**
+ * The document in force: an installed catalog (`sluice catalog update`) when it is at least as
+ * new as the shipped one, else the shipped one. An unreadable installed file is reported, not used.
+ */
+export function currentCatalogDocument(
+  installedPath: string | undefined,
+  onProblem?: (message: string) => void,
+): CatalogDocument {
+  const shipped = readCatalogDocument(shippedCatalogPath);
+  if (!installedPath || !existsSync(installedPath)) return shipped;
+  try {
+    const installed = readCatalogDocument(installedPath);
+    return isNewerVersion(shipped.version, installed.version) ? shipped : installed;
+  } catch (error) {
+    onProblem?.(`${(error as Error).message}; using the shipped catalog ${shipped.version}`);
+    return shipped;
+  }
+}
+
+const DAY_MS = 86_400_000;
+export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
+
+/** Models, prices, pools and tier limits in force: a catalog document plus the user's overrides. */
 export class Catalog {
+  readonly document: CatalogDocument;
   readonly models: ModelInfo[];
   readonly prices: PriceEntry[];
+  readonly pools: PoolInfo[];
   readonly tiers: TierInfo[];
   readonly defaultTier: string;
-  readonly batchDiscount: string;
-  readonly inferenceGeo: { us: string; appliesFromModels: string[] };
-  readonly versions: { models: string; prices: string; tiers: string };
+  readonly version: string;
+  readonly unpricedPolicy: UnpricedPolicy;
   private readonly byName = new Map<string, ModelInfo>();
+  private readonly families: string[];
 
-  constructor(overrides: CatalogOverrides = {}) {
-    const modelsFile = readDataFile('models.json', modelsFileSchema);
-    const pricesFile = readDataFile('prices.json', pricesFileSchema);
-    const tiersFile = readDataFile('tiers.json', tiersFileSchema);
-    this.models = mergeBy(modelsFile.models, overrides.models ?? [], (m) => m.id);
-    this.prices = mergeBy(pricesFile.prices, overrides.prices ?? [], (p) => `${p.model}@${p.from}`);
-    this.tiers = mergeBy(tiersFile.tiers, overrides.tiers ?? [], (t) => t.name);
-    this.defaultTier = tiersFile.defaultTier;
-    this.batchDiscount = pricesFile.batchDiscount;
-    this.inferenceGeo = pricesFile.inferenceGeoMultiplier;
-    this.versions = { models: modelsFile.version, prices: pricesFile.version, tiers: tiersFile.version };
+  constructor(overrides: CatalogOverrides = {}, document?: CatalogDocument) {
+    const doc = document ?? readCatalogDocument(shippedCatalogPath);
+    this.document = doc;
+    this.version = doc.version;
+    this.models = mergeBy(doc.models, overrides.models ?? [], (m) => m.id);
+    this.prices = mergeBy(doc.prices, overrides.prices ?? [], (p) => `${p.model}@${p.from}`);
+    this.pools = doc.pools;
+    this.tiers = mergeBy(doc.tiers, overrides.tiers ?? [], (t) => t.name);
+    this.defaultTier = doc.defaultTier;
+    this.unpricedPolicy = overrides.unpriced ?? 'worst-case';
     for (const model of this.models) {
       for (const name of [model.id, ...model.aliases]) {
         const existing = this.byName.get(name);
@@ -65,6 +108,8 @@ export class Catalog {
     }
     if (!this.tier(this.defaultTier))
       throw new CatalogError(`catalog: default tier "${this.defaultTier}" is not defined`);
+    // Longest first, so "mythos" is not taken for a shorter family named inside it.
+    this.families = [...new Set(this.models.map((m) => m.family))].sort((a, b) => b.length - a.length);
   }
 
   /** A model by id, alias or dated id. */
@@ -72,11 +117,19 @@ export class Catalog {
     return this.byName.get(name);
   }
 
+  /** Status on a day: a past `retiresAt` retires the model whatever the published status said. */
+  statusAt(model: ModelInfo, at: Date): ModelStatus {
+    if (model.retiresAt && model.retiresAt <= dayOf(at)) return 'retired';
+    if (model.status === 'retired') return 'retired';
+    if (model.retiresAt) return 'deprecated';
+    return model.status;
+  }
+
   /** The price entry in force for a model at a moment (prices carry the date they start). */
   priceAt(modelName: string, at: Date): PriceEntry | undefined {
     const model = this.model(modelName);
     if (!model) return undefined;
-    const day = at.toISOString().slice(0, 10);
+    const day = dayOf(at);
     let best: PriceEntry | undefined;
     for (const price of this.prices) {
       if (price.model !== model.id && !model.aliases.includes(price.model)) continue;
@@ -85,17 +138,52 @@ export class Catalog {
     return best;
   }
 
+  /** The family of a model, known or not: unknown names are matched by the family they contain. */
+  familyOf(name: string): string | undefined {
+    const known = this.model(name);
+    if (known) return known.family;
+    const lower = name.toLowerCase();
+    return this.families.find((family) => lower.includes(family));
+  }
+
+  /**
+   * The dearest rates, kind by kind, of the prices in force for a family (or the whole catalog
+   * when the family is unknown or has no price): what an unpriced request is counted at.
+   * Fast requests take the dearest fast rates, else twice the dearest standard ones.
+   */
+  worstRates(family: string | undefined, at: Date, fast: boolean): Rates {
+    const inForce = (models: ModelInfo[]) =>
+      models.map((m) => this.priceAt(m.id, at)).filter((p): p is PriceEntry => p !== undefined);
+    let prices = family ? inForce(this.models.filter((m) => m.family === family)) : [];
+    if (prices.length === 0) prices = inForce(this.models);
+    const candidates: Rates[] = [];
+    for (const price of prices) {
+      if (fast && price.fast) candidates.push(price.fast);
+      for (const tier of price.promptTiers ?? []) candidates.push(fast ? doubled(tier) : tier);
+      candidates.push(fast ? doubled(price) : price);
+    }
+    return maxRates(candidates);
+  }
+
+  pool(id: string): PoolInfo | undefined {
+    return this.pools.find((p) => p.id === id);
+  }
+
   tier(name: string): TierInfo | undefined {
     return this.tiers.find((t) => t.name === name || t.aliases.includes(name));
   }
 
-  /** Limits of a tier for a model class; a class the tier does not list gets its smallest limits. */
-  tierLimits(tierName: string, modelClass: string): RateLimits {
+  /**
+   * Limits of a tier for a pool (fast mode's own limits with `fast`); a pool the tier does not
+   * list gets the tier's smallest figures.
+   */
+  tierLimits(tierName: string, pool: string, fast = false): RateLimits {
     const tier = this.tier(tierName);
     if (!tier) throw new CatalogError(`unknown tier "${tierName}"; known: ${this.tierNames().join(', ')}`);
-    const exact = tier.limits[modelClass];
+    const table = fast && Object.keys(tier.fastLimits).length > 0 ? tier.fastLimits : tier.limits;
+    const exact = table[pool];
     if (exact) return exact;
-    const all = Object.values(tier.limits);
+    const all = Object.values(table);
     return {
       rpm: Math.min(...all.map((l) => l.rpm)),
       itpm: Math.min(...all.map((l) => l.itpm)),
@@ -107,9 +195,63 @@ export class Catalog {
     return this.tiers.map((t) => t.name);
   }
 
-  modelClasses(): string[] {
-    return [...new Set(this.models.map((m) => m.class))];
+  poolIds(): string[] {
+    return this.pools.map((p) => p.id);
   }
+
+  get batchMultiplier(): string {
+    return this.document.multipliers.batch.value;
+  }
+
+  /** The multiplier of an `inference_geo` value on a model that bills it ("1" otherwise). */
+  geoMultiplier(model: ModelInfo, geo: string | null | undefined): string {
+    if (!geo || !model.inferenceGeo) return '1';
+    return this.document.multipliers.inferenceGeo.values[geo] ?? '1';
+  }
+
+  get serverTools(): CatalogDocument['serverTools'] {
+    return this.document.serverTools;
+  }
+
+  /** The models `auto` routes to unless configuration says otherwise. */
+  get routingDefaults(): CatalogDocument['routing'] {
+    return this.document.routing;
+  }
+
+  /** Whether fast mode can be asked of a model on a day (ignored counts: the API accepts it). */
+  fastModeAt(model: ModelInfo, at: Date): boolean {
+    const fast = model.fastMode;
+    return fast !== undefined && (!fast.until || dayOf(at) < fast.until);
+  }
+
+  /** Days until a model retires (negative once retired), or undefined without a date. */
+  daysToRetirement(model: ModelInfo, at: Date): number | undefined {
+    if (!model.retiresAt) return undefined;
+    return Math.ceil((Date.parse(`${model.retiresAt}T00:00:00Z`) - at.getTime()) / DAY_MS);
+  }
+}
+
+function doubled(rates: Rates): Rates {
+  const twice = (text: string) => String(Number(text) * 2);
+  return {
+    input: twice(rates.input),
+    cacheWrite5m: twice(rates.cacheWrite5m),
+    cacheWrite1h: twice(rates.cacheWrite1h),
+    cacheRead: twice(rates.cacheRead),
+    output: twice(rates.output),
+  };
+}
+
+function maxRates(all: Rates[]): Rates {
+  const pick = (kind: keyof Rates) =>
+    all.map((r) => r[kind]).reduce((a, b) => (Number(b) > Number(a) ? b : a), '0');
+  return {
+    input: pick('input'),
+    cacheWrite5m: pick('cacheWrite5m'),
+    cacheWrite1h: pick('cacheWrite1h'),
+    cacheRead: pick('cacheRead'),
+    output: pick('output'),
+  };
 }
 
 function mergeBy<T>(base: T[], overrides: T[], key: (item: T) => string): T[] {
@@ -119,7 +261,7 @@ function mergeBy<T>(base: T[], overrides: T[], key: (item: T) => string): T[] {
 }
 
 let shared: Catalog | undefined;
-/** The catalog with no overrides, loaded once. */
+/** The shipped catalog with no overrides, loaded once. */
 export function defaultCatalog(): Catalog {
   shared ??= new Catalog();
   return shared;

@@ -1,49 +1,67 @@
 import type { Usage } from '../pipeline/types.js';
 import { type Catalog, defaultCatalog } from './catalog.js';
-import { type Decimal, divideByPowerOfTen, multiplyDecimals, parseDecimal } from './money.js';
+import { type Decimal, divideByPowerOfTen, multiplyDecimals, parseDecimal, usdToPico } from './money.js';
 import type { ModelInfo, PriceEntry, Rates } from './schema.js';
 import { noteUnpriced } from './unpriced.js';
 
 export interface CostOptions {
   catalog?: Catalog;
-  /** Message Batches request: the batch discount applies to every token kind. */
+  /** A Message Batches result: the batch multiplier applies even when `usage.service_tier` is absent. */
   batch?: boolean;
-  /** The request's `inference_geo`; "us" costs more on the models the catalog lists. */
+  /** The request's `inference_geo`, used only when the response's usage does not say where it ran. */
   inferenceGeo?: string | null;
+  /** The request's `speed`, used only when the response's usage does not report one. */
+  speed?: string | null;
   /** Count and warn when the model has no price (default true; comparisons pass false). */
   track?: boolean;
 }
 
-/** Billed token counts by kind; 5m and 1h cache writes apart, each counted once. */
+/** Billed counts by kind; 5m and 1h cache writes apart, each counted once; server tools by use. */
 export interface TokenCounts {
   input: number;
   cacheWrite5m: number;
   cacheWrite1h: number;
   cacheRead: number;
   output: number;
+  webSearches: number;
+  webFetches: number;
+  /** Recorded, not priced per request: code execution is billed per container hour. */
+  codeExecutions: number;
 }
 
-export type TokenKind = keyof TokenCounts;
+export type TokenKind = 'input' | 'cacheWrite5m' | 'cacheWrite1h' | 'cacheRead' | 'output';
 const tokenKinds: TokenKind[] = ['input', 'cacheWrite5m', 'cacheWrite1h', 'cacheRead', 'output'];
+export type CostPart = TokenKind | 'webSearch';
 
-export interface PricedCost {
-  priced: true;
-  /** The catalog id of the model that was priced. */
+export type UnpricedReason = 'unknown model' | 'no price' | 'no fast-mode price';
+
+interface CostFields {
+  /** The catalog id of the model that was priced (the name as sent when unknown). */
   model: string;
-  /** The date from which the price used holds. */
-  priceFrom: string;
   /** Total in pico-dollars (1e-12 USD). */
   pico: bigint;
-  breakdown: Record<TokenKind, bigint>;
+  breakdown: Record<CostPart, bigint>;
+  /** A prompt-size tier's rates applied (Haiku 5.5 above 100,000 tokens, Sonnet 4.5 above 200,000). */
   longContext: boolean;
   batch: boolean;
+  /** An `inference_geo` multiplier other than 1 applied. */
   geo: boolean;
+  fast: boolean;
 }
 
-export interface UnpricedCost {
+export interface PricedCost extends CostFields {
+  priced: true;
+  /** The date from which the price used holds. */
+  priceFrom: string;
+}
+
+/**
+ * No price in the catalog. `pico` is what the request is counted at: its family's dearest rates
+ * (policy `worst-case`, the default) or 0 (policy `allow`). Never silently $0 under the default.
+ */
+export interface UnpricedCost extends CostFields {
   priced: false;
-  model: string;
-  reason: 'unknown model' | 'no price';
+  reason: UnpricedReason;
 }
 
 export type Cost = PricedCost | UnpricedCost;
@@ -63,16 +81,20 @@ export function tokenCounts(usage: Usage): TokenCounts {
     const unexplained = created - cacheWrite5m - cacheWrite1h;
     if (unexplained > 0) cacheWrite5m += unexplained;
   }
+  const tools = usage.server_tool_use;
   return {
     input: usage.input_tokens ?? 0,
     cacheWrite5m,
     cacheWrite1h,
     cacheRead: usage.cache_read_input_tokens ?? 0,
     output: usage.output_tokens ?? 0,
+    webSearches: tools?.web_search_requests ?? 0,
+    webFetches: tools?.web_fetch_requests ?? 0,
+    codeExecutions: tools?.code_execution_requests ?? 0,
   };
 }
 
-/** Input as the long-context rule counts it: plain input, cache writes and cache reads. */
+/** The prompt as prompt-size tiers count it: plain input, cache writes and cache reads. */
 export function totalInputTokens(counts: TokenCounts): number {
   return counts.input + counts.cacheWrite5m + counts.cacheWrite1h + counts.cacheRead;
 }
@@ -87,60 +109,144 @@ function decimal(text: string): Decimal {
   return parsed;
 }
 
+type WholeRates = Record<TokenKind, number>;
+
+/** One way of pricing a model on a day: its rates, prompt tiers and the multipliers in force. */
 interface PriceContext {
-  model: ModelInfo;
-  price: PriceEntry;
+  model: string;
+  priceFrom: string;
+  /** Standard-speed or fast rates, as the variant asks. */
+  rates: Rates;
+  tiers: Array<{ aboveTokens: number; rates: Rates }>;
   multiplier: Decimal;
   batch: boolean;
   geo: boolean;
-  wholeRates?: WholeRates | null;
-  longWholeRates?: WholeRates | null;
+  fast: boolean;
+  webSearchPico: bigint;
+  /** Pico-dollars per token when whole (see wholeRates), by tier index (-1: no tier), filled lazily. */
+  whole: Map<number, WholeRates | null>;
+  unpriced?: UnpricedReason;
 }
 
-type FoundContext = { ok: true; ctx: PriceContext } | { ok: false; cost: UnpricedCost };
-type DayContexts = Map<string, { dayStart: number; found: FoundContext }>;
+type DayContexts = Map<string, { dayStart: number; ctx: PriceContext }>;
 
-// Contexts by variant (plain, batch, US geo, both), then model name, for the UTC day they were
-// looked up in: every response is priced, and the answer only changes with the day.
-const contexts = new WeakMap<Catalog, DayContexts[]>();
+// Contexts by variant (batch, geo, speed), then model name, for the UTC day they were looked up
+// in: every response is priced, and the answer only changes with the day.
+const contexts = new WeakMap<Catalog, Map<string, DayContexts>>();
 const DAY_MS = 86_400_000;
+const PLAIN = '';
 // There is one catalog in a gateway: the last one asked about is found without a lookup.
 let lastCatalog: Catalog | undefined;
-let lastContexts: DayContexts[] | undefined;
+let lastContexts: Map<string, DayContexts> | undefined;
 
-function priceContext(modelName: string, at: Date, options: CostOptions): FoundContext {
-  const catalog = options.catalog ?? defaultCatalog();
+interface Variant {
+  batch: boolean;
+  geo: string | null;
+  fast: boolean;
+}
+
+/** What the response says happened, the request's fields only where usage is silent. */
+function variantOf(usage: Usage | undefined, options: CostOptions): Variant {
+  const geo = usage?.inference_geo ?? options.inferenceGeo ?? null;
+  const speed = usage?.speed ?? options.speed ?? null;
+  return {
+    batch: options.batch === true || usage?.service_tier === 'batch',
+    geo: typeof geo === 'string' ? geo : null,
+    fast: speed === 'fast',
+  };
+}
+
+function priceContext(modelName: string, at: Date, variant: Variant, catalog: Catalog): PriceContext {
   let byVariant = catalog === lastCatalog ? lastContexts : contexts.get(catalog);
   if (!byVariant) {
-    byVariant = [new Map(), new Map(), new Map(), new Map()];
+    byVariant = new Map();
     contexts.set(catalog, byVariant);
   }
   lastCatalog = catalog;
   lastContexts = byVariant;
-  const byModel = byVariant[(options.batch ? 2 : 0) + (options.inferenceGeo === 'us' ? 1 : 0)]!;
+  const key =
+    variant.batch || variant.geo || variant.fast
+      ? `${variant.batch ? 'b' : ''}${variant.fast ? 'f' : ''}${variant.geo ?? ''}`
+      : PLAIN;
+  let byModel = byVariant.get(key);
+  if (!byModel) {
+    byModel = new Map();
+    byVariant.set(key, byModel);
+  }
   const ms = at.getTime();
   const dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
   const cached = byModel.get(modelName);
-  if (cached?.dayStart === dayStart) return cached.found;
-  const found = lookUpContext(catalog, modelName, at, options);
-  byModel.set(modelName, { dayStart, found });
-  return found;
+  if (cached?.dayStart === dayStart) return cached.ctx;
+  const ctx = lookUpContext(catalog, modelName, at, variant);
+  byModel.set(modelName, { dayStart, ctx });
+  return ctx;
 }
 
-function lookUpContext(catalog: Catalog, modelName: string, at: Date, options: CostOptions): FoundContext {
+function lookUpContext(catalog: Catalog, modelName: string, at: Date, variant: Variant): PriceContext {
   const model = catalog.model(modelName);
-  if (!model) return { ok: false, cost: { priced: false, model: modelName, reason: 'unknown model' } };
-  const price = catalog.priceAt(model.id, at);
-  if (!price) return { ok: false, cost: { priced: false, model: model.id, reason: 'no price' } };
-  const batch = options.batch === true;
-  const geo = options.inferenceGeo === 'us' && catalog.inferenceGeo.appliesFromModels.includes(model.id);
+  const price = model ? catalog.priceAt(model.id, at) : undefined;
+  const unpriced: UnpricedReason | undefined = !model
+    ? 'unknown model'
+    : !price
+      ? 'no price'
+      : variant.fast && !price.fast && model.fastMode?.status !== 'ignored'
+        ? 'no fast-mode price'
+        : undefined;
+  // Fast mode that the model ignores is billed at standard rates (the API says so in usage.speed).
+  const fast = variant.fast && (unpriced !== undefined || model?.fastMode?.status !== 'ignored');
   const factors: Decimal[] = [];
-  if (batch) factors.push(decimal(catalog.batchDiscount));
-  if (geo) factors.push(decimal(catalog.inferenceGeo.us));
-  return { ok: true, ctx: { model, price, multiplier: multiplyDecimals(...factors), batch, geo } };
+  if (variant.batch) factors.push(decimal(catalog.batchMultiplier));
+  // An unknown model is assumed to bill the geo multiplier: the dearer assumption.
+  const geoFactor = model
+    ? catalog.geoMultiplier(model, variant.geo)
+    : variant.geo
+      ? (catalog.document.multipliers.inferenceGeo.values[variant.geo] ?? '1')
+      : '1';
+  if (geoFactor !== '1') factors.push(decimal(geoFactor));
+  const base = {
+    multiplier: multiplyDecimals(...factors),
+    batch: variant.batch,
+    geo: geoFactor !== '1',
+    fast,
+    webSearchPico: usdToPico(catalog.serverTools.webSearch.usdPerUse),
+    whole: new Map<number, WholeRates | null>(),
+  };
+  if (unpriced) {
+    const rates = catalog.worstRates(catalog.familyOf(modelName), at, variant.fast);
+    const counted = catalog.unpricedPolicy !== 'allow';
+    return {
+      ...base,
+      model: model?.id ?? modelName,
+      priceFrom: '',
+      rates: counted ? rates : zeroRates,
+      tiers: [],
+      unpriced,
+      webSearchPico: counted ? base.webSearchPico : 0n,
+    };
+  }
+  const chosen = fast && price!.fast ? price!.fast : price!;
+  return {
+    ...base,
+    model: model!.id,
+    priceFrom: price!.from,
+    rates: ratesOf(chosen),
+    // Fast mode's rates already cover the whole window; prompt tiers are standard-speed prices.
+    tiers: fast ? [] : tiersOf(price!),
+  };
 }
 
-type WholeRates = Record<TokenKind, number>;
+const zeroRates: Rates = { input: '0', cacheWrite5m: '0', cacheWrite1h: '0', cacheRead: '0', output: '0' };
+const ratesOf = (r: Rates): Rates => ({
+  input: r.input,
+  cacheWrite5m: r.cacheWrite5m,
+  cacheWrite1h: r.cacheWrite1h,
+  cacheRead: r.cacheRead,
+  output: r.output,
+});
+const tiersOf = (price: PriceEntry) =>
+  [...(price.promptTiers ?? [])]
+    .sort((a, b) => a.aboveTokens - b.aboveTokens)
+    .map((tier) => ({ aboveTokens: tier.aboveTokens, rates: ratesOf(tier) }));
 
 /**
  * Pico-dollars per token of each kind when all are whole numbers (every price so far: six
@@ -158,11 +264,6 @@ function wholeRates(rates: Rates, multiplier: Decimal): WholeRates | null {
   return whole;
 }
 
-function isLongContext(ctx: PriceContext, inputTokens: number): boolean {
-  const threshold = ctx.model.longContext?.thresholdTokens;
-  return ctx.price.longContext !== undefined && threshold !== undefined && inputTokens > threshold;
-}
-
 /** tokens × rate (USD/MTok) × multiplier, as pico-dollars scaled by 10^scale (exact). */
 function scaledAmount(tokens: number, rate: string, multiplier: Decimal): { value: bigint; scale: number } {
   const r = decimal(rate);
@@ -173,13 +274,26 @@ function scaledAmount(tokens: number, rate: string, multiplier: Decimal): { valu
   };
 }
 
-function priceCounts(counts: TokenCounts, ctx: PriceContext): PricedCost {
-  const longContext = isLongContext(ctx, totalInputTokens(counts));
-  const rates: Rates = longContext ? ctx.price.longContext! : ctx.price;
-  // Kept on the context, which is cached per model, variant and day.
-  if (longContext) ctx.longWholeRates ??= wholeRates(rates, ctx.multiplier);
-  else ctx.wholeRates ??= wholeRates(rates, ctx.multiplier);
-  const whole = longContext ? ctx.longWholeRates : ctx.wholeRates;
+/** The prompt-size tier a request falls in: the highest whose threshold its prompt exceeds (-1: none). */
+function tierIndex(ctx: PriceContext, counts: TokenCounts): number {
+  if (ctx.tiers.length === 0) return -1;
+  const prompt = totalInputTokens(counts);
+  let index = -1;
+  for (let i = 0; i < ctx.tiers.length; i++) if (prompt > ctx.tiers[i]!.aboveTokens) index = i;
+  return index;
+}
+
+function priceCounts(counts: TokenCounts, ctx: PriceContext): Cost {
+  const tier = tierIndex(ctx, counts);
+  const rates = tier === -1 ? ctx.rates : ctx.tiers[tier]!.rates;
+  let whole = ctx.whole.get(tier);
+  if (whole === undefined) {
+    whole = wholeRates(rates, ctx.multiplier);
+    ctx.whole.set(tier, whole);
+  }
+  const webSearch = counts.webSearches === 0 ? 0n : BigInt(counts.webSearches) * ctx.webSearchPico;
+  let breakdown: Record<CostPart, bigint> | undefined;
+  let pico = 0n;
   if (whole) {
     const input = counts.input * whole.input;
     const cacheWrite5m = counts.cacheWrite5m * whole.cacheWrite5m;
@@ -188,54 +302,51 @@ function priceCounts(counts: TokenCounts, ctx: PriceContext): PricedCost {
     const output = counts.output * whole.output;
     const total = input + cacheWrite5m + cacheWrite1h + cacheRead + output;
     // Each part is at most the total, so one check covers them all.
-    if (Number.isSafeInteger(total))
-      return {
-        priced: true,
-        model: ctx.model.id,
-        priceFrom: ctx.price.from,
-        pico: BigInt(total),
-        breakdown: {
-          input: BigInt(input),
-          cacheWrite5m: BigInt(cacheWrite5m),
-          cacheWrite1h: BigInt(cacheWrite1h),
-          cacheRead: BigInt(cacheRead),
-          output: BigInt(output),
-        },
-        longContext,
-        batch: ctx.batch,
-        geo: ctx.geo,
+    if (Number.isSafeInteger(total)) {
+      breakdown = {
+        input: BigInt(input),
+        cacheWrite5m: BigInt(cacheWrite5m),
+        cacheWrite1h: BigInt(cacheWrite1h),
+        cacheRead: BigInt(cacheRead),
+        output: BigInt(output),
+        webSearch,
       };
+      pico = BigInt(total) + webSearch;
+    }
   }
-  const parts = tokenKinds.map((kind) => scaledAmount(counts[kind], rates[kind], ctx.multiplier));
-  const scale = Math.max(...parts.map((p) => p.scale));
-  let total = 0n;
-  for (const part of parts) total += part.value * 10n ** BigInt(scale - part.scale);
-  const breakdown = Object.fromEntries(
-    tokenKinds.map((kind, i) => [kind, divideByPowerOfTen(parts[i]!.value, parts[i]!.scale)]),
-  ) as Record<TokenKind, bigint>;
-  return {
-    priced: true,
-    model: ctx.model.id,
-    priceFrom: ctx.price.from,
-    pico: divideByPowerOfTen(total, scale),
+  if (!breakdown) {
+    const parts = tokenKinds.map((kind) => scaledAmount(counts[kind], rates[kind], ctx.multiplier));
+    const scale = Math.max(...parts.map((p) => p.scale));
+    let total = 0n;
+    for (const part of parts) total += part.value * 10n ** BigInt(scale - part.scale);
+    breakdown = Object.fromEntries(
+      tokenKinds.map((kind, i) => [kind, divideByPowerOfTen(parts[i]!.value, parts[i]!.scale)]),
+    ) as Record<CostPart, bigint>;
+    breakdown.webSearch = webSearch;
+    pico = divideByPowerOfTen(total, scale) + webSearch;
+  }
+  const fields = {
+    model: ctx.model,
+    pico,
     breakdown,
-    longContext,
+    longContext: tier !== -1,
     batch: ctx.batch,
     geo: ctx.geo,
+    fast: ctx.fast,
   };
+  if (ctx.unpriced) return { priced: false, reason: ctx.unpriced, ...fields };
+  return { priced: true, priceFrom: ctx.priceFrom, ...fields };
 }
 
 /**
- * What a request cost, from its usage (streamed or not, the counts are the same), with the price
- * in force at `at`. A model without a price is `{ priced: false }`, never zero.
+ * What a request cost, from its usage (streamed or not, the counts are the same) with the price
+ * in force at `at`: speed, geo, service tier and server-tool uses as the response reports them.
+ * A model without a price is `{ priced: false }` and counted at its family's dearest rates.
  */
 export function costOf(usage: Usage, model: string, at: Date, options: CostOptions = {}): Cost {
-  const found = priceContext(model, at, options);
-  if (!found.ok) {
-    if (options.track !== false) noteUnpriced(found.cost.model);
-    return found.cost;
-  }
-  return priceCounts(tokenCounts(usage), found.ctx);
+  const ctx = priceContext(model, at, variantOf(usage, options), options.catalog ?? defaultCatalog());
+  if (ctx.unpriced && options.track !== false) noteUnpriced(ctx.model, ctx.unpriced);
+  return priceCounts(tokenCounts(usage), ctx);
 }
 
 /** The same usage priced on another model (what a routed request would have cost elsewhere). */
@@ -257,14 +368,15 @@ export function cacheSavings(
   at: Date,
   options: CostOptions = {},
 ): CacheSavings | undefined {
-  const found = priceContext(model, at, options);
-  if (!found.ok) return undefined;
-  return cacheSavingsOfCounts(tokenCounts(usage), found.ctx);
+  const ctx = priceContext(model, at, variantOf(usage, options), options.catalog ?? defaultCatalog());
+  if (ctx.unpriced) return undefined;
+  return cacheSavingsOfCounts(tokenCounts(usage), ctx);
 }
 
 function cacheSavingsOfCounts(counts: TokenCounts, ctx: PriceContext): CacheSavings {
   const actual = priceCounts(counts, ctx);
-  const rates: Rates = actual.longContext ? ctx.price.longContext! : ctx.price;
+  const tier = tierIndex(ctx, counts);
+  const rates = tier === -1 ? ctx.rates : ctx.tiers[tier]!.rates;
   const asInput = (tokens: number) => {
     const part = scaledAmount(tokens, rates.input, ctx.multiplier);
     return divideByPowerOfTen(part.value, part.scale);
@@ -278,6 +390,17 @@ function cacheSavingsOfCounts(counts: TokenCounts, ctx: PriceContext): CacheSavi
   };
 }
 
+const noCounts: TokenCounts = {
+  input: 0,
+  cacheWrite5m: 0,
+  cacheWrite1h: 0,
+  cacheRead: 0,
+  output: 0,
+  webSearches: 0,
+  webFetches: 0,
+  codeExecutions: 0,
+};
+
 /** Cache savings from token totals (reports use grouped ledger sums). */
 export function cacheReadSavingsOfTokens(
   cacheReadTokens: number,
@@ -285,18 +408,11 @@ export function cacheReadSavingsOfTokens(
   at: Date,
   options: CostOptions = {},
 ): bigint | undefined {
-  const found = priceContext(model, at, options);
-  if (!found.ok) return undefined;
-  const counts: TokenCounts = {
-    input: 0,
-    cacheWrite5m: 0,
-    cacheWrite1h: 0,
-    cacheRead: cacheReadTokens,
-    output: 0,
-  };
-  // Grouped sums lose the per-request long-context split; the standard rates are used.
-  const ctx = { ...found.ctx, price: { ...found.ctx.price, longContext: undefined } };
-  return cacheSavingsOfCounts(counts, ctx).readSavingsPico;
+  const ctx = priceContext(model, at, variantOf(undefined, options), options.catalog ?? defaultCatalog());
+  if (ctx.unpriced) return undefined;
+  // Grouped sums lose the per-request prompt-size split; the standard rates are used.
+  return cacheSavingsOfCounts({ ...noCounts, cacheRead: cacheReadTokens }, { ...ctx, tiers: [] })
+    .readSavingsPico;
 }
 
 export interface WorstCaseInput {
@@ -310,7 +426,8 @@ export interface WorstCaseInput {
 
 /**
  * The most a request can cost before it is sent, for budget reservation: the input estimate at
- * the dearest input rate it can be billed at, plus `max_tokens` at the output rate.
+ * the dearest input rate it can be billed at, plus `max_tokens` at the output rate, with the
+ * request's speed, geo and batch multipliers. Unpriced models are counted at their worst case.
  */
 export function worstCaseCost(
   model: string,
@@ -318,16 +435,17 @@ export function worstCaseCost(
   request: WorstCaseInput,
   options: CostOptions = {},
 ): Cost {
-  const found = priceContext(model, at, options);
-  if (!found.ok) return found.cost;
-  const counts: TokenCounts = {
-    input: request.cacheWrite ? 0 : request.inputTokens,
-    cacheWrite5m: request.cacheWrite === '5m' ? request.inputTokens : 0,
-    cacheWrite1h: request.cacheWrite === '1h' ? request.inputTokens : 0,
-    cacheRead: 0,
-    output: request.maxTokens,
-  };
-  return priceCounts(counts, found.ctx);
+  const ctx = priceContext(model, at, variantOf(undefined, options), options.catalog ?? defaultCatalog());
+  return priceCounts(
+    {
+      ...noCounts,
+      input: request.cacheWrite ? 0 : request.inputTokens,
+      cacheWrite5m: request.cacheWrite === '5m' ? request.inputTokens : 0,
+      cacheWrite1h: request.cacheWrite === '1h' ? request.inputTokens : 0,
+      output: request.maxTokens,
+    },
+    ctx,
+  );
 }
 
 /** The longest cache TTL a request body asks for (explicit breakpoints or automatic caching). */
@@ -348,4 +466,9 @@ export function requestedCacheWrite(body: unknown): '5m' | '1h' | undefined {
   };
   visit(body, 0);
   return found;
+}
+
+/** Whether a model can be priced on a day (for the guard's `refuse` policy and `doctor`). */
+export function hasPrice(catalog: Catalog, model: ModelInfo | undefined, at: Date): boolean {
+  return model !== undefined && catalog.priceAt(model.id, at) !== undefined;
 }

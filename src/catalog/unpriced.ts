@@ -6,8 +6,8 @@ import { Counter } from 'prom-client';
  */
 export const unpricedRequests = new Counter({
   name: 'sluice_unpriced_requests_total',
-  help: 'Requests recorded without a cost because their model has no price in the catalog',
-  labelNames: ['model'],
+  help: 'Requests whose model has no price in the catalog (counted at the worst case unless allowed)',
+  labelNames: ['model', 'reason'],
   registers: [],
 });
 
@@ -22,13 +22,13 @@ export function setUnpricedWarning(handler: Warn): void {
 }
 
 /** Counts an unpriced request and warns the first time a model is seen without a price. */
-export function noteUnpriced(model: string): void {
-  unpricedRequests.inc({ model });
+export function noteUnpriced(model: string, reason: string): void {
+  unpricedRequests.inc({ model, reason });
   if (warnedModels.has(model)) return;
   warnedModels.add(model);
   warn(
-    `model "${model}" has no price in the catalog: its requests are recorded as unpriced (not $0); ` +
-      'add a price under catalog.prices in sluice.yaml',
+    `model "${model}" has no price in the catalog (${reason}): its requests are counted at the ` +
+      'dearest price of its family and recorded as unpriced; run `sluice catalog update` or add a price under catalog.prices in sluice.yaml',
     model,
   );
 }

@@ -30,35 +30,50 @@ export function catalogForCommand(flags: ConfigFlags): Catalog {
 }
 
 export function retirementNote(
+  catalog: Catalog,
   model: ModelInfo,
   now: Date,
 ): { status: 'retired' | 'retiring' | 'current'; note: string } {
-  if (!model.retiresAt) return { status: 'current', note: '' };
-  const today = now.toISOString().slice(0, 10);
-  if (model.retiresAt <= today) return { status: 'retired', note: `RETIRED ${model.retiresAt}` };
-  const days = Math.ceil((Date.parse(`${model.retiresAt}T00:00:00Z`) - now.getTime()) / 86_400_000);
+  const status = catalog.statusAt(model, now);
+  if (status === 'retired')
+    return {
+      status: 'retired',
+      note: `RETIRED${model.retiresAt ? ` ${model.retiresAt}` : ''}${replacedBy(model)}`,
+    };
+  const days = catalog.daysToRetirement(model, now);
+  if (days === undefined) return { status: 'current', note: status === 'active' ? '' : status };
   if (days <= RETIRING_SOON_DAYS)
-    return { status: 'retiring', note: `retires ${model.retiresAt} (in ${days} days)` };
+    return { status: 'retiring', note: `retires ${model.retiresAt} (in ${days} days)${replacedBy(model)}` };
   return { status: 'current', note: `retires ${model.retiresAt}` };
 }
 
+const replacedBy = (model: ModelInfo) => (model.replacement ? `, use ${model.replacement}` : '');
+
 export function catalogView(catalog: Catalog, now: Date) {
   return {
-    versions: catalog.versions,
-    batchDiscount: catalog.batchDiscount,
-    inferenceGeo: catalog.inferenceGeo,
-    models: catalog.models.map((model) => {
-      const retirement = retirementNote(model, now);
-      return { ...model, retirement: retirement.status };
-    }),
+    version: catalog.version,
+    checked: catalog.document.checked,
+    source: catalog.document.source,
+    multipliers: catalog.document.multipliers,
+    serverTools: catalog.serverTools,
+    routing: catalog.routingDefaults,
+    unpricedPolicy: catalog.unpricedPolicy,
+    models: catalog.models.map((model) => ({
+      ...model,
+      status: catalog.statusAt(model, now),
+      retirement: retirementNote(catalog, model, now).status,
+    })),
     prices: catalog.models.map((model) => ({
       model: model.id,
       price: catalog.priceAt(model.id, now) ?? null,
     })),
+    pools: catalog.pools,
     defaultTier: catalog.defaultTier,
     tiers: catalog.tiers,
   };
 }
+
+const n = (value: number) => value.toLocaleString('en-US');
 
 export function register(program: Command): void {
   program
@@ -76,52 +91,47 @@ export function register(program: Command): void {
         return;
       }
       const out: string[] = [];
-      out.push(`Models (catalog ${catalog.versions.models})`);
+      out.push(`Models (catalog ${catalog.version}, checked ${catalog.document.checked})`);
       const warnings: string[] = [];
-      const modelRows = [['model', 'aliases', 'class', 'context', 'max out', 'min cache', 'status']];
+      const modelRows = [['model', 'aliases', 'pool', 'context', 'max out', 'min cache', 'status']];
       for (const model of catalog.models) {
-        const retirement = retirementNote(model, now);
-        if (retirement.status !== 'current') warnings.push(`warning: ${model.id}: ${retirement.note}`);
+        const retirement = retirementNote(catalog, model, now);
+        if (retirement.status === 'retiring') warnings.push(`warning: ${model.id}: ${retirement.note}`);
         modelRows.push([
           model.id,
           model.aliases.join(', '),
-          model.class,
-          model.contextWindow.toLocaleString('en-US'),
-          model.maxOutputTokens.toLocaleString('en-US'),
-          model.minCacheableTokens.toLocaleString('en-US'),
-          [retirement.note, model.unconfirmed?.length ? 'unconfirmed figures' : '']
+          model.pool,
+          n(model.contextWindow),
+          n(model.maxOutputTokens),
+          n(model.minCacheableTokens),
+          [
+            retirement.note || catalog.statusAt(model, now),
+            model.unconfirmed?.length ? 'unconfirmed figures' : '',
+          ]
             .filter(Boolean)
             .join('; '),
         ]);
       }
       out.push(textTable(modelRows), '');
-      out.push(
-        `Prices in force on ${now.toISOString().slice(0, 10)}, USD per million tokens (prices ${catalog.versions.prices})`,
-      );
+      out.push(`Prices in force on ${now.toISOString().slice(0, 10)}, USD per million tokens`);
       const priceRows = [['model', 'since', 'input', 'write 5m', 'write 1h', 'read', 'output', 'notes']];
       for (const model of catalog.models) {
         const price = catalog.priceAt(model.id, now);
         if (!price) {
-          priceRows.push([
-            model.id,
-            '-',
-            '-',
-            '-',
-            '-',
-            '-',
-            '-',
-            'no price: its requests are recorded as unpriced',
-          ]);
+          const counted =
+            catalog.unpricedPolicy === 'allow'
+              ? 'let through uncounted'
+              : catalog.unpricedPolicy === 'refuse'
+                ? 'refused'
+                : "counted at its family's dearest price";
+          priceRows.push([model.id, '-', '-', '-', '-', '-', '-', `no price: ${counted}`]);
           continue;
         }
         const notes: string[] = [];
-        if (price.longContext && model.longContext) {
-          notes.push(
-            `> ${model.longContext.thresholdTokens.toLocaleString('en-US')} input: ${price.longContext.input} / ${price.longContext.output}`,
-          );
-        }
-        if (catalog.inferenceGeo.appliesFromModels.includes(model.id))
-          notes.push(`us geo × ${catalog.inferenceGeo.us}`);
+        for (const tier of price.promptTiers ?? [])
+          notes.push(`prompt > ${n(tier.aboveTokens)}: ${tier.input} / ${tier.output} (whole request)`);
+        if (price.fast) notes.push(`fast: ${price.fast.input} / ${price.fast.output}`);
+        if (model.inferenceGeo) notes.push(`us geo × ${catalog.document.multipliers.inferenceGeo.values.us}`);
         const next = catalog.prices
           .filter((p) => catalog.model(p.model)?.id === model.id && p.from > price.from)
           .sort((a, b) => a.from.localeCompare(b.from))[0];
@@ -138,27 +148,32 @@ export function register(program: Command): void {
         ]);
       }
       out.push(textTable(priceRows));
+      const tools = catalog.serverTools;
       out.push(
-        `Batch requests: × ${catalog.batchDiscount} on every kind (stacks with cache and geo multipliers).`,
+        `Batch requests: × ${catalog.batchMultiplier} on every token kind (stacks with cache, geo and prompt-size rates).`,
+        `Web search: $${tools.webSearch.usdPerUse} per search; web fetch: tokens only; code execution: $${tools.codeExecution.usdPerContainerHour} per container hour after ${n(tools.codeExecution.freeHoursPerMonth)} free hours a month (billed per organization: counted, not priced per request).`,
         '',
       );
-      out.push(
-        `Rate-limit tiers (tiers ${catalog.versions.tiers}; default ${catalog.defaultTier}), RPM / ITPM / OTPM`,
-      );
-      const classes = catalog.modelClasses();
-      const tierRows = [['tier', 'credit', 'monthly cap', ...classes]];
-      for (const tier of catalog.tiers) {
+      out.push(`Rate-limit tiers (default ${catalog.defaultTier}), RPM / ITPM / OTPM per pool`);
+      const pools = catalog.poolIds();
+      const tierRows = [['pool', ...catalog.tiers.map((t) => t.name + (t.unconfirmed?.length ? '*' : ''))]];
+      for (const pool of pools) {
         tierRows.push([
-          tier.name + (tier.unconfirmed ? ' (unconfirmed)' : ''),
-          tier.creditThresholdUsd ? `$${tier.creditThresholdUsd}` : '-',
-          tier.monthlySpendCapUsd ? `$${tier.monthlySpendCapUsd}` : '-',
-          ...classes.map((c) => {
-            const l = catalog.tierLimits(tier.name, c);
-            return `${l.rpm.toLocaleString('en-US')} / ${l.itpm.toLocaleString('en-US')} / ${l.otpm.toLocaleString('en-US')}`;
+          pool + (catalog.pool(pool)?.unconfirmed ? '*' : ''),
+          ...catalog.tiers.map((tier) => {
+            const l = catalog.tierLimits(tier.name, pool);
+            return `${n(l.rpm)} / ${n(l.itpm)} / ${n(l.otpm)}`;
           }),
         ]);
       }
-      out.push(textTable(tierRows));
+      tierRows.push([
+        'monthly cap',
+        ...catalog.tiers.map((t) => (t.monthlySpendCapUsd ? `$${n(Number(t.monthlySpendCapUsd))}` : '-')),
+      ]);
+      out.push(
+        textTable(tierRows),
+        '* figures not confirmed by a primary source: override them in sluice.yaml',
+      );
       process.stdout.write(`${out.join('\n')}\n`);
       for (const warning of warnings) process.stderr.write(`${warning}\n`);
     });

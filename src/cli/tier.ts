@@ -32,8 +32,7 @@ export function register(program: Command): void {
         if (flags.json) return printJson(report);
         const out: string[] = [];
         out.push(
-          `Tier ${report.tier}${report.unconfirmed ? ' (figures unconfirmed)' : ''}` +
-            (report.credit_threshold_usd ? `: credit threshold $${report.credit_threshold_usd}` : '') +
+          `Tier ${report.tier}${report.unconfirmed.length ? ` (unconfirmed: ${report.unconfirmed.join(', ')})` : ''}` +
             (report.monthly_spend_cap_usd ? `, monthly spend cap $${report.monthly_spend_cap_usd}` : ''),
         );
         out.push(
@@ -41,12 +40,12 @@ export function register(program: Command): void {
           '',
           'Busiest minute in the last 30 days against the tier (headroom)',
         );
-        const rows = [['class', 'requests/min', 'input tokens/min', 'output tokens/min']];
-        for (const c of report.classes) {
+        const rows = [['pool', 'requests/min', 'input tokens/min', 'output tokens/min']];
+        for (const c of report.pools) {
           const cell = (peak: number, limit: number, headroom: number) =>
             `${n(peak)} / ${n(limit)} (${headroom}%)`;
           rows.push([
-            c.class,
+            c.pool,
             cell(c.peak.rpm, c.limits.rpm, c.headroom_percent.rpm),
             cell(c.peak.itpm, c.limits.itpm, c.headroom_percent.itpm),
             cell(c.peak.otpm, c.limits.otpm, c.headroom_percent.otpm),
@@ -55,12 +54,7 @@ export function register(program: Command): void {
         out.push(textTable(rows));
         if (report.next_tier) {
           const next = report.next_tier;
-          out.push(
-            '',
-            next.credit_threshold_usd
-              ? `Next: ${next.name} at $${next.credit_threshold_usd} cumulative credit purchases ($${next.remaining_usd} to go, judged by recorded spend)`
-              : `Next: ${next.name}, assigned by usage history`,
-          );
+          out.push('', `Next: ${next.name}, assigned by usage history and account standing`);
         } else {
           out.push('', 'No higher published tier: ask Anthropic for custom limits.');
         }

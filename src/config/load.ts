@@ -92,6 +92,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['models', 'critical'], env.ANTHROPIC_CRITICAL_MODEL);
   set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'));
   set(['log', 'level'], env.SLUICE_LOG_LEVEL);
+  set(['catalog', 'unpriced'], env.SLUICE_UNPRICED);
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 
@@ -186,8 +187,14 @@ function checkModels(config: Config, catalog: Catalog, warnings: string[]): void
         `use a model from \`sluice catalog\`, e.g. ${catalog.models[0]?.id}`,
       );
     }
-    if (model.retiresAt && model.retiresAt <= now) {
-      warnings.push(`${variable}: ${name} was retired on ${model.retiresAt}; choose a current model`);
+    const status = catalog.statusAt(model, new Date(`${now}T12:00:00Z`));
+    if (status === 'retired') {
+      // Routing never sends to a retired model: the API would answer every routed request 404.
+      const instead = catalog.routingDefaults[tier === 'default' ? 'fast' : tier];
+      config.models[tier] = instead;
+      warnings.push(
+        `${variable}: ${name} was retired${model.retiresAt ? ` on ${model.retiresAt}` : ''}; routing uses ${instead} instead`,
+      );
     } else if (model.retiresAt) {
       warnings.push(`${variable}: ${name} is deprecated and retires on ${model.retiresAt}`);
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultCatalog } from '../catalog/catalog.js';
 import { catalogOverridesSchema } from '../catalog/schema.js';
 import { budgetsConfigSchema } from '../ledger/budget-config.js';
 import { ledgerConfigSchema } from '../ledger/config.js';
@@ -14,6 +15,7 @@ export const DEFAULT_KEY_NAMING = {
 };
 
 const positiveInt = z.number().int().positive();
+const routing = defaultCatalog().routingDefaults;
 
 export const retrySchema = z.strictObject({
   /** Attempts in all, the first included. */
@@ -73,13 +75,14 @@ export const configSchema = z.strictObject({
       naming: z.strictObject({ pattern: z.string(), rule: z.string() }).default(DEFAULT_KEY_NAMING),
     })
     .default({ naming: DEFAULT_KEY_NAMING }),
+  /** The models `auto` routes to; by default the catalog's current ones. */
   models: z
     .strictObject({
-      default: z.string().default('claude-haiku-4-5'),
-      reasoning: z.string().default('claude-sonnet-4-6'),
-      critical: z.string().default('claude-opus-4-8'),
+      default: z.string().default(routing.fast),
+      reasoning: z.string().default(routing.reasoning),
+      critical: z.string().default(routing.critical),
     })
-    .default({ default: 'claude-haiku-4-5', reasoning: 'claude-sonnet-4-6', critical: 'claude-opus-4-8' }),
+    .default({ default: routing.fast, reasoning: routing.reasoning, critical: routing.critical }),
   /** max_tokens filled in when a request has none and its key sets no cap. */
   maxTokens: positiveInt.default(1024),
   log: z

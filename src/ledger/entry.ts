@@ -26,6 +26,7 @@ export interface LedgerEntry {
   cost: Cost;
   batch?: boolean;
   geo?: string | null;
+  speed?: string | null;
 }
 
 const emptyUsage: Usage = {
@@ -47,7 +48,8 @@ export function entryFromCall(
   const reason = call.route ? [call.route.rule, ...call.route.reasons].filter(Boolean).join('; ') : null;
   const model = call.model?.id ?? call.body.model;
   const cost: Cost = overrides.cost ?? call.cost ?? (call.usage ? unpriced(model) : free(model));
-  const geo = call.body['inference_geo'];
+  // Where and how fast it ran, as the response said (the request's ask when it said nothing).
+  const geo = call.usage?.inference_geo ?? call.body['inference_geo'];
   return {
     at: call.startedAtMs,
     requestId: call.id,
@@ -68,27 +70,34 @@ export function entryFromCall(
     tokens: tokenCounts(call.usage ?? emptyUsage),
     cost,
     // Message Batches results are billed at the batch rate; live calls never are.
-    batch: overrides.batch ?? false,
+    batch: overrides.batch ?? call.usage?.service_tier === 'batch',
     geo: typeof geo === 'string' ? geo : null,
+    speed: call.usage?.speed ?? null,
   };
 }
 
-const zeroBreakdown = { input: 0n, cacheWrite5m: 0n, cacheWrite1h: 0n, cacheRead: 0n, output: 0n };
-
-/** Usage that nobody priced is recorded as unpriced, never as $0. */
-const unpriced = (model: string): Cost => ({ priced: false, model, reason: 'no price' });
-
-/** A call that reported no usage (refused, failed before the upstream answered) was not billed. */
-const free = (model: string): Cost => ({
-  priced: true,
-  model,
-  priceFrom: '',
+const zeroBreakdown = {
+  input: 0n,
+  cacheWrite5m: 0n,
+  cacheWrite1h: 0n,
+  cacheRead: 0n,
+  output: 0n,
+  webSearch: 0n,
+};
+const noCost = {
   pico: 0n,
   breakdown: zeroBreakdown,
   longContext: false,
   batch: false,
   geo: false,
-});
+  fast: false,
+};
+
+/** Usage that nobody priced (no pricer configured) is recorded as unpriced, never as priced $0. */
+const unpriced = (model: string): Cost => ({ priced: false, model, reason: 'no price', ...noCost });
+
+/** A call that reported no usage (refused, failed before the upstream answered) was not billed. */
+const free = (model: string): Cost => ({ priced: true, model, priceFrom: '', ...noCost });
 
 export function toLedgerRow(entry: LedgerEntry): Insertable<LedgerTable> {
   return {
@@ -111,9 +120,15 @@ export function toLedgerRow(entry: LedgerEntry): Insertable<LedgerTable> {
     cache_write_5m_tokens: entry.tokens.cacheWrite5m,
     cache_write_1h_tokens: entry.tokens.cacheWrite1h,
     cache_read_tokens: entry.tokens.cacheRead,
-    cost_pico: entry.cost.priced ? picoToSafeNumber(entry.cost.pico) : 0,
+    // Unpriced rows keep what budgets counted for them (the worst case, or 0 when allowed).
+    cost_pico: picoToSafeNumber(entry.cost.pico),
     priced: entry.cost.priced ? 1 : 0,
     batch: entry.batch ? 1 : 0,
     geo: entry.geo ?? null,
+    speed: entry.speed ?? null,
+    web_search_requests: entry.tokens.webSearches,
+    web_fetch_requests: entry.tokens.webFetches,
+    code_execution_requests: entry.tokens.codeExecutions,
+    unpriced_reason: entry.cost.priced ? null : entry.cost.reason,
   };
 }

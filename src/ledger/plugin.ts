@@ -137,17 +137,17 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       },
       {
         catalog,
-        inferenceGeo:
-          typeof call.body['inference_geo'] === 'string' ? (call.body['inference_geo'] as string) : null,
+        inferenceGeo: textField(call.body['inference_geo']),
+        speed: textField(call.body['speed']),
       },
     );
-    // An unpriced model reserves nothing (its cost is unknown) but an exhausted budget still refuses it.
+    // An unpriced model is reserved and settled at its worst case (nothing under the `allow` policy).
     const hold = (admission: Admission): Hold => {
       if (!admission.ok) throw admission.refusal.error;
       const { reservation } = admission;
-      return { settle: (ended) => reservation.settle(ended.cost?.priced ? ended.cost.pico : 0n) };
+      return { settle: (ended) => reservation.settle(ended.cost?.pico ?? 0n) };
     };
-    const admission = enforcer.reserve(payer, worst.priced ? worst.pico : 0n);
+    const admission = enforcer.reserve(payer, worst.pico);
     return admission instanceof Promise ? admission.then(hold) : hold(admission);
   };
 
@@ -220,3 +220,5 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     },
   };
 }
+
+const textField = (value: unknown): string | null => (typeof value === 'string' ? value : null);

@@ -300,8 +300,8 @@ export async function routingReport(
   };
 }
 
-export interface ClassUsage {
-  class: string;
+export interface PoolUsage {
+  pool: string;
   limits: RateLimits;
   /** The busiest minute in the last 30 days, per kind (each kind's own busiest minute). */
   peak: { rpm: number; itpm: number; otpm: number };
@@ -310,27 +310,22 @@ export interface ClassUsage {
 
 export interface TierReport {
   tier: string;
-  unconfirmed: boolean;
-  credit_threshold_usd: string | null;
+  /** Which of the tier's figures no primary source confirms. */
+  unconfirmed: string[];
   monthly_spend_cap_usd: string | null;
   spend_30d_usd: string;
   spend_this_month_usd: string;
   cumulative_usd: string;
-  classes: ClassUsage[];
-  next_tier: {
-    name: string;
-    credit_threshold_usd: string | null;
-    /** Credit still to buy to reach it, judged by cumulative spend; null when placement is by history. */
-    remaining_usd: string | null;
-    limits: Record<string, RateLimits>;
-  } | null;
+  pools: PoolUsage[];
+  /** Tiers are assigned by usage history and account standing, not bought. */
+  next_tier: { name: string; limits: Record<string, RateLimits> } | null;
   warnings: string[];
 }
 
 const STAGNATION_PERCENT = 80;
 
 /**
- * Spend against the configured tier, and the busiest minutes the ledger saw per model class
+ * Spend against the configured tier, and the busiest minutes the ledger saw per rate-limit pool
  * (requests, input tokens as ITPM counts them, output tokens) against the tier's limits.
  */
 export async function tierReport(
@@ -363,7 +358,7 @@ export async function tierReport(
     .execute();
   const perClassMinute = new Map<string, { rpm: number; itpm: number; otpm: number }>();
   for (const m of minutes) {
-    const modelClass = catalog.model(m.model)?.class ?? 'unknown';
+    const modelClass = catalog.model(m.model)?.pool ?? 'unknown';
     const id = `${modelClass}\u0000${m.minute}`;
     const cell = perClassMinute.get(id) ?? { rpm: 0, itpm: 0, otpm: 0 };
     cell.rpm += Number(m.requests);
@@ -382,7 +377,7 @@ export async function tierReport(
   }
 
   const warnings: string[] = [];
-  const classes: ClassUsage[] = [];
+  const classes: PoolUsage[] = [];
   const classNames = [...new Set([...Object.keys(tier.limits), ...peaks.keys()])].filter(
     (c) => c !== 'unknown',
   );
@@ -391,7 +386,7 @@ export async function tierReport(
     const peak = peaks.get(modelClass) ?? { rpm: 0, itpm: 0, otpm: 0 };
     const headroom = (used: number, limit: number) => Math.round((1 - used / limit) * 1000) / 10;
     classes.push({
-      class: modelClass,
+      pool: modelClass,
       limits,
       peak,
       headroom_percent: {
@@ -416,25 +411,12 @@ export async function tierReport(
   }
 
   const index = catalog.tiers.indexOf(tier);
-  const byCredit = tier.creditThresholdUsd !== undefined;
-  const next = catalog.tiers.slice(index + 1).find((t) => (t.creditThresholdUsd !== undefined) === byCredit);
-  let nextTier: TierReport['next_tier'] = null;
-  if (next) {
-    const threshold = next.creditThresholdUsd === undefined ? null : usdToPico(next.creditThresholdUsd);
-    const remaining = threshold === null ? null : threshold > cumulative ? threshold - cumulative : 0n;
-    nextTier = {
-      name: next.name,
-      credit_threshold_usd: next.creditThresholdUsd ?? null,
-      remaining_usd: remaining === null ? null : formatUsd(remaining, 2),
-      limits: next.limits,
-    };
-    if (warnings.length > 0) {
-      warnings.push(
-        threshold === null
-          ? `${next.name} is assigned by usage history; ask Anthropic or check the console`
-          : `${next.name} needs $${next.creditThresholdUsd} in cumulative credit purchases; spend recorded so far is $${formatUsd(cumulative, 2)}`,
-      );
-    }
+  const next = catalog.tiers[index + 1];
+  const nextTier: TierReport['next_tier'] = next ? { name: next.name, limits: next.limits } : null;
+  if (next && warnings.length > 0) {
+    warnings.push(
+      `${next.name} is assigned by usage history and account standing; request a rate-limit increase in the Console once 50% of the limits are used`,
+    );
   }
   if (tier.monthlySpendCapUsd !== undefined) {
     const cap = usdToPico(tier.monthlySpendCapUsd);
@@ -447,13 +429,12 @@ export async function tierReport(
 
   return {
     tier: tier.name,
-    unconfirmed: tier.unconfirmed === true,
-    credit_threshold_usd: tier.creditThresholdUsd ?? null,
+    unconfirmed: tier.unconfirmed ?? [],
     monthly_spend_cap_usd: tier.monthlySpendCapUsd ?? null,
     spend_30d_usd: formatUsd(spend30, 6),
     spend_this_month_usd: formatUsd(spendMonth, 6),
     cumulative_usd: formatUsd(cumulative, 6),
-    classes,
+    pools: classes,
     next_tier: nextTier,
     warnings,
   };
@@ -471,6 +452,8 @@ export function repriceRow(
     cache_read_tokens: number;
     batch: number;
     geo: string | null;
+    speed?: string | null;
+    web_search_requests?: number;
   },
   catalog: Catalog,
 ) {
@@ -482,15 +465,19 @@ export function repriceRow(
   });
 }
 
-/** A ledger row's token counts in the API's usage shape, so rows can be priced again. */
+/** A ledger row's counts in the API's usage shape, so rows can be priced again. */
 function usageOfRow(row: {
   input_tokens: number;
   output_tokens: number;
   cache_write_5m_tokens: number;
   cache_write_1h_tokens: number;
   cache_read_tokens: number;
+  speed?: string | null;
+  web_search_requests?: number;
 }): Usage {
   return {
+    ...(row.speed ? { speed: row.speed } : {}),
+    ...(row.web_search_requests ? { server_tool_use: { web_search_requests: row.web_search_requests } } : {}),
     input_tokens: row.input_tokens,
     output_tokens: row.output_tokens,
     cache_creation_input_tokens: row.cache_write_5m_tokens + row.cache_write_1h_tokens,

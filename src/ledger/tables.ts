@@ -28,6 +28,12 @@ export interface LedgerTable {
   priced: number;
   batch: number;
   geo: string | null;
+  speed: string | null;
+  web_search_requests: number;
+  web_fetch_requests: number;
+  code_execution_requests: number;
+  /** Why a row is unpriced (`priced` 0); its cost_pico is then what budgets counted. */
+  unpriced_reason: string | null;
 }
 
 /** Totals per UTC day, key and model for rows that were pruned; `key_id` is '' for keyless rows. */

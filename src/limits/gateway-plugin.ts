@@ -82,7 +82,7 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
     call.estimatedInputTokens = estimatedInputTokens;
     const result = limiter.admit({
       credentialId: upstreamCredentialId(options.loaded, principal.environment),
-      modelClass: model.class,
+      modelClass: model.pool,
       tokenizer: model.tokenizer,
       keyId: principal.keyId,
       environment: principal.environment,

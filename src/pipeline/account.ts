@@ -56,7 +56,7 @@ export function logLineJson(call: Call): string {
     latencyMs: ms(call.finishedAt),
     ttftMs: ms(call.firstByteAt),
     usage: call.usage,
-    costUsd: call.cost?.priced ? formatUsd(call.cost.pico) : undefined,
+    costUsd: call.cost ? formatUsd(call.cost.pico) : undefined,
     priced: call.cost?.priced,
   });
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Cost } from '../catalog/cost.js';
 import { formatUsdExact } from '../catalog/money.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
 import type { RetryPolicy } from '../upstream/retry.js';
@@ -196,7 +197,7 @@ async function relayJson(
   }
   const headers = responseHeaders(call, response.headers);
   headers['content-length'] = String(bytes.length);
-  if (call.cost?.priced) headers['x-sluice-cost-usd'] = formatUsdExact(call.cost.pico);
+  if (call.cost) costHeaders(call.cost, headers);
   responder.head(response.status, headers);
   responder.end(bytes);
   options.observe?.(call, response.status, response.headers);
@@ -260,10 +261,20 @@ function costEventData(call: Call) {
   const cost = call.cost;
   return {
     type: 'sluice_cost',
-    cost_usd: cost?.priced ? formatUsdExact(cost.pico) : null,
+    cost_usd: cost ? formatUsdExact(cost.pico) : null,
     priced: cost?.priced === true,
+    ...(cost && !cost.priced ? { unpriced_reason: cost.reason } : {}),
     usage: call.usage,
   };
+}
+
+/**
+ * `x-sluice-cost-usd`: what the request cost, or for a model without a price what it was
+ * counted at, with `x-sluice-cost-unpriced` saying why.
+ */
+function costHeaders(cost: Cost, headers: Record<string, string | string[]>): void {
+  headers['x-sluice-cost-usd'] = formatUsdExact(cost.pico);
+  if (!cost.priced) headers['x-sluice-cost-unpriced'] = cost.reason;
 }
 
 function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: number): boolean {

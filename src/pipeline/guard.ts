@@ -23,6 +23,7 @@ export function guardStage(catalog: Catalog, defaultMaxTokens: number): Stage {
           `key "${principal.name}" may not use model ${body.model}; allowed: ${principal.models.join(', ')}`,
         );
       }
+      checkModelCallable(catalog, call);
       const cap = principal.maxTokens;
       if (body.max_tokens === undefined) {
         const modelLimit = call.model?.maxOutputTokens ?? Number.POSITIVE_INFINITY;
@@ -33,6 +34,32 @@ export function guardStage(catalog: Catalog, defaultMaxTokens: number): Stage {
       }
     },
   };
+}
+
+/**
+ * A retired model is answered here as the API would (404), naming its replacement; a model
+ * without a price is refused when the catalog's `unpriced` policy says so.
+ */
+function checkModelCallable(catalog: Catalog, call: Call): void {
+  const at = new Date(call.startedAtMs);
+  const model = call.model;
+  if (model && catalog.statusAt(model, at) === 'retired') {
+    throw new ApiError(
+      404,
+      `model: ${call.body.model} was retired${model.retiresAt ? ` on ${model.retiresAt}` : ''}` +
+        (model.replacement ? `; use ${model.replacement}` : ''),
+      undefined,
+      'not_found_error',
+    );
+  }
+  if (catalog.unpricedPolicy === 'refuse' && (!model || !catalog.priceAt(model.id, at))) {
+    throw new ApiError(
+      403,
+      `model ${call.body.model} has no price in Sluice's catalog ${catalog.version}, and models without a price are refused (catalog.unpriced: refuse)`,
+      undefined,
+      'permission_error',
+    );
+  }
 }
 
 function modelAllowed(catalog: Catalog, allowed: string[], requested: string): boolean {
@@ -49,8 +76,9 @@ export function checkMessagesBody(body: unknown): asserts body is Call['body'] {
   if (typeof b.model !== 'string' || b.model === '')
     throw new ApiError(400, 'model: Field required (a string)');
   if (!Array.isArray(b.messages)) throw new ApiError(400, 'messages: Field required (an array)');
-  if (b.max_tokens !== undefined && (!Number.isInteger(b.max_tokens) || (b.max_tokens as number) < 1)) {
-    throw new ApiError(400, 'max_tokens: must be a positive integer');
+  // 0 asks for a cache pre-warm: no output, the prompt written to the cache.
+  if (b.max_tokens !== undefined && (!Number.isInteger(b.max_tokens) || (b.max_tokens as number) < 0)) {
+    throw new ApiError(400, 'max_tokens: must be a whole number, 0 or more');
   }
   if (b.stream !== undefined && typeof b.stream !== 'boolean')
     throw new ApiError(400, 'stream: must be a boolean');

@@ -25,6 +25,20 @@ export interface Usage {
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
   cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  /** Server-tool uses (web search is billed per use; code execution per container hour). */
+  server_tool_use?: ServerToolUse;
+  /** `standard`, `priority` or `batch`: batch is billed at the batch multiplier. */
+  service_tier?: string;
+  /** Where inference ran ("us", "global"), possibly from the workspace default. */
+  inference_geo?: string;
+  /** `standard` or `fast`: fast is billed at the fast-mode rates. */
+  speed?: string;
+}
+
+export interface ServerToolUse {
+  web_search_requests?: number;
+  web_fetch_requests?: number;
+  code_execution_requests?: number;
 }
 
 export type Priority = 'interactive' | 'batch';

@@ -1,3 +1,5 @@
+import { defaultCatalog } from '../catalog/catalog.js';
+
 /** Routing tiers, cheapest first. The order is the tier ranking used for floors and caps. */
 export const TIERS = ['fast', 'reasoning', 'critical'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -37,12 +39,8 @@ export const TIER_MODEL_ENV: Readonly<Record<Tier, string>> = {
   critical: 'ANTHROPIC_CRITICAL_MODEL',
 };
 
-/** Current, non-deprecated models of the catalog (the seed's 4-5 models are near end of life). */
-export const DEFAULT_TIER_MODELS: Readonly<Record<Tier, string>> = {
-  fast: 'claude-haiku-4-5',
-  reasoning: 'claude-sonnet-4-6',
-  critical: 'claude-opus-4-8',
-};
+/** The catalog's current model for each tier (data, updated with the catalog). */
+export const DEFAULT_TIER_MODELS: Readonly<Record<Tier, string>> = defaultCatalog().routingDefaults;
 
 /** Tier → model: the configuration's value, else the environment's, else the default. */
 export function tierModels(

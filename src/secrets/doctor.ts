@@ -34,7 +34,6 @@ export interface DoctorSettings {
   timeoutMs?: number;
 }
 
-const DEFAULT_MODEL = 'claude-haiku-4-5';
 const PLACEHOLDER_VALUE = /<[^>]*>|REPLACE|your[_-]?key|x{5,}|\.\.\.|…/i;
 const HIGH_MAX_TOKENS = 8192;
 const SHORT_TIMEOUT_MS = 5_000;
@@ -135,7 +134,7 @@ function checkModels(
   ]) {
     const name = env[variable]?.trim();
     if (!name) {
-      if (variable === 'ANTHROPIC_DEFAULT_MODEL') defaultModel = catalog.model(DEFAULT_MODEL);
+      if (variable === 'ANTHROPIC_DEFAULT_MODEL') defaultModel = catalog.model(catalog.routingDefaults.fast);
       continue;
     }
     const model = catalog.model(name);
@@ -144,17 +143,17 @@ function checkModels(
         name: variable,
         status: 'fail',
         message: `unknown model "${name}"`,
-        fix: `use a model the catalog knows (\`sluice catalog\`), e.g. ${DEFAULT_MODEL}`,
+        fix: `use a model the catalog knows (\`sluice catalog\`), e.g. ${catalog.routingDefaults.fast}`,
       });
       continue;
     }
     if (variable === 'ANTHROPIC_DEFAULT_MODEL') defaultModel = model;
-    if (model.retiresAt && model.retiresAt <= today) {
+    if (catalog.statusAt(model, new Date(`${today}T12:00:00Z`)) === 'retired') {
       checks.push({
         name: variable,
         status: 'fail',
-        message: `${name} was retired on ${model.retiresAt}`,
-        fix: 'choose a current model',
+        message: `${name} was retired${model.retiresAt ? ` on ${model.retiresAt}` : ''}`,
+        fix: `choose a current model${model.replacement ? `, e.g. ${model.replacement}` : ''}`,
       });
     } else if (model.retiresAt) {
       checks.push({
@@ -288,10 +287,10 @@ async function checkRepository(cwd: string, checks: Check[]): Promise<void> {
 
 /** The cheapest current model with a known price: the right target for a connection test. */
 export function cheapestModel(catalog: Catalog, now: Date): ModelInfo | undefined {
-  const today = now.toISOString().slice(0, 10);
   let best: { model: ModelInfo; cost: number } | undefined;
   for (const model of catalog.models) {
-    if (model.retiresAt && model.retiresAt <= today) continue;
+    const status = catalog.statusAt(model, now);
+    if (status !== 'active' && status !== 'legacy') continue;
     const price = catalog.priceAt(model.id, now);
     if (!price) continue;
     const cost = Number(price.input) + Number(price.output);
@@ -307,7 +306,10 @@ function errorCode(error: unknown): string {
 }
 
 async function checkConnection(settings: DoctorSettings, key: KeyState, checks: Check[]): Promise<void> {
-  const model = settings.model ?? cheapestModel(settings.catalog, new Date())?.id ?? DEFAULT_MODEL;
+  const model =
+    settings.model ??
+    cheapestModel(settings.catalog, new Date())?.id ??
+    settings.catalog.routingDefaults.fast;
   const url = new URL('/v1/messages', settings.upstreamUrl);
   const started = performance.now();
   let response: Response;
@@ -402,7 +404,7 @@ async function checkConnection(settings: DoctorSettings, key: KeyState, checks: 
     }
     return;
   }
-  const modelClass = settings.catalog.model(model)?.class;
+  const modelClass = settings.catalog.model(model)?.pool;
   const tier = modelClass ? impliedTier(settings.catalog, modelClass, reading) : undefined;
   const tierText = tier
     ? `; implies ${tier.exact ? '' : 'at least '}${tier.tier} for ${modelClass} models`
@@ -414,6 +416,33 @@ async function checkConnection(settings: DoctorSettings, key: KeyState, checks: 
   });
 }
 
+/** Models that can still be called but have no price: they are counted at the worst case. */
+function checkPrices(catalog: Catalog, now: Date, checks: Check[]): void {
+  const unpriced = catalog.models.filter(
+    (m) => catalog.statusAt(m, now) !== 'retired' && !catalog.priceAt(m.id, now),
+  );
+  if (unpriced.length === 0) {
+    checks.push({
+      name: 'prices',
+      status: 'pass',
+      message: `every callable model has a price (catalog ${catalog.version})`,
+    });
+    return;
+  }
+  checks.push({
+    name: 'prices',
+    status: 'warn',
+    message: `no price for ${unpriced.map((m) => m.id).join(', ')}: ${
+      catalog.unpricedPolicy === 'allow'
+        ? 'their requests are let through uncounted'
+        : catalog.unpricedPolicy === 'refuse'
+          ? 'their requests are refused'
+          : "their requests are counted at their family's dearest price"
+    }`,
+    fix: 'run `sluice catalog update`, or add a price under catalog.prices in sluice.yaml',
+  });
+}
+
 /** Every check, in order: configuration, repository hygiene, then one request upstream. */
 export async function runDoctorChecks(settings: DoctorSettings): Promise<Check[]> {
   const checks: Check[] = [];
@@ -421,6 +450,7 @@ export async function runDoctorChecks(settings: DoctorSettings): Promise<Check[]
   const key = checkKey(env, checks);
   const model = checkModels(env, settings.catalog, new Date().toISOString().slice(0, 10), checks);
   checkLimits(env, model, checks);
+  checkPrices(settings.catalog, new Date(), checks);
   await checkRepository(settings.cwd, checks);
   if (key?.usable) await checkConnection(settings, key, checks);
   else {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import { Catalog } from '../catalog/catalog.js';
 import { upstreamKeyFor } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
 import { Authenticator } from '../keys/authenticator.js';
@@ -110,7 +110,7 @@ function checkHeaders(headers: IncomingMessage['headers']): void {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { loaded } = options;
   const { config } = loaded;
-  const catalog = options.catalog ?? defaultCatalog();
+  const catalog = options.catalog ?? new Catalog(config.catalog);
   const logger = options.logger ?? createLogger(config.log.level);
   const store = options.store ?? (await openStore(config.database.url));
   const keys = new KeyService(store.db, keyPolicy(config));

@@ -46,13 +46,24 @@ export function createRouter(core: GatewayCore): Router {
   };
 }
 
-/** Prices a call from its usage with the price in force when it arrived. */
+/**
+ * Prices a call from its usage with the price in force when it arrived. Speed, geo and service
+ * tier come from the usage; the request's own fields count only where the usage is silent.
+ */
 export function createPricer(core: GatewayCore): (call: Call) => void {
   const plain = { catalog: core.catalog };
   return (call) => {
     if (!call.usage) return;
     const geo = call.body.inference_geo;
-    const options = typeof geo === 'string' ? { catalog: core.catalog, inferenceGeo: geo } : plain;
+    const speed = call.body.speed;
+    const options =
+      typeof geo === 'string' || typeof speed === 'string'
+        ? {
+            catalog: core.catalog,
+            inferenceGeo: typeof geo === 'string' ? geo : null,
+            speed: typeof speed === 'string' ? speed : null,
+          }
+        : plain;
     call.cost = costOf(call.usage, call.body.model, new Date(call.startedAtMs), options);
   };
 }

@@ -11,6 +11,8 @@ const realistic: Record<string, LatencyProfile> = {
   haiku: { ttftMs: 300, tokensPerSecond: 120 },
   sonnet: { ttftMs: 400, tokensPerSecond: 60 },
   opus: { ttftMs: 600, tokensPerSecond: 40 },
+  fable: { ttftMs: 700, tokensPerSecond: 35 },
+  mythos: { ttftMs: 700, tokensPerSecond: 35 },
 };
 
 /** The profile for a model class, or undefined for no added latency. */

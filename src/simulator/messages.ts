@@ -79,7 +79,7 @@ function answer(
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
   const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
   const uncached = prompt.total - cachePlan.readTokens - cacheWrites;
-  const admission = state.limiter.admit(model.class, uncached + cacheWrites, request.max_tokens);
+  const admission = state.limiter.admit(model.pool, uncached + cacheWrites, request.max_tokens);
   if (!admission.admitted) {
     throw new ApiError(429, rateLimitMessage(admission.exceeded, admission.limit), {
       headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) },
@@ -114,7 +114,7 @@ function answer(
     stopSequence: generated.stopSequence,
     usage,
   };
-  const latency = latencyFor(state.latency, model.class);
+  const latency = latencyFor(state.latency, model.family);
   if (request.stream) return stream(exchange, messageEvents(message), admission.headers, latency, fault);
   const send = (): void => {
     if (exchange.res.destroyed) return;

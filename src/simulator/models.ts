@@ -10,7 +10,7 @@ function modelObject(model: ModelInfo) {
     type: 'model',
     id: model.id,
     display_name: model.displayName,
-    created_at: model.createdAt,
+    created_at: `${model.releasedAt}T00:00:00Z`,
     max_input_tokens: model.contextWindow,
     max_tokens: model.maxOutputTokens,
     retires_at: model.retiresAt ?? null,
@@ -19,9 +19,7 @@ function modelObject(model: ModelInfo) {
 
 /** Newest first, as the service lists them. */
 function newestFirst(models: ModelInfo[]): ModelInfo[] {
-  return [...models].sort(
-    (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || a.id.localeCompare(b.id),
-  );
+  return [...models].sort((a, b) => b.releasedAt.localeCompare(a.releasedAt) || a.id.localeCompare(b.id));
 }
 
 /** `GET /v1/models?limit&after_id&before_id` */

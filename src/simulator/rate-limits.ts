@@ -202,7 +202,7 @@ export function limitsFromSpec(
     return () => limits;
   }
   const tier = spec?.tier ?? roomiestTier(catalog);
-  catalog.tierLimits(tier, catalog.modelClasses()[0] ?? 'default'); // throws on an unknown tier
+  catalog.tierLimits(tier, catalog.poolIds()[0] ?? 'default'); // throws on an unknown tier
   return (modelClass) => catalog.tierLimits(tier, modelClass);
 }
 

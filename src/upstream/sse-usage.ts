@@ -1,7 +1,10 @@
-import type { Usage } from '../pipeline/types.js';
+import type { ServerToolUse, Usage } from '../pipeline/types.js';
 
 /** Usage fields as they appear in `message_start` and `message_delta`; absent fields leave the total as it was. */
-type UsagePatch = Partial<Usage> & { cache_creation?: Usage['cache_creation'] | null };
+type UsagePatch = Partial<Usage> & {
+  cache_creation?: Usage['cache_creation'] | null;
+  server_tool_use?: ServerToolUse | null;
+};
 
 export function emptyUsage(): Usage {
   return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
@@ -21,7 +24,19 @@ export function applyUsage(usage: Usage, patch: UsagePatch | undefined): void {
       ephemeral_1h_input_tokens: patch.cache_creation.ephemeral_1h_input_tokens ?? 0,
     };
   }
+  // Counts are cumulative like the token counts; the rest is said once, in message_start.
+  const tools = patch.server_tool_use;
+  if (tools && typeof tools === 'object') {
+    usage.server_tool_use ??= {};
+    const counts: ServerToolUse = usage.server_tool_use;
+    for (const field of serverToolFields) if (typeof tools[field] === 'number') counts[field] = tools[field];
+  }
+  if (typeof patch.service_tier === 'string') usage.service_tier = patch.service_tier;
+  if (typeof patch.inference_geo === 'string') usage.inference_geo = patch.inference_geo;
+  if (typeof patch.speed === 'string') usage.speed = patch.speed;
 }
+
+const serverToolFields = ['web_search_requests', 'web_fetch_requests', 'code_execution_requests'] as const;
 
 /** The fields of `message_start`, `message_delta` and `error` events that the tap reads. */
 interface SseEventData {

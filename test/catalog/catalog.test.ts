@@ -1,63 +1,120 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Catalog, CatalogError, defaultCatalog } from '../../src/catalog/catalog.js';
+import {
+  Catalog,
+  CatalogError,
+  defaultCatalog,
+  isNewerVersion,
+  parseCatalogDocument,
+  shippedCatalogPath,
+} from '../../src/catalog/catalog.js';
+
+const at = (day: string) => new Date(`${day}T12:00:00Z`);
+const today = at('2026-11-27');
 
 describe('catalog', () => {
   const catalog = defaultCatalog();
 
-  it('resolves aliases and dated ids to one model', () => {
+  it('resolves aliases and dated ids to one model, with its family and rate-limit pool', () => {
     expect(catalog.model('claude-haiku-4-5')?.id).toBe('claude-haiku-4-5-20251001');
-    expect(catalog.model('claude-haiku-4-5-20251001')?.class).toBe('haiku');
+    expect(catalog.model('claude-haiku-4-5-20251001')).toMatchObject({ family: 'haiku', pool: 'haiku-4-5' });
+    expect(catalog.model('claude-opus-5-5')).toMatchObject({ family: 'opus', pool: 'opus-5-5' });
+    expect(catalog.model('claude-opus-4-7')?.pool).toBe(catalog.model('claude-opus-4-8')?.pool);
     expect(catalog.model('claude-nonexistent')).toBeUndefined();
   });
 
+  it('knows the current line-up: windows, output limits and retirements as data', () => {
+    for (const id of ['claude-opus-5-5', 'claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-fable-5-2']) {
+      expect(catalog.model(id), id).toMatchObject({ contextWindow: 1_000_000, maxOutputTokens: 128_000 });
+      expect(catalog.statusAt(catalog.model(id)!, today), id).toBe('active');
+    }
+    expect(catalog.statusAt(catalog.model('claude-opus-4-1')!, today)).toBe('retired');
+    expect(catalog.statusAt(catalog.model('claude-3-5-haiku-20241022')!, today)).toBe('retired');
+    // Sonnet 4.5 is deprecated until its retirement date, retired from that day on.
+    const sonnet45 = catalog.model('claude-sonnet-4-5')!;
+    expect(catalog.statusAt(sonnet45, at('2026-11-29'))).toBe('deprecated');
+    expect(catalog.statusAt(sonnet45, at('2026-11-30'))).toBe('retired');
+    expect(sonnet45.replacement).toBe('claude-sonnet-5-5');
+    expect(catalog.routingDefaults).toEqual({
+      fast: 'claude-haiku-5-5',
+      reasoning: 'claude-sonnet-5-5',
+      critical: 'claude-opus-5-5',
+    });
+  });
+
+  it('records a source and the day it was checked for every model, price, pool and tier', () => {
+    for (const entry of [...catalog.models, ...catalog.prices, ...catalog.pools, ...catalog.tiers]) {
+      expect(entry.source.length, JSON.stringify(entry).slice(0, 60)).toBeGreaterThan(3);
+      expect(entry.checked).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    }
+  });
+
   it('picks the price in force at the request time', () => {
-    expect(catalog.priceAt('claude-sonnet-5', new Date('2026-08-31T23:59:59Z'))?.input).toBe('2.00');
-    expect(catalog.priceAt('claude-sonnet-5', new Date('2026-09-01T00:00:00Z'))?.input).toBe('3.00');
-    expect(catalog.priceAt('claude-sonnet-5', new Date('2026-07-01T00:00:00Z'))).toBeUndefined();
+    // Sonnet 5's step to $3/$15 was cancelled: $2/$10 before and after 2026-09-01.
+    expect(catalog.priceAt('claude-sonnet-5', at('2026-08-31'))?.input).toBe('2.00');
+    expect(catalog.priceAt('claude-sonnet-5', at('2026-09-01'))?.input).toBe('2.00');
+    expect(catalog.priceAt('claude-sonnet-5', at('2026-06-29'))).toBeUndefined();
+    // Sonnet 5.5's cache read was cut on 2026-10-07.
+    expect(catalog.priceAt('claude-sonnet-5-5', at('2026-10-06'))?.cacheRead).toBe('0.20');
+    expect(catalog.priceAt('claude-sonnet-5-5', at('2026-10-07'))?.cacheRead).toBe('0.10');
+    expect(catalog.priceAt('claude-mythos-preview', today)).toBeUndefined();
   });
 
-  it('leaves models without published prices unpriced', () => {
-    expect(catalog.model('claude-opus-5-5')).toBeDefined();
-    expect(catalog.priceAt('claude-opus-5-5', new Date())).toBeUndefined();
+  it('gives the dearest rates of a family (or the whole catalog) for what has no price', () => {
+    expect(catalog.familyOf('claude-opus-6')).toBe('opus');
+    expect(catalog.familyOf('claude-mythos-9')).toBe('mythos');
+    expect(catalog.familyOf('gpt-5')).toBeUndefined();
+    // Opus prices in force: 5.5 at $4/$20, 5 and 4.x at $5/$25; the retired 4.1 and 4 at $15/$75.
+    expect(catalog.worstRates('opus', today, false)).toMatchObject({ input: '15.00', output: '75.00' });
+    expect(catalog.worstRates('opus', today, true)).toMatchObject({ input: '30', output: '150' });
+    expect(catalog.worstRates(undefined, today, false)).toMatchObject({ input: '15.00', output: '75.00' });
+    expect(catalog.worstRates('haiku', today, false)).toMatchObject({ input: '1.00', output: '5.00' });
   });
 
-  it('gives tier limits per model class, by name or alias', () => {
-    expect(catalog.tierLimits('tier-1', 'sonnet')).toEqual({ rpm: 50, itpm: 30000, otpm: 8000 });
-    expect(catalog.tierLimits('1', 'haiku')).toEqual({ rpm: 50, itpm: 50000, otpm: 10000 });
-    expect(() => catalog.tierLimits('tier-9', 'haiku')).toThrow(/unknown tier "tier-9"/);
+  it('gives tier limits per pool, fast mode apart, by name', () => {
+    expect(catalog.defaultTier).toBe('evaluation');
+    expect(catalog.tierLimits('start', 'opus-4')).toEqual({ rpm: 1000, itpm: 2_000_000, otpm: 400_000 });
+    expect(catalog.tierLimits('start', 'fable')).toEqual({ rpm: 1000, itpm: 500_000, otpm: 100_000 });
+    expect(catalog.tierLimits('scale', 'fable')).toEqual({ rpm: 4000, itpm: 4_000_000, otpm: 800_000 });
+    expect(catalog.tierLimits('build', 'opus-5-5', true).rpm).toBeGreaterThan(0);
+    expect(catalog.tier('start')?.monthlySpendCapUsd).toBe('500');
+    expect(catalog.tier('custom')?.monthlySpendCapUsd).toBeUndefined();
+    expect(() => catalog.tierLimits('tier-9', 'haiku-4-5')).toThrow(/unknown tier "tier-9"/);
   });
 
   it('applies overrides and validates them', () => {
-    const custom = new Catalog({
-      prices: [
-        {
-          model: 'claude-haiku-4-5',
-          from: '2027-01-01',
-          input: '0.90',
-          cacheWrite5m: '1.125',
-          cacheWrite1h: '1.80',
-          cacheRead: '0.09',
-          output: '4.50',
-        },
-      ],
-    });
-    expect(custom.priceAt('claude-haiku-4-5', new Date('2027-02-01'))?.input).toBe('0.90');
-    expect(custom.priceAt('claude-haiku-4-5', new Date('2026-12-01'))?.input).toBe('1.00');
-    expect(
-      () =>
-        new Catalog({
-          prices: [
-            {
-              model: 'nope',
-              from: '2027-01-01',
-              input: '1',
-              cacheWrite5m: '1',
-              cacheWrite1h: '1',
-              cacheRead: '1',
-              output: '1',
-            },
-          ],
-        }),
-    ).toThrow(CatalogError);
+    const price = {
+      from: '2027-01-01',
+      source: 'test',
+      checked: '2026-11-27',
+      input: '0.90',
+      cacheWrite5m: '1.125',
+      cacheWrite1h: '1.80',
+      cacheRead: '0.09',
+      output: '4.50',
+    };
+    const custom = new Catalog({ prices: [{ model: 'claude-haiku-4-5', ...price }] });
+    expect(custom.priceAt('claude-haiku-4-5', at('2027-02-01'))?.input).toBe('0.90');
+    expect(custom.priceAt('claude-haiku-4-5', at('2026-12-01'))?.input).toBe('1.00');
+    expect(() => new Catalog({ prices: [{ model: 'nope', ...price }] })).toThrow(CatalogError);
+  });
+
+  it('refuses a malformed document, naming the field', () => {
+    const shipped = JSON.parse(readFileSync(shippedCatalogPath, 'utf8'));
+    expect(() => parseCatalogDocument('{', 'x.json')).toThrow(/x\.json: not JSON/);
+    const broken = structuredClone(shipped);
+    broken.prices[0].input = 'eight';
+    expect(() => parseCatalogDocument(JSON.stringify(broken), 'x.json')).toThrow(/prices\.0\.input/);
+    const noSource = structuredClone(shipped);
+    delete noSource.models[0].source;
+    expect(() => parseCatalogDocument(JSON.stringify(noSource), 'x.json')).toThrow(/models\.0\.source/);
+  });
+
+  it('orders catalog versions by day, then by revision', () => {
+    expect(isNewerVersion('2026-11-28', '2026-11-27')).toBe(true);
+    expect(isNewerVersion('2026-11-27.2', '2026-11-27')).toBe(true);
+    expect(isNewerVersion('2026-11-27.10', '2026-11-27.9')).toBe(true);
+    expect(isNewerVersion('2026-11-27', '2026-11-27')).toBe(false);
+    expect(isNewerVersion('2026-10-01', '2026-11-27')).toBe(false);
   });
 });

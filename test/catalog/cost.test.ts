@@ -264,6 +264,8 @@ describe('costOf', () => {
         {
           model: 'claude-haiku-4-5',
           from: '2027-01-01',
+          source: 'test',
+          checked: '2026-11-27',
           input: '0.90',
           cacheWrite5m: '1.125',
           cacheWrite1h: '1.80',
@@ -291,6 +293,8 @@ describe('costOf', () => {
         {
           model: 'claude-haiku-4-5',
           from: '2027-01-01',
+          source: 'test',
+          checked: '2026-11-27',
           input: '0.0000015',
           cacheWrite5m: '1.25',
           cacheWrite1h: '2',

@@ -160,21 +160,21 @@ describe.each(storeKinds)('reports on $kind', ({ kind, open }) => {
       }),
     );
     await write(...rows);
-    const report = await tierReport(store.db, { catalog, tier: 'tier-1', now });
-    const sonnetClass = report.classes.find((c) => c.class === 'sonnet')!;
-    expect(sonnetClass.limits).toEqual({ rpm: 50, itpm: 30000, otpm: 8000 });
-    expect(sonnetClass.peak).toEqual({ rpm: 45, itpm: 27_000, otpm: 2000 });
-    expect(sonnetClass.headroom_percent).toEqual({ rpm: 10, itpm: 10, otpm: 75 });
-    expect(report.classes.find((c) => c.class === 'haiku')!.peak).toEqual({ rpm: 1, itpm: 1000, otpm: 10 });
+    const report = await tierReport(store.db, { catalog, tier: 'evaluation', now });
+    const sonnetPool = report.pools.find((c) => c.pool === 'sonnet-4')!;
+    expect(sonnetPool.limits).toEqual({ rpm: 50, itpm: 30000, otpm: 8000 });
+    expect(sonnetPool.peak).toEqual({ rpm: 45, itpm: 27_000, otpm: 2000 });
+    expect(sonnetPool.headroom_percent).toEqual({ rpm: 10, itpm: 10, otpm: 75 });
+    expect(report.pools.find((c) => c.pool === 'haiku-4-5')!.peak).toEqual({ rpm: 1, itpm: 1000, otpm: 10 });
     expect(report.warnings).toContain(
-      'tier stagnation: sonnet requests per minute peaked at 45 of 50 (90%) on tier-1',
+      'tier stagnation: sonnet-4 requests per minute peaked at 45 of 50 (90%) on evaluation',
     );
     expect(report.warnings).toContain(
-      'tier stagnation: sonnet input tokens per minute peaked at 27,000 of 30,000 (90%) on tier-1',
+      'tier stagnation: sonnet-4 input tokens per minute peaked at 27,000 of 30,000 (90%) on evaluation',
     );
-    expect(report.next_tier).toMatchObject({ name: 'tier-2', credit_threshold_usd: '40' });
-    expect(report.next_tier!.remaining_usd).toMatch(/^3\d\.\d\d$/);
-    const quiet = await tierReport(store.db, { catalog, tier: 'tier-2', now });
+    expect(report.next_tier).toMatchObject({ name: 'start' });
+    expect(report.warnings.at(-1)).toMatch(/start is assigned by usage history/);
+    const quiet = await tierReport(store.db, { catalog, tier: 'start', now });
     expect(quiet.warnings).toEqual([]);
   });
 

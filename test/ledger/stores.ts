@@ -58,6 +58,9 @@ export function entry(fields: Partial<LedgerEntry> & { usage?: Partial<Usage> } 
       output: usage.output_tokens,
       cacheWrite5m: usage.cache_creation_input_tokens,
       cacheWrite1h: 0,
+      webSearches: 0,
+      webFetches: 0,
+      codeExecutions: 0,
       cacheRead: usage.cache_read_input_tokens,
     },
   };

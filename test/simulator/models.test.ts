@@ -8,8 +8,8 @@ describe('models endpoints', () => {
     const page = await send(sim, '/v1/models');
     const catalog = defaultCatalog();
     expect(page.json.data).toHaveLength(Math.min(20, catalog.models.length));
-    const newest = [...catalog.models].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0]!;
-    expect(Date.parse(page.json.data[0].created_at)).toBe(Date.parse(newest.createdAt));
+    const newest = [...catalog.models].sort((a, b) => b.releasedAt.localeCompare(a.releasedAt))[0]!;
+    expect(page.json.data[0].created_at.slice(0, 10)).toBe(newest.releasedAt);
     for (const model of page.json.data) {
       const entry = catalog.model(model.id)!;
       expect(model).toMatchObject({

@@ -166,7 +166,7 @@ describe('the official SDK against the simulator', () => {
     const catalog = defaultCatalog();
     expect(ids).toHaveLength(catalog.models.length);
     expect(new Set(ids).size).toBe(ids.length);
-    const created = ids.map((id) => Date.parse(catalog.model(id)!.createdAt));
+    const created = ids.map((id) => Date.parse(catalog.model(id)!.releasedAt));
     expect(created).toEqual([...created].sort((a, b) => b - a));
 
     const first = await client.models.list({ limit: 4 });

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as keys from './001_keys.js';
 import * as ledger from './002_ledger.js';
 import * as budgets from './003_budgets.js';
+import * as billing from './004_billing_from_usage.js';
 
 /** Every schema change, in order; the name's number decides the order. */
 export const migrations: Record<string, Migration> = {
   '001_keys': keys,
   '002_ledger': ledger,
   '003_budgets': budgets,
+  '004_billing_from_usage': billing,
 };
