@@ -73,7 +73,7 @@ export function register(program: Command): void {
     )
     .option(
       '--tier <name>',
-      'rate-limit tier from the catalog: tier-1 … tier-4, start, build, scale (default: the roomiest)',
+      'rate-limit tier from the catalog: evaluation, start, build, scale, custom (default: the roomiest)',
     )
     .option('--rpm <n>', 'requests per minute, for every model class', integer)
     .option('--itpm <n>', 'input tokens per minute', integer)

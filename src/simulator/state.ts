@@ -15,7 +15,7 @@ export interface SimulatorOptions {
   host?: string;
   /** Accepted keys; without this list any key starting `sk-ant-` is accepted. */
   apiKeys?: string[];
-  /** A tier of the catalog ("tier-1" … "tier-4", "start", "build", "scale"); default: the roomiest. */
+  /** A tier of the catalog ("evaluation", "start", "build", "scale", "custom"); default: the roomiest. */
   tier?: string;
   /** Explicit limits, applied to every model class; win over `tier`. */
   limits?: RateLimits;
