@@ -45,9 +45,9 @@ describe('models endpoints', () => {
 
   it('gets one model by id or alias, 404 otherwise', async () => {
     const sim = await simulator();
-    const byAlias = await send(sim, '/v1/models/claude-opus-4-1');
-    expect(byAlias.json.id).toBe('claude-opus-4-1-20250805');
-    expect(byAlias.json.max_tokens).toBe(defaultCatalog().model('claude-opus-4-1')!.maxOutputTokens);
+    const byAlias = await send(sim, '/v1/models/claude-haiku-4-5');
+    expect(byAlias.json.id).toBe('claude-haiku-4-5-20251001');
+    expect(byAlias.json.max_tokens).toBe(defaultCatalog().model('claude-haiku-4-5')!.maxOutputTokens);
     const missing = await send(sim, '/v1/models/claude-xyz');
     expect(missing.status).toBe(404);
     expect(missing.json.error).toEqual({ type: 'not_found_error', message: 'model: claude-xyz' });
