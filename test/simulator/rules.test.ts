@@ -1,8 +1,9 @@
-import Anthropic, { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
+import { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/catalog.js';
-import { knownRules } from '../../src/simulator/rules.js';
 import { ManualClock, type SimulatorOptions } from '../../src/simulator/index.js';
+import { knownRules } from '../../src/simulator/rules.js';
 import { sdkClient, simulator } from './helpers.js';
 
 // The SDK sends anthropic-version 2026-10-21; the rules of 2023-06-01 are reached by overriding it.
@@ -116,31 +117,44 @@ describe('per-model request rules from the catalog', () => {
       );
     }
     for (const extra of [{}, { output_config: { effort: 'low' } }]) {
-      expect((await client.messages.create(params('claude-opus-5', { ...off, ...extra }))).type).toBe('message');
+      expect((await client.messages.create(params('claude-opus-5', { ...off, ...extra }))).type).toBe(
+        'message',
+      );
     }
     expect((await client.messages.create(params('claude-sonnet-5-5', off))).type).toBe('message');
   });
 
   it('refuses forced tool_choice on the models that do not allow it', async () => {
     const client = await client2023();
-    const tool = { name: 'lookup', description: 'Look it up', input_schema: { type: 'object', properties: {} } };
+    const tool = {
+      name: 'lookup',
+      description: 'Look it up',
+      input_schema: { type: 'object', properties: {} },
+    };
     for (const choice of [{ type: 'any' }, { type: 'tool', name: 'lookup' }]) {
       await refused(
         client.messages.create(params('claude-sonnet-5-5', { tools: [tool], tool_choice: choice })),
         new RegExp(`^tool_choice: forced tool use \\("${choice.type}"\\)`),
       );
     }
-    const haiku = await client.messages.create(params('claude-haiku-5-5', { tools: [tool], tool_choice: { type: 'any' } }));
+    const haiku = await client.messages.create(
+      params('claude-haiku-5-5', { tools: [tool], tool_choice: { type: 'any' } }),
+    );
     expect(haiku.stop_reason).toBe('tool_use');
   });
 
   it('refuses the computer_20251124 tool on Opus 5.5 and Fable 5.2, not on Mythos 5.2', async () => {
     const client = await client2023();
     const computer = {
-      tools: [{ type: 'computer_20251124', name: 'computer', display_width_px: 1024, display_height_px: 768 }],
+      tools: [
+        { type: 'computer_20251124', name: 'computer', display_width_px: 1024, display_height_px: 768 },
+      ],
     };
     for (const model of ['claude-opus-5-5', 'claude-fable-5-2']) {
-      await refused(client.messages.create(params(model, computer)), "tools.0: 'computer_20251124' is not supported for this model.");
+      await refused(
+        client.messages.create(params(model, computer)),
+        "tools.0: 'computer_20251124' is not supported for this model.",
+      );
     }
     expect((await client.messages.create(params('claude-mythos-5-2', computer))).type).toBe('message');
   });
@@ -151,7 +165,10 @@ describe('per-model request rules from the catalog', () => {
       client.messages.create(params('claude-haiku-4-5', { inference_geo: 'us' })),
       'inference_geo: not supported for model claude-haiku-4-5-20251001.',
     );
-    await refused(client.messages.create(params('claude-haiku-5-5', { inference_geo: 'mars' })), /inference_geo/);
+    await refused(
+      client.messages.create(params('claude-haiku-5-5', { inference_geo: 'mars' })),
+      /inference_geo/,
+    );
     const us = await client.messages.create(params('claude-haiku-5-5', { inference_geo: 'us' }));
     expect(us.usage.inference_geo).toBe('us');
   });
@@ -161,10 +178,16 @@ describe('per-model request rules from the catalog', () => {
     const sim = await simulator({ clock });
     const client = sdkClient(sim, v2023);
     const fast = { speed: 'fast' };
-    await refused(client.messages.create(params('claude-sonnet-5-5', fast)), /^speed: fast mode is not supported/);
+    await refused(
+      client.messages.create(params('claude-sonnet-5-5', fast)),
+      /^speed: fast mode is not supported/,
+    );
     expect((await client.messages.create(params('claude-opus-5-5', fast))).usage.speed).toBe('fast');
     // Research preview: only with its beta header.
-    await refused(client.messages.create(params('claude-opus-5', fast)), /anthropic-beta: fast-mode-2026-02-01/);
+    await refused(
+      client.messages.create(params('claude-opus-5', fast)),
+      /anthropic-beta: fast-mode-2026-02-01/,
+    );
     const preview = await client.messages.create(params('claude-opus-5', fast), {
       headers: { 'anthropic-beta': 'other-beta, fast-mode-2026-02-01' },
     });
@@ -196,9 +219,16 @@ describe('context window and output limits from the catalog', () => {
     const answer = await client.messages.create({ ...near, max_tokens: 16 });
     expect(answer.usage.input_tokens).toBe(counted.input_tokens);
 
-    const over = { model, max_tokens: 16, messages: [{ role: 'user' as const, content: words(window + 10) }] };
+    const over = {
+      model,
+      max_tokens: 16,
+      messages: [{ role: 'user' as const, content: words(window + 10) }],
+    };
     const overCount = (await client.messages.countTokens(over)).input_tokens;
-    await refused(client.messages.create(over), `prompt is too long: ${overCount} tokens > ${window} maximum`);
+    await refused(
+      client.messages.create(over),
+      `prompt is too long: ${overCount} tokens > ${window} maximum`,
+    );
     // A model with a 200K window refuses what a 1M model takes.
     await refused(
       client.messages.create({ ...near, model: 'claude-haiku-4-5', max_tokens: 16 }),
@@ -247,7 +277,9 @@ describe('anthropic-version 2026-10-21', () => {
       { role: 'user', content: 'Summarise.' },
       {
         role: 'assistant',
-        content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Some text.' } }],
+        content: [
+          { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Some text.' } },
+        ],
       },
       { role: 'user', content: 'Go on.' },
     ];
@@ -259,7 +291,13 @@ describe('anthropic-version 2026-10-21', () => {
             type: 'text',
             text: 'As quoted.',
             citations: [
-              { type: 'char_location', cited_text: 'x', document_index: 0, start_char_index: 0, end_char_index: 1 },
+              {
+                type: 'char_location',
+                cited_text: 'x',
+                document_index: 0,
+                start_char_index: 0,
+                end_char_index: 1,
+              },
             ],
           },
         ],
