@@ -97,6 +97,8 @@ describe('simulate flags', () => {
       limits: { rpm: 1, itpm: 2, otpm: 3 },
       roundRateLimitHeaders: false,
     });
+    expect(toSimulatorOptions({ ...base, workspaceGeo: 'us' }).workspaceGeo).toBe('us');
+    expect(toSimulatorOptions(base).workspaceGeo).toBeUndefined();
   });
 
   it('rejects incomplete or conflicting limits and unknown latency profiles', () => {
