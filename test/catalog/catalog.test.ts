@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   Catalog,
@@ -8,6 +10,7 @@ import {
   parseCatalogDocument,
   shippedCatalogPath,
 } from '../../src/catalog/catalog.js';
+import { loadConfig } from '../../src/config/load.js';
 
 const at = (day: string) => new Date(`${day}T12:00:00Z`);
 const today = at('2026-11-27');
@@ -125,5 +128,18 @@ describe('catalog', () => {
     expect(isNewerVersion('2026-11-27.10', '2026-11-27.9')).toBe(true);
     expect(isNewerVersion('2026-11-27', '2026-11-27')).toBe(false);
     expect(isNewerVersion('2026-10-01', '2026-11-27')).toBe(false);
+  });
+
+  it('takes the override shown in docs/catalog.md as written', () => {
+    const doc = readFileSync(new URL('../../docs/catalog.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc.slice(doc.indexOf('## Overriding entries')))?.[1];
+    expect(yaml).toBeDefined();
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-catalog-doc-'));
+    writeFileSync(join(cwd, 'sluice.yaml'), yaml!);
+    const { config } = loadConfig({ cwd, env: {} });
+    const custom = new Catalog(config.catalog);
+    expect(custom.unpricedPolicy).toBe('worst-case');
+    expect(custom.priceAt('claude-sonnet-5-5', at('2027-01-02'))?.input).toBe('1.80');
+    expect(custom.priceAt('claude-sonnet-5-5', at('2026-12-31'))?.input).toBe('2.00');
   });
 });
