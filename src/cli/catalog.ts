@@ -119,12 +119,23 @@ export function register(program: Command): void {
         const price = catalog.priceAt(model.id, now);
         if (!price) {
           const counted =
-            catalog.unpricedPolicy === 'allow'
-              ? 'let through uncounted'
-              : catalog.unpricedPolicy === 'refuse'
-                ? 'refused'
-                : "counted at its family's dearest price";
-          priceRows.push([model.id, '-', '-', '-', '-', '-', '-', `no price: ${counted}`]);
+            catalog.statusAt(model, now) === 'retired'
+              ? 'retired'
+              : catalog.unpricedPolicy === 'allow'
+                ? 'let through uncounted'
+                : catalog.unpricedPolicy === 'refuse'
+                  ? 'refused'
+                  : "counted at its family's dearest price";
+          priceRows.push([
+            model.id,
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+            counted === 'retired' ? 'no price (retired)' : `no price: ${counted}`,
+          ]);
           continue;
         }
         const notes: string[] = [];
