@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
+import { type Catalog, catalogInForce } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/schema.js';
 import { type ConfigFlags, loadForCommand, printJson } from './context.js';
 
@@ -26,7 +26,7 @@ export function textTable(rows: string[][]): string {
 /** The catalog in force: the shipped data files with sluice.yaml's `catalog:` overrides. */
 export function catalogForCommand(flags: ConfigFlags): Catalog {
   const loaded = loadForCommand(flags);
-  return new Catalog(loaded.config.catalog);
+  return catalogInForce(loaded.config.catalog);
 }
 
 export function retirementNote(
