@@ -7,11 +7,12 @@ import {
   hasFindings,
   listUpstreamModels,
 } from '../catalog/upstream-check.js';
-import { upstreamKeyFor } from '../config/load.js';
+import { loadConfig, upstreamKeyFor } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
-import { type ConfigFlags, loadForCommand, printJson } from './context.js';
+import type { ConfigFlags } from './context.js';
+import { type CommandIo, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS } from './scan.js';
 
-interface CheckFlags extends ConfigFlags {
+export interface CheckFlags extends ConfigFlags {
   upstream?: string;
   json?: boolean;
 }
@@ -32,29 +33,47 @@ function configuredModels(loaded: LoadedConfig): ConfiguredModel[] {
   return list;
 }
 
-/** `sluice catalog check`: the catalog against the upstream's `GET /v1/models`. Exit 0 agree, 1 differ, 2 error. */
+/**
+ * The catalog against the upstream's `GET /v1/models`, and the configured models against the
+ * catalog. Exit 0 when all agree, 1 when something differs, 2 on an error.
+ */
+export async function runCatalogCheck(flags: CheckFlags, io: CommandIo): Promise<number> {
+  try {
+    const loaded = loadConfig({ cwd: io.cwd, env: io.env, configPath: flags.config });
+    for (const warning of loaded.warnings) io.stderr.write(`warning: ${warning}\n`);
+    const upstreamUrl = flags.upstream ?? loaded.config.upstream.url;
+    const key = upstreamKeyFor(loaded, loaded.config.environment);
+    if (!key)
+      throw new Error('no upstream key to list models with: set ANTHROPIC_AUTH_TOKEN (or ANTHROPIC_API_KEY)');
+    const catalog = catalogInForce(loaded.config.catalog);
+    const upstream = await listUpstreamModels(upstreamUrl, key);
+    const report = compareWithUpstream(catalog, upstream, configuredModels(loaded), new Date());
+    if (flags.json)
+      io.stdout.write(
+        `${JSON.stringify({ catalog: catalog.version, upstream: upstreamUrl, ...report }, null, 2)}\n`,
+      );
+    else io.stdout.write(`${formatCheckReport(report, catalog.version, upstreamUrl)}\n`);
+    return hasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
+  } catch (error) {
+    io.stderr.write(`sluice catalog check: ${(error as Error).message}\n`);
+    return EXIT_ERROR;
+  }
+}
+
 export function registerCheck(catalogCommand: Command): void {
   catalogCommand
     .command('check')
     .description(
-      "compare the catalog with the upstream's GET /v1/models and the configured models with the catalog",
+      "compare the catalog with the upstream's GET /v1/models, and the configured models with the catalog",
     )
     .option('--upstream <url>', 'base URL of the Anthropic API (default: upstream.url, SLUICE_UPSTREAM_URL)')
     .option('--config <path>', 'path to sluice.yaml')
     .option('--json', 'machine-readable output')
     .action(async (flags: CheckFlags) => {
-      const loaded = loadForCommand(flags);
-      const upstreamUrl = flags.upstream ?? loaded.config.upstream.url;
-      const key = upstreamKeyFor(loaded, loaded.config.environment);
-      if (!key)
-        throw new Error(
-          'no upstream key to list models with: set ANTHROPIC_AUTH_TOKEN (or ANTHROPIC_API_KEY)',
-        );
-      const catalog = catalogInForce(loaded.config.catalog);
-      const upstream = await listUpstreamModels(upstreamUrl, key);
-      const report = compareWithUpstream(catalog, upstream, configuredModels(loaded), new Date());
-      if (flags.json) printJson({ catalog: catalog.version, upstream: upstreamUrl, ...report });
-      else process.stdout.write(`${formatCheckReport(report, catalog.version, upstreamUrl)}\n`);
-      if (hasFindings(report)) process.exitCode = 1;
+      process.exitCode = await runCatalogCheck(flags, {
+        cwd: process.cwd(),
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
     });
 }
