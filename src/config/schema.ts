@@ -14,6 +14,9 @@ export const DEFAULT_KEY_NAMING = {
   rule: 'at least three lowercase parts joined by "-" (env-service-role), e.g. prod-backend-v1',
 };
 
+/** Beside the default SQLite file; relative paths are taken from the working directory. */
+export const DEFAULT_CATALOG_FILE = './sluice-catalog.json';
+
 const positiveInt = z.number().int().positive();
 const routing = defaultCatalog().routingDefaults;
 
@@ -88,7 +91,14 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .default({ level: 'info' }),
-  catalog: catalogOverridesSchema.default({}),
+  catalog: catalogOverridesSchema
+    .extend({
+      /** Where `sluice catalog update` installs a catalog and the gateway reads it (SLUICE_CATALOG_FILE). */
+      file: z.string().min(1).default(DEFAULT_CATALOG_FILE),
+      /** Where `sluice catalog update` fetches a newer catalog by default (SLUICE_CATALOG_URL). */
+      updateUrl: z.url().optional(),
+    })
+    .prefault({}),
   // Sections of the stages that read them, validated with their own schemas.
   limits: limitsConfigSchema.optional(),
   routing: routingConfigSchema,
@@ -108,4 +118,6 @@ export interface LoadedConfig {
   warnings: string[];
   /** The environment as read: `.env` beneath the process environment. */
   env: NodeJS.ProcessEnv;
+  /** `models` as configured, before retired ones were replaced (`config.models` holds what routing uses). */
+  configuredModels: Config['models'];
 }

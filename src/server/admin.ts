@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { type Catalog, currentCatalogDocument } from '../catalog/catalog.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService } from '../keys/service.js';
 import { ApiError } from '../pipeline/errors.js';
@@ -139,4 +140,27 @@ export function matchAdminRoute(
     }
   }
   return pathMatched ? 'method' : undefined;
+}
+
+/** `GET /admin/catalog`: the catalog version in force, and where updates are read from. */
+export function catalogRoutes(catalog: Catalog, file: string | undefined): AdminRoute[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/admin\/catalog$/,
+      handle: () => ({
+        status: 200,
+        body: {
+          version: catalog.version,
+          checked: catalog.document.checked,
+          source: catalog.document.source,
+          shipped: catalog.document === currentCatalogDocument(undefined),
+          file: file ?? null,
+          generation: catalog.generation,
+          models: catalog.models.length,
+          prices: catalog.prices.length,
+        },
+      }),
+    },
+  ];
 }

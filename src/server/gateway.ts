@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Catalog } from '../catalog/catalog.js';
+import { type Catalog, catalogInForce } from '../catalog/catalog.js';
+import { watchCatalog } from '../catalog/watch.js';
 import { upstreamKeyFor } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
 import { Authenticator } from '../keys/authenticator.js';
@@ -21,7 +22,7 @@ import type { Call } from '../pipeline/types.js';
 import { isRoutingAlias } from '../routing/tiers.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
-import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
+import { type AdminRoute, adminTokenMatches, catalogRoutes, keyRoutes, matchAdminRoute } from './admin.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -110,11 +111,26 @@ function checkHeaders(headers: IncomingMessage['headers']): void {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { loaded } = options;
   const { config } = loaded;
-  const catalog = options.catalog ?? new Catalog(config.catalog);
   const logger = options.logger ?? createLogger(config.log.level);
+  const catalogFile = options.catalog ? undefined : config.catalog.file;
+  const catalogProblem = (message: string) => logger.warn({ event: 'catalog_refused' }, message);
+  const catalog = options.catalog ?? catalogInForce(config.catalog, catalogProblem);
+  // A catalog installed by `sluice catalog update` is put in force in place, without a restart.
+  const catalogWatch =
+    catalogFile === undefined
+      ? undefined
+      : watchCatalog(catalog, catalogFile, {
+          onProblem: catalogProblem,
+          onReload: (version, previous) =>
+            logger.info(
+              { event: 'catalog_reloaded', version, previous, file: catalogFile },
+              'catalog updated',
+            ),
+        });
   const store = options.store ?? (await openStore(config.database.url));
   const keys = new KeyService(store.db, keyPolicy(config));
   const metrics = new Metrics({ defaultMetrics: true });
+  metrics.trackCatalog(catalog);
   const core: GatewayCore = { loaded, catalog, store, keys, logger, metrics };
   const plugins = (await options.plugins?.(core)) ?? {};
   const authenticator = new Authenticator(keys);
@@ -156,7 +172,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     record: plugins.record,
     requestLog: requestLogWriter(logger),
   });
-  const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
+  const adminRoutes = [
+    ...keyRoutes(keys, () => authenticator.invalidate()),
+    ...catalogRoutes(catalog, catalogFile),
+    ...(plugins.adminRoutes ?? []),
+  ];
   let inFlight = 0;
 
   // The body stage and the stage lists are built once: a request only brings its Call.
@@ -293,6 +313,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close() {
       closing ??= (async () => {
         ready = false;
+        catalogWatch?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = Date.now() + (options.drainMs ?? 30_000);
