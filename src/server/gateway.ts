@@ -21,6 +21,7 @@ import type { Call } from '../pipeline/types.js';
 import { isRoutingAlias } from '../routing/tiers.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
+import { answerClientError } from './client-error.js';
 import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
@@ -66,8 +67,13 @@ export interface Gateway extends GatewayCore {
   close(): Promise<void>;
 }
 
-// A model id: one segment, and not a dot segment the upstream would resolve to another path.
-const MODEL_PATH = /^\/v1\/models\/(?!\.\.?$)[^/]+$/;
+const MODEL_PATH = /^\/v1\/models\/[^/]+$/;
+/**
+ * What a model id is made of. An id is checked decoded and forwarded re-written from it, so no
+ * encoded dot segment or slash (`%2e%2e%2f`) ever reaches an upstream that would resolve it to
+ * another endpoint.
+ */
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
 const EMPTY = Buffer.alloc(0);
 
 function absolutePath(target: string): string {
@@ -84,6 +90,19 @@ function endpointOf(path: string): 'messages' | 'count' | 'models' | undefined {
   if (path === '/v1/messages/count_tokens') return 'count';
   if (path === '/v1/models' || MODEL_PATH.test(path)) return 'models';
   return undefined;
+}
+
+/** The model id of `/v1/models/{id}`, decoded and checked; refused locally when it cannot be one. */
+function modelIdOf(path: string): string {
+  const segment = path.slice('/v1/models/'.length);
+  let id: string;
+  try {
+    id = decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, `model id "${segment.slice(0, 100)}" is not valid percent-encoding`);
+  }
+  if (!MODEL_ID.test(id) || id.includes('..')) throw new ApiError(404, `model: ${id.slice(0, 100)}`);
+  return id;
 }
 
 const explicitOnly: Router = (call) =>
@@ -170,7 +189,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (req.method !== expected)
         throw new ApiError(405, `${req.method} is not allowed on ${call.path}; use ${expected}`);
       checkHeaders(req.headers);
-      if (expected === 'GET') return;
+      if (expected === 'GET') {
+        if (call.path !== '/v1/models') call.path = `/v1/models/${modelIdOf(call.path)}`;
+        return;
+      }
       return readBody(req, config.server.bodyLimitBytes).then((raw) => {
         call.rawBody = raw;
         const parsed = parseJsonBody(raw);
@@ -219,7 +241,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
     const requestId = newRequestId();
     const fail = (status: number, message: string) => {
       const error = new ApiError(status, message);
@@ -232,10 +254,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!config.admin.token)
       return fail(403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
     if (!adminTokenMatches(presented, config.admin.token)) return fail(401, 'invalid admin token');
-    const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
-    if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
-    if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
+    let url: URL;
     try {
+      url = new URL(target, 'http://gateway');
+    } catch {
+      return fail(400, 'invalid request target');
+    }
+    try {
+      const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
+      if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
+      if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
       const raw =
         req.method === 'GET' || req.method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, 1024 * 1024);
       const parsed = raw.length > 0 ? parseJsonBody(raw) : undefined;
@@ -267,7 +295,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
                 res.end(text);
               })
             : path.startsWith('/admin/')
-              ? handleAdmin(req, res, new URL(target, 'http://gateway'))
+              ? handleAdmin(req, res, target)
               : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
     work.catch((error) => {
       logger.error({ err: error }, 'unhandled error while answering');
@@ -276,9 +304,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       else res.destroy();
     });
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-  });
+  server.on('clientError', answerClientError);
   server.listen(config.server.port, config.server.host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
