@@ -84,6 +84,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   };
   set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL);
   set(['upstream', 'timeoutMs'], int('ANTHROPIC_TIMEOUT_MS'));
+  set(['upstream', 'connections'], int('SLUICE_UPSTREAM_CONNECTIONS'));
   set(['database', 'url'], env.SLUICE_DATABASE_URL);
   set(['admin', 'token'], env.SLUICE_ADMIN_TOKEN);
   set(['environment'], env.ANTHROPIC_ENV);
