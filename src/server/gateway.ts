@@ -15,7 +15,7 @@ import { forward } from '../pipeline/forward.js';
 import { checkMessagesBody, guardStage } from '../pipeline/guard.js';
 import { type Route, runCall } from '../pipeline/pipeline.js';
 import { type Router, routeStage } from '../pipeline/route.js';
-import { CallSignal } from '../pipeline/signal.js';
+import { CallSignal, DrainCut } from '../pipeline/signal.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
 import { isRoutingAlias } from '../routing/tiers.js';
@@ -75,6 +75,8 @@ const MODEL_PATH = /^\/v1\/models\/[^/]+$/;
  */
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
 const EMPTY = Buffer.alloc(0);
+/** How long calls cut at the drain deadline get to end (their upstream aborted, so at once). */
+const CUT_GRACE_MS = 2000;
 
 function absolutePath(target: string): string {
   try {
@@ -177,6 +179,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
   let inFlight = 0;
+  // Calls in flight, so a shutdown past its drain deadline can cut each one through its own path.
+  const calls = new Set<Call>();
 
   // The body stage and the stage lists are built once: a request only brings its Call.
   const bodyStage: Stage = {
@@ -233,9 +237,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (!res.writableFinished) signal.abort(new Error('client closed the connection'));
     });
     inFlight++;
+    calls.add(call);
     try {
       await runCall(call, httpResponder(res), path === '/v1/messages' ? messagesRoute : otherRoute, account);
     } finally {
+      calls.delete(call);
       inFlight--;
       if (call.status === 413) req.resume();
     }
@@ -323,6 +329,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         server.closeIdleConnections();
         const deadline = Date.now() + (options.drainMs ?? 30_000);
         while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // Past the deadline, each call left is cut through its own path: answered (503, or an
+        // error event ending a stream), with its status and the usage seen so far, and recorded
+        // in the ledger before the ledger's last flush below.
+        for (const call of calls) call.signal.abort(new DrainCut());
+        const cutAt = Date.now();
+        while (inFlight > 0 && Date.now() - cutAt < CUT_GRACE_MS) await new Promise((r) => setTimeout(r, 10));
         server.closeAllConnections();
         await stopped;
         await plugins.close?.();
