@@ -93,6 +93,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['models', 'critical'], env.ANTHROPIC_CRITICAL_MODEL);
   set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'));
   set(['log', 'level'], env.SLUICE_LOG_LEVEL);
+  set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR);
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 

@@ -133,7 +133,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = loaded;
   const catalog = options.catalog ?? defaultCatalog();
   const logger = options.logger ?? createLogger(config.log.level);
-  const store = options.store ?? (await openStore(config.database.url));
+  const store =
+    options.store ??
+    (await openStore(config.database.url, {
+      onConnectionError: (error) =>
+        logger.warn({ err: error }, 'a database connection failed; it is replaced when next needed'),
+    }));
   const keys = new KeyService(store.db, keyPolicy(config));
   const metrics = new Metrics({ defaultMetrics: true });
   const core: GatewayCore = { loaded, catalog, store, keys, logger, metrics };
