@@ -256,8 +256,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const requestId = newRequestId();
     const fail = (status: number, message: string) => {
       const error = new ApiError(status, message);
-      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId });
-      res.end(errorBody(error.type, error.message, requestId));
+      const body = errorBody(error.type, error.message, requestId);
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+        'request-id': requestId,
+      });
+      res.end(body);
     };
     const presented =
       (req.headers['x-sluice-admin-token'] as string | undefined) ??
