@@ -4,7 +4,7 @@ import { SseUsageTap } from '../../src/upstream/sse-usage.js';
 import { fuzzParameters, referenceReading, upstreamStream } from '../helpers/fuzz.js';
 
 // Part of the fuzz suite's 10,000 generated inputs per run (with test/server/gateway.fuzz.test.ts).
-export const TAP_RUNS = 6000;
+const TAP_RUNS = 6000;
 
 it(`reads the same usage as a by-the-spec SSE parse, whatever the layout and chunking (${TAP_RUNS} streams)`, () => {
   fc.assert(
