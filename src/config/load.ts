@@ -84,6 +84,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   };
   set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL);
   set(['upstream', 'timeoutMs'], int('ANTHROPIC_TIMEOUT_MS'));
+  set(['upstream', 'connections'], int('SLUICE_UPSTREAM_CONNECTIONS'));
   set(['database', 'url'], env.SLUICE_DATABASE_URL);
   set(['admin', 'token'], env.SLUICE_ADMIN_TOKEN);
   set(['environment'], env.ANTHROPIC_ENV);
@@ -95,6 +96,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['catalog', 'unpriced'], env.SLUICE_UNPRICED);
   set(['catalog', 'file'], env.SLUICE_CATALOG_FILE);
   set(['catalog', 'updateUrl'], env.SLUICE_CATALOG_URL);
+  set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR);
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 

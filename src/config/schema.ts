@@ -20,6 +20,9 @@ export const DEFAULT_CATALOG_FILE = './sluice-catalog.json';
 const positiveInt = z.number().int().positive();
 const routing = defaultCatalog().routingDefaults;
 
+/** Far above what 128 allowed (a thousand streams at once), well within Node's raised file limit. */
+export const DEFAULT_UPSTREAM_CONNECTIONS = 1024;
+
 export const retrySchema = z.strictObject({
   /** Attempts in all, the first included. */
   maxAttempts: positiveInt.default(4),
@@ -44,7 +47,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z.url().default('https://api.anthropic.com'),
       timeoutMs: positiveInt.default(600_000),
-      connections: positiveInt.default(128),
+      /**
+       * Connections to the upstream at most. A stream holds one for its whole length, so this
+       * bounds the concurrent streams; beyond it requests wait for a connection to come free.
+       */
+      connections: positiveInt.default(DEFAULT_UPSTREAM_CONNECTIONS),
       retry: retrySchema.default(retrySchema.parse({})),
       /** On 529, try these models in order (e.g. an Opus model falling back to Sonnet). Off unless set. */
       fallback: z.record(z.string(), z.array(z.string()).min(1)).default({}),
@@ -52,7 +59,7 @@ export const configSchema = z.strictObject({
     .default({
       url: 'https://api.anthropic.com',
       timeoutMs: 600_000,
-      connections: 128,
+      connections: DEFAULT_UPSTREAM_CONNECTIONS,
       retry: retrySchema.parse({}),
       fallback: {},
     }),

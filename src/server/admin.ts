@@ -134,7 +134,7 @@ export function matchAdminRoute(
     pathMatched = true;
     if (route.method === method) {
       const params = Object.fromEntries(
-        Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
+        Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodePathPart(v)]),
       );
       return { route, params };
     }
@@ -163,4 +163,13 @@ export function catalogRoutes(catalog: Catalog, file: string | undefined): Admin
       }),
     },
   ];
+}
+
+/** A percent-encoded path segment as text; bad encoding (`%zz`, a broken UTF-8 sequence) is the client's mistake. */
+function decodePathPart(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ApiError(400, `path segment "${value.slice(0, 100)}" is not valid percent-encoding`);
+  }
 }
