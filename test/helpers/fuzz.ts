@@ -37,7 +37,20 @@ const usagePatch = fc.record(
       ephemeral_5m_input_tokens: fc.nat({ max: 100_000 }),
       ephemeral_1h_input_tokens: fc.nat({ max: 100_000 }),
     }),
-    service_tier: fc.constantFrom('standard', 'priority'),
+    service_tier: fc.oneof(fc.constantFrom('standard', 'priority', 'batch'), fc.constant(7)),
+    inference_geo: fc.oneof(fc.constantFrom('global', 'us'), fc.constant(null)),
+    speed: fc.constantFrom('standard', 'fast'),
+    server_tool_use: fc.oneof(
+      fc.record(
+        {
+          web_search_requests: fc.oneof(fc.nat({ max: 50 }), fc.constant('3')),
+          web_fetch_requests: fc.nat({ max: 50 }),
+          code_execution_requests: fc.nat({ max: 50 }),
+        },
+        { requiredKeys: [] },
+      ),
+      fc.constant(null),
+    ),
   },
   { requiredKeys: [] },
 );
@@ -241,4 +254,13 @@ function dispatch(reading: StreamReading, name: string, data: string): void {
       ephemeral_5m_input_tokens: patch.cache_creation.ephemeral_5m_input_tokens ?? 0,
       ephemeral_1h_input_tokens: patch.cache_creation.ephemeral_1h_input_tokens ?? 0,
     };
+  // What billing reads besides tokens: strings as given, server-tool counts as numbers only.
+  for (const field of ['service_tier', 'inference_geo', 'speed'] as const)
+    if (typeof patch[field] === 'string') reading.usage[field] = patch[field] as string;
+  const tools = patch.server_tool_use as Record<string, unknown> | null | undefined;
+  if (tools && typeof tools === 'object') {
+    reading.usage.server_tool_use ??= {};
+    for (const field of ['web_search_requests', 'web_fetch_requests', 'code_execution_requests'] as const)
+      if (typeof tools[field] === 'number') reading.usage.server_tool_use[field] = tools[field] as number;
+  }
 }

@@ -481,7 +481,10 @@ describe('the HTTP surface under generated input', () => {
 /** The request's log line (written when its accounting ran, just after the answer ended). */
 async function logLineOf(requestId: string): Promise<{ usage?: unknown }> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const line = logs.findLast((l) => l.includes(`"requestId":"${requestId}"`));
+    // The writer hands over the lines of one event-loop turn together: one chunk, several lines.
+    const line = logs
+      .flatMap((chunk) => chunk.split('\n'))
+      .findLast((l) => l.includes(`"requestId":"${requestId}"`));
     if (line) return JSON.parse(line) as { usage?: unknown };
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
