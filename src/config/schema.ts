@@ -27,6 +27,9 @@ export const retrySchema = z.strictObject({
 });
 
 // Unknown keys are refused (z.strictObject), so a typo in sluice.yaml stops start-up instead of being ignored.
+/** max_tokens the gateway fills in when neither the request, its key nor the configuration sets one. */
+export const DEFAULT_MAX_TOKENS = 1024;
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -81,7 +84,7 @@ export const configSchema = z.strictObject({
     })
     .default({ default: 'claude-haiku-4-5', reasoning: 'claude-sonnet-4-6', critical: 'claude-opus-4-8' }),
   /** max_tokens filled in when a request has none and its key sets no cap. */
-  maxTokens: positiveInt.default(1024),
+  maxTokens: positiveInt.default(DEFAULT_MAX_TOKENS),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .default({ level: 'info' }),

@@ -65,7 +65,8 @@ export class Counters {
       cacheReadInputTokens: this.cacheReadInputTokens,
       abortedByClient: this.abortedByClient,
       inFlight: this.inFlight,
-      spendUsd,
+      // Float sums of per-token prices pick up artefacts (0.0017552000000000002); ten decimals are finer than any price.
+      spendUsd: Number(spendUsd.toFixed(10)),
     };
   }
 }
