@@ -33,7 +33,7 @@ export interface LoadOptions {
 
 /**
  * Builds the configuration from, in increasing precedence: defaults, sluice.yaml, `.env`, the
- * process environment (the seed's ANTHROPIC_* names and SLUICE_*), and command-line flags.
+ * process environment (ANTHROPIC_* and SLUICE_* variables), and command-line flags.
  */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const cwd = options.cwd ?? process.cwd();

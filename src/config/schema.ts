@@ -7,7 +7,7 @@ import { routingConfigSchema } from '../routing/config.js';
 
 export const DEFAULT_ENVIRONMENTS = ['development', 'staging', 'production', 'ci'] as const;
 
-/** Default naming rule for virtual keys: env-service-role, as the seed recommends. */
+/** Default naming rule for virtual keys: env-service-role, such as prod-backend-v1. */
 export const DEFAULT_KEY_NAMING = {
   pattern: '^[a-z0-9]+(-[a-z0-9]+){2,}$',
   rule: 'at least three lowercase parts joined by "-" (env-service-role), e.g. prod-backend-v1',

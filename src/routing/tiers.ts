@@ -30,14 +30,14 @@ export function minTier(a: Tier, b: Tier): Tier {
   return tierRank(a) <= tierRank(b) ? a : b;
 }
 
-/** Environment names (from the seed's configuration template) that set each tier's model. */
+/** Environment variables that set each tier's model. */
 export const TIER_MODEL_ENV: Readonly<Record<Tier, string>> = {
   fast: 'ANTHROPIC_DEFAULT_MODEL',
   reasoning: 'ANTHROPIC_REASONING_MODEL',
   critical: 'ANTHROPIC_CRITICAL_MODEL',
 };
 
-/** Current, non-deprecated models of the catalog (the seed's 4-5 models are near end of life). */
+/** Current, non-deprecated models of the catalog (the 4-5 models are near end of life). */
 export const DEFAULT_TIER_MODELS: Readonly<Record<Tier, string>> = {
   fast: 'claude-haiku-4-5',
   reasoning: 'claude-sonnet-4-6',
