@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/schema.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService, type KeySettings, type KeyView } from '../keys/service.js';
 import { textTable } from './catalog.js';
+import { EXIT_ERROR } from './scan.js';
 import {
   type ConfigFlags,
   keyServiceFor,
@@ -114,7 +115,7 @@ async function run(flags: ConfigFlags, work: (keys: KeyService, loaded: LoadedCo
   } catch (error) {
     if (error instanceof KeyError) {
       process.stderr.write(`sluice keys: ${error.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_ERROR;
       return;
     }
     throw error;

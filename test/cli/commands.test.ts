@@ -35,7 +35,10 @@ async function cli(...args: string[]): Promise<{ code?: number; out: string; err
   const log = vi.spyOn(console, 'log').mockImplementation((line) => void out.push(`${line}\n`));
   try {
     const code = await run(['node', 'sluice', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
+    // A command that sets process.exitCode itself (keys) is read here, and the test process's reset.
+    const set = process.exitCode === undefined ? undefined : Number(process.exitCode);
+    process.exitCode = undefined;
+    return { code: code ?? set, out: out.join(''), err: err.join('') };
   } catch (error) {
     return { out: out.join(''), err: err.join(''), error: error as Error };
   } finally {
@@ -71,6 +74,12 @@ describe('sluice commands, as a user reads them', () => {
     expect((await cli('keys', 'revoke', 'dev-cli-gone')).out).toMatch(
       /^dev-cli-gone \(sk-sluice-…\w{4}\) was already revoked; nothing changed\.\n$/,
     );
+  });
+
+  it('exits 2 for a key that does not exist, as for any other error', async () => {
+    const result = await cli('keys', 'revoke', 'dev-cli-nobody');
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^sluice keys: .*dev-cli-nobody/);
   });
 
   it('shows, refuses and alerts a key budget under the key name, not its internal id', async () => {
