@@ -22,6 +22,7 @@ beforeAll(async () => {
     'LICENSE',
     'bin',
     'catalog',
+    'docs',
     'src',
     'tsconfig.json',
     'tsconfig.build.json',
@@ -53,6 +54,9 @@ describe('the npm package', () => {
     expect(files.filter((path) => /^(src|test|bench)\//.test(path))).toEqual([]);
     // The routing evaluation is a development script, run from src/ with tsx.
     expect(files.filter((path) => path.startsWith('dist/routing/eval'))).toEqual([]);
+    // The README's links work where the package is read: on the registry and in node_modules.
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const [, target] of readme.matchAll(/\]\(((?!https?:)[^)#\s]+)/g)) expect(files).toContain(target);
     expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
     expect(manifest.license).toBe('MIT');
   });
