@@ -3,7 +3,6 @@ import type { LoadedConfig } from '../config/schema.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService, type KeySettings, type KeyView } from '../keys/service.js';
 import { textTable } from './catalog.js';
-import { EXIT_ERROR } from './scan.js';
 import {
   type ConfigFlags,
   keyServiceFor,
@@ -12,6 +11,7 @@ import {
   printJson,
   withStore,
 } from './context.js';
+import { EXIT_ERROR } from './scan.js';
 
 interface SettingsFlags extends ConfigFlags {
   expires?: string;
