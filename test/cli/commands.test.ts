@@ -129,6 +129,7 @@ describe('sluice commands, as a user reads them', () => {
     expect(out).toMatch(/^haiku\s+0 \/ 50 \(100% free\)/m);
   });
 
+  // A CLI process compiled by tsx as it starts: slow on a busy machine.
   it('exits 2 from the real command line for an error it explains', async () => {
     const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
     const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
@@ -147,5 +148,5 @@ describe('sluice commands, as a user reads them', () => {
       2,
       'sluice: --usd takes an amount in US dollars such as 100 or 2.50, not "x"\n',
     ]);
-  });
+  }, 120_000);
 });
