@@ -1,12 +1,31 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+const PACKAGE_TEST = 'test/package.test.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/quiet-warnings.ts'],
     // Tests start real servers on loopback; two cores, so keep parallelism modest.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2 } },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'sluice',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, PACKAGE_TEST],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // Packing builds the project and installs it: CPU-heavy, so it runs after the timing-sensitive tests.
+        extends: true,
+        test: { name: 'package', include: [PACKAGE_TEST], sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -2,7 +2,14 @@ import { type Command, Option } from 'commander';
 import { catalogInForce } from '../catalog/catalog.js';
 import { moneyAdmin } from '../ledger/admin.js';
 import { resolveKeyId } from '../ledger/budget-config.js';
-import { budgetId, deleteBudget, setBudget } from '../ledger/budget-store.js';
+import {
+  budgetId,
+  budgetOwner,
+  deleteBudget,
+  listBudgets,
+  setBudget,
+  USD_AMOUNT,
+} from '../ledger/budget-store.js';
 import type { BudgetScope, BudgetWindow } from '../ledger/tables.js';
 import { textTable } from './catalog.js';
 import { type ConfigFlags, loadForCommand, printJson, withStore } from './context.js';
@@ -53,6 +60,8 @@ export function register(program: Command): void {
     .option('--thresholds <list>', 'alert at these percentages', '50,80,100')
     .action(async (flags: SelectorFlags & { usd: string; thresholds: string }) => {
       const { scope, subject } = scopeOf(flags);
+      if (!USD_AMOUNT.test(flags.usd))
+        throw new Error(`--usd takes an amount in US dollars such as 100 or 2.50, not "${flags.usd}"`);
       const thresholds = flags.thresholds.split(',').map((t) => Number(t.trim()));
       if (thresholds.some((t) => !Number.isFinite(t) || t <= 0))
         throw new Error(`--thresholds takes percentages such as 50,80,100, not "${flags.thresholds}"`);
@@ -70,7 +79,7 @@ export function register(program: Command): void {
         );
         if (flags.json) return printJson({ ...budget, limitPico: budget.limitPico.toString() });
         process.stdout.write(
-          `Budget ${budget.id} set to $${flags.usd}; alerts at ${budget.thresholds.join(', ')} %.\n`,
+          `Budget of ${budgetOwner(budget)} (${budget.window}) set to $${flags.usd}; alerts at ${budget.thresholds.join(', ')} %.\n`,
         );
         process.stdout.write(
           'A running gateway picks it up on its next budget reload (or use the admin API, which applies it at once).\n',
@@ -97,14 +106,15 @@ export function register(program: Command): void {
           );
           return;
         }
-        const rows = [['budget', 'limit', 'spent', 'used', 'resets', 'alerts at', 'from']];
+        const rows = [['budget of', 'window', 'limit', 'spent', 'used', 'resets', 'alerts at', 'from']];
         for (const b of data) {
           const used =
             Number(b.limit_usd) > 0
               ? `${Math.round((Number(b.spent_usd) / Number(b.limit_usd)) * 1000) / 10}%`
               : '-';
           rows.push([
-            b.id,
+            budgetOwner({ scope: b.scope, subject: b.subject, subjectName: b.subject_name }),
+            b.window,
             `$${b.limit_usd}`,
             `$${b.spent_usd}`,
             used,
@@ -125,10 +135,13 @@ export function register(program: Command): void {
       await withStore(loaded, async (store) => {
         const resolved = scope === 'key' ? ((await resolveKeyId(store.db, subject)) ?? subject) : subject;
         const id = budgetId(scope, resolved, flags.window);
+        const owner = budgetOwner(
+          (await listBudgets(store.db)).find((b) => b.id === id) ?? { scope, subject },
+        );
         const deleted = await deleteBudget(store.db, id);
         if (flags.json) return printJson({ id, deleted });
-        if (!deleted) throw new Error(`no budget ${id}; see sluice budgets list`);
-        process.stdout.write(`Budget ${id} deleted.\n`);
+        if (!deleted) throw new Error(`no ${flags.window} budget of ${owner}; see sluice budgets list`);
+        process.stdout.write(`Budget of ${owner} (${flags.window}) deleted.\n`);
       });
     });
 }

@@ -5,8 +5,11 @@ import { Writable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import type { Command } from 'commander';
 import { defaultCatalog } from '../catalog/catalog.js';
+import { costOf } from '../catalog/cost.js';
+import { formatUsdExact } from '../catalog/money.js';
 import { loadConfig } from '../config/load.js';
 import { spendReport } from '../ledger/reports.js';
+import type { Usage } from '../pipeline/types.js';
 import { type Gateway, startGateway } from '../server/gateway.js';
 import { createLogger } from '../server/logger.js';
 import { gatewayPlugins } from '../server/plugins.js';
@@ -36,7 +39,24 @@ export function register(program: Command): void {
     });
 }
 
-export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
+/** "1 request", "2 requests". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** The message of an API error as the gateway wrote it, not the SDK's "400 {json}" summary. */
+function apiErrorMessage(error: unknown): string {
+  if (error instanceof Anthropic.APIError) {
+    const body = error.error as { error?: { message?: unknown } } | undefined;
+    if (typeof body?.error?.message === 'string') return body.error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runDemo(
+  latency: 'none' | 'realistic',
+  output: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
   const simulator = await startSimulator({ apiKeys: [DEMO_UPSTREAM_KEY], tier: 'evaluation', latency });
   const loaded = loadConfig({
@@ -55,7 +75,9 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     logger: createLogger('info', quiet),
     plugins: (core) => gatewayPlugins(core, { tier: 'evaluation' }),
   });
-  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const out = (line = '') => output.write(`${line}\n`);
+  const catalog = defaultCatalog();
+  let sent = 0;
   try {
     out(`Simulator (Anthropic API, Evaluation tier limits: 50 requests/min) at ${simulator.url}`);
     out(`Sluice gateway at ${gateway.url}\n`);
@@ -92,7 +114,7 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
           tokens: '',
           cost: '',
           ms: Math.round(performance.now() - started),
-          note: (error as Error).message.slice(0, 60),
+          note: apiErrorMessage(error),
         });
       }
     };
@@ -108,27 +130,38 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
       const message = await client.messages
         .stream({ model: 'claude-haiku-5-5', max_tokens: 120, messages: ask('Write a haiku about rivers.') })
         .finalMessage();
-      return { model: message.model, usage: message.usage };
+      // A stream's headers leave before its usage is known, so no cost header: price the usage
+      // the stream ended with, as the gateway's ledger does.
+      // The whole usage, as the gateway reads it: speed, geo and server tools count too.
+      const cost = costOf(message.usage as unknown as Usage, message.model, new Date(), { catalog });
+      return {
+        model: message.model,
+        usage: message.usage,
+        cost: cost.priced ? formatUsdExact(cost.pico) : null,
+      };
     });
     await timed('tool call', async () => {
       // Forced tool use: Haiku 5.5 allows it (Opus and Sonnet 5.5 refuse a forced tool_choice).
-      const message = await client.messages.create({
-        model: 'claude-haiku-5-5',
-        max_tokens: 200,
-        tools: [
-          {
-            name: 'get_weather',
-            description: 'Current weather',
-            input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-          },
-        ],
-        tool_choice: { type: 'any' },
-        messages: ask('What is the weather in Lyon?'),
-      });
+      const { data: message, response } = await client.messages
+        .create({
+          model: 'claude-haiku-5-5',
+          max_tokens: 200,
+          tools: [
+            {
+              name: 'get_weather',
+              description: 'Current weather',
+              input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+            },
+          ],
+          tool_choice: { type: 'any' },
+          messages: ask('What is the weather in Lyon?'),
+        })
+        .withResponse();
       const use = message.content.find((b) => b.type === 'tool_use');
       return {
         model: message.model,
         usage: message.usage,
+        cost: response.headers.get('x-sluice-cost-usd'),
         note: use ? `tool_use ${JSON.stringify(use.input)}` : '',
       };
     });
@@ -164,6 +197,10 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
       return { model: data.model, usage: data.usage };
     });
 
+    out(`${plural(rows.length, 'request')} through the gateway, one of each kind:\n`);
+    out(table(rows));
+    out('');
+
     const burst = 60;
     out(`Sending a burst of ${burst} requests at once (the tier allows 50 a minute)…`);
     simulator.resetCounters();
@@ -180,13 +217,10 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     const burstMs = Math.round(performance.now() - started);
     const okCount = results.filter((r) => r.status === 'fulfilled').length;
     const counters = simulator.counters();
-
-    out('');
-    out(table(rows));
-    out('');
     out(
       `Burst: ${okCount}/${burst} succeeded in ${burstMs} ms (the SDK retrying as told); the upstream answered ${counters.byStatus['429'] ?? 0} × 429.`,
     );
+    sent = rows.length + burst;
   } finally {
     await gateway.close();
     await simulator.close();
@@ -195,25 +229,32 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
   const databaseUrl = `sqlite:${join(dir, 'sluice.db')}`;
   const store = await openStore(databaseUrl);
   try {
-    const report = await spendReport(store.db, {
-      since: new Date(0),
-      by: 'model',
-      catalog: defaultCatalog(),
-    });
+    const report = await spendReport(store.db, { since: new Date(0), by: 'model', catalog });
     // Requests whose wait in Sluice's queue would have passed the maximum got a 429 with the exact retry-after.
     const queuedOut = await store.db
       .selectFrom('ledger')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('status', '=', 429)
       .executeTakeFirstOrThrow();
+    const refused = Number(queuedOut.n);
     out(
-      `Sluice queued the burst; ${Number(queuedOut.n)} requests would have waited past the 10 s maximum and`,
+      refused === 0
+        ? 'Sluice queued the burst; no request had to wait past the 10 s maximum.'
+        : `Sluice queued the burst; ${plural(refused, 'request')} would have waited past the 10 s maximum and\n` +
+            'got 429 with the precise retry-after instead (the SDK waits that long, then retries).',
     );
-    out(`got 429 with the precise retry-after instead (the SDK waits that long, then retries).`);
     out('');
-    out(`Ledger: ${report.total.requests} requests recorded, $${report.total.cost_usd} in all:`);
+    // Every attempt is a row: a 429 the SDK retried is one row, its successful retry another.
+    const rowsRecorded = report.total.requests;
+    const explained =
+      rowsRecorded === sent + refused && refused > 0
+        ? `: the ${sent} requests sent, and the ${plural(refused, 'attempt')} refused with 429 that the SDK retried`
+        : rowsRecorded === sent
+          ? `, one per request sent`
+          : '';
+    out(`Ledger: ${plural(rowsRecorded, 'row')}${explained}; $${report.total.cost_usd} in all.`);
     for (const group of report.groups) {
-      out(`  ${group.group.padEnd(28)} ${String(group.requests).padStart(4)} requests  $${group.cost_usd}`);
+      out(`  ${group.group.padEnd(28)} ${plural(group.requests, 'row').padStart(9)}  $${group.cost_usd}`);
     }
     out('');
     out(`See it again: SLUICE_DATABASE_URL=${databaseUrl} npx sluice spend --by model`);

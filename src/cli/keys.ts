@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { LoadedConfig } from '../config/schema.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService, type KeySettings, type KeyView } from '../keys/service.js';
+import { textTable } from './catalog.js';
 import {
   type ConfigFlags,
   keyServiceFor,
@@ -10,6 +11,7 @@ import {
   printJson,
   withStore,
 } from './context.js';
+import { EXIT_ERROR } from './scan.js';
 
 interface SettingsFlags extends ConfigFlags {
   expires?: string;
@@ -73,8 +75,8 @@ function settingsFrom(flags: SettingsFlags): KeySettings {
   return settings;
 }
 
-function describeKey(view: KeyView): string {
-  const limits = [
+function limitsOf(view: KeyView): string {
+  return [
     view.maxTokens && `max_tokens≤${view.maxTokens}`,
     view.rpm && `${view.rpm} rpm`,
     view.tpm && `${view.tpm} tpm`,
@@ -82,18 +84,28 @@ function describeKey(view: KeyView): string {
     view.models && `models: ${view.models.join(',')}`,
     view.maxTier && `tier≤${view.maxTier}`,
     !view.allowAuto && 'no auto',
-  ].filter(Boolean);
-  return [
-    view.name.padEnd(28),
-    view.environment.padEnd(12),
-    view.status.padEnd(8),
-    view.hint.padEnd(16),
-    `last used ${view.lastUsedAt ?? 'never'}`,
-    view.expiresAt ? `expires ${view.expiresAt}` : '',
-    limits.join(' '),
   ]
     .filter(Boolean)
-    .join('  ');
+    .join(' ');
+}
+
+const KEY_COLUMNS = ['name', 'environment', 'status', 'key', 'last used', 'expires', 'limits'];
+
+function keyRow(view: KeyView): string[] {
+  return [
+    view.name,
+    view.environment,
+    view.status,
+    view.hint,
+    view.lastUsedAt ?? 'never',
+    view.expiresAt ?? 'never',
+    limitsOf(view),
+  ];
+}
+
+/** Keys as a table under a header row. */
+export function keyTable(views: KeyView[]): string {
+  return textTable([KEY_COLUMNS, ...views.map(keyRow)]);
 }
 
 async function run(flags: ConfigFlags, work: (keys: KeyService, loaded: LoadedConfig) => Promise<void>) {
@@ -103,7 +115,7 @@ async function run(flags: ConfigFlags, work: (keys: KeyService, loaded: LoadedCo
   } catch (error) {
     if (error instanceof KeyError) {
       process.stderr.write(`sluice keys: ${error.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_ERROR;
       return;
     }
     throw error;
@@ -147,7 +159,7 @@ export function register(program: Command): void {
           return void process.stdout.write(
             'No keys yet: sluice keys create --name dev-app-local --env development\n',
           );
-        for (const view of views) process.stdout.write(`${describeKey(view)}\n`);
+        process.stdout.write(`${keyTable(views)}\n`);
       });
     });
 
@@ -157,7 +169,7 @@ export function register(program: Command): void {
     await run(flags, async (service) => {
       const view = await service.update(name, settingsFrom(flags));
       if (flags.json) return printJson(view);
-      process.stdout.write(`${describeKey(view)}\n`);
+      process.stdout.write(`${keyTable([view])}\n`);
     });
   });
 
@@ -174,9 +186,14 @@ export function register(program: Command): void {
       .action(async (name: string, flags: ConfigFlags & { json?: boolean }) => {
         await run(flags, async (service) => {
           if (verb === 'revoke') {
+            const wasActive = (await service.get(name)).status !== 'revoked';
             const view = await service.revoke(name);
             if (flags.json) return printJson(view);
-            return void process.stdout.write(`Revoked ${view.name} (${view.hint}).\n`);
+            return void process.stdout.write(
+              wasActive
+                ? `Revoked ${view.name} (${view.hint}).\n`
+                : `${view.name} (${view.hint}) was already revoked; nothing changed.\n`,
+            );
           }
           const { key, view } = await service.rotate(name);
           if (flags.json) return printJson({ key, ...view });

@@ -52,10 +52,15 @@ export function register(program: Command): void {
       const since = sinceToDate(flags.since);
       await withStore(loaded, async (store) => {
         if (flags.routing) {
+          const baselineModel = flags.baselineModel ?? loaded.config.models.critical;
+          if (!catalog.model(baselineModel))
+            throw new Error(
+              `--baseline-model: "${baselineModel}" is not a model in the catalog (see sluice catalog)`,
+            );
           const report = await routingReport(store.db, {
             since,
             catalog,
-            baselineModel: flags.baselineModel ?? loaded.config.models.critical,
+            baselineModel,
           });
           if (flags.json) return printJson(report);
           const rows = [['tier', 'requests', 'actual', `on ${report.baseline_model}`]];

@@ -38,12 +38,12 @@ export function register(program: Command): void {
         out.push(
           `Spend: last 30 days $${report.spend_30d_usd}, this month $${report.spend_this_month_usd}, cumulative $${report.cumulative_usd}`,
           '',
-          'Busiest minute in the last 30 days against the tier (headroom)',
+          'Busiest minute in the last 30 days: peak / tier limit (headroom left)',
         );
         const rows = [['pool', 'requests/min', 'input tokens/min', 'output tokens/min']];
         for (const c of report.pools) {
           const cell = (peak: number, limit: number, headroom: number) =>
-            `${n(peak)} / ${n(limit)} (${headroom}%)`;
+            `${n(peak)} / ${n(limit)} (${headroom}% free)`;
           rows.push([
             c.pool,
             cell(c.peak.rpm, c.limits.rpm, c.headroom_percent.rpm),

@@ -33,7 +33,7 @@ export interface LoadOptions {
 
 /**
  * Builds the configuration from, in increasing precedence: defaults, sluice.yaml, `.env`, the
- * process environment (the seed's ANTHROPIC_* names and SLUICE_*), and command-line flags.
+ * process environment (ANTHROPIC_* and SLUICE_* variables), and command-line flags.
  */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const cwd = options.cwd ?? process.cwd();
@@ -64,8 +64,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   type Tree = { [key: string]: unknown };
   const merged = structuredClone(fromFile) as Tree;
-  const set = (path: string[], value: unknown) => {
+  // Which environment variable set which field, so that an error names what the user wrote.
+  const variables = new Map<string, string>();
+  const set = (path: string[], value: unknown, variable?: string) => {
     if (value === undefined || value === '') return;
+    if (variable !== undefined) variables.set(path.join('.'), variable);
     let node = merged;
     for (const part of path.slice(0, -1)) {
       const child = node[part];
@@ -82,25 +85,25 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       throw new ConfigError(name, `"${raw}" is not a whole number`, `set ${name} to a positive integer`);
     return Number(raw.trim());
   };
-  set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL);
-  set(['upstream', 'timeoutMs'], int('ANTHROPIC_TIMEOUT_MS'));
-  set(['upstream', 'connections'], int('SLUICE_UPSTREAM_CONNECTIONS'));
-  set(['database', 'url'], env.SLUICE_DATABASE_URL);
-  set(['admin', 'token'], env.SLUICE_ADMIN_TOKEN);
-  set(['environment'], env.ANTHROPIC_ENV);
-  set(['models', 'default'], env.ANTHROPIC_DEFAULT_MODEL);
-  set(['models', 'reasoning'], env.ANTHROPIC_REASONING_MODEL);
-  set(['models', 'critical'], env.ANTHROPIC_CRITICAL_MODEL);
-  set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'));
-  set(['log', 'level'], env.SLUICE_LOG_LEVEL);
-  set(['catalog', 'unpriced'], env.SLUICE_UNPRICED);
-  set(['catalog', 'file'], env.SLUICE_CATALOG_FILE);
-  set(['catalog', 'updateUrl'], env.SLUICE_CATALOG_URL);
-  set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR);
+  set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL, 'SLUICE_UPSTREAM_URL');
+  set(['upstream', 'timeoutMs'], int('ANTHROPIC_TIMEOUT_MS'), 'ANTHROPIC_TIMEOUT_MS');
+  set(['upstream', 'connections'], int('SLUICE_UPSTREAM_CONNECTIONS'), 'SLUICE_UPSTREAM_CONNECTIONS');
+  set(['database', 'url'], env.SLUICE_DATABASE_URL, 'SLUICE_DATABASE_URL');
+  set(['admin', 'token'], env.SLUICE_ADMIN_TOKEN, 'SLUICE_ADMIN_TOKEN');
+  set(['environment'], env.ANTHROPIC_ENV, 'ANTHROPIC_ENV');
+  set(['models', 'default'], env.ANTHROPIC_DEFAULT_MODEL, 'ANTHROPIC_DEFAULT_MODEL');
+  set(['models', 'reasoning'], env.ANTHROPIC_REASONING_MODEL, 'ANTHROPIC_REASONING_MODEL');
+  set(['models', 'critical'], env.ANTHROPIC_CRITICAL_MODEL, 'ANTHROPIC_CRITICAL_MODEL');
+  set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'), 'ANTHROPIC_MAX_TOKENS');
+  set(['log', 'level'], env.SLUICE_LOG_LEVEL, 'SLUICE_LOG_LEVEL');
+  set(['catalog', 'unpriced'], env.SLUICE_UNPRICED, 'SLUICE_UNPRICED');
+  set(['catalog', 'file'], env.SLUICE_CATALOG_FILE, 'SLUICE_CATALOG_FILE');
+  set(['catalog', 'updateUrl'], env.SLUICE_CATALOG_URL, 'SLUICE_CATALOG_URL');
+  set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR, 'SLUICE_LEDGER_SPOOL_DIR');
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 
-  const config = validate(merged);
+  const config = validate(merged, variables);
   config.catalog.file = resolve(cwd, config.catalog.file);
   // Models are checked against the catalog the gateway will use: an installed update may add some.
   const catalog = options.catalog ?? catalogInForce(config.catalog, (problem) => warnings.push(problem));
@@ -162,19 +165,25 @@ export function upstreamCredentialId(
   return loaded.upstreamKeys.has(environment) ? environment : DEFAULT_UPSTREAM_KEY;
 }
 
-function validate(raw: unknown): Config {
+function validate(raw: unknown, variables: Map<string, string>): Config {
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  const field = issue.path.join('.') || '(top level)';
-  throw new ConfigError(field, issue.message, fixFor(issue));
+  const path = issue.path.join('.');
+  const variable = variables.get(path);
+  if (variable !== undefined) throw new ConfigError(variable, issue.message, fixFor(issue, variable));
+  throw new ConfigError(path || '(top level)', issue.message, fixFor(issue));
 }
 
-function fixFor(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type') return `give ${issue.path.join('.')} a value of type ${issue.expected}`;
-  if (issue.code === 'too_small') return `use a value of at least ${String(issue.minimum)}`;
+function fixFor(issue: z.core.$ZodIssue, variable?: string): string {
+  const field = variable ?? issue.path.join('.');
+  if (issue.code === 'invalid_type') return `give ${field} a value of type ${issue.expected}`;
+  if (issue.code === 'too_small')
+    return issue.origin === 'string'
+      ? `set ${field} to at least ${String(issue.minimum)} characters`
+      : `set ${field} to at least ${String(issue.minimum)}`;
   if (issue.code === 'unrecognized_keys') return `remove or rename ${issue.keys.join(', ')}`;
-  return 'see the configuration section of the README';
+  return 'see docs/configuration.md';
 }
 
 function checkModels(config: Config, catalog: Catalog, warnings: string[]): void {

@@ -8,7 +8,7 @@ import { routingConfigSchema } from '../routing/config.js';
 
 export const DEFAULT_ENVIRONMENTS = ['development', 'staging', 'production', 'ci'] as const;
 
-/** Default naming rule for virtual keys: env-service-role, as the seed recommends. */
+/** Default naming rule for virtual keys: env-service-role, such as prod-backend-v1. */
 export const DEFAULT_KEY_NAMING = {
   pattern: '^[a-z0-9]+(-[a-z0-9]+){2,}$',
   rule: 'at least three lowercase parts joined by "-" (env-service-role), e.g. prod-backend-v1',
@@ -35,6 +35,9 @@ export const retrySchema = z.strictObject({
 });
 
 // Unknown keys are refused (z.strictObject), so a typo in sluice.yaml stops start-up instead of being ignored.
+/** max_tokens the gateway fills in when neither the request, its key nor the configuration sets one. */
+export const DEFAULT_MAX_TOKENS = 1024;
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -94,7 +97,7 @@ export const configSchema = z.strictObject({
     })
     .default({ default: routing.fast, reasoning: routing.reasoning, critical: routing.critical }),
   /** max_tokens filled in when a request has none and its key sets no cap. */
-  maxTokens: positiveInt.default(1024),
+  maxTokens: positiveInt.default(DEFAULT_MAX_TOKENS),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .default({ level: 'info' }),

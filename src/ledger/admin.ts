@@ -27,6 +27,7 @@ export function budgetJson(budget: Budget, spentPico?: bigint, now = Date.now())
     id: budget.id,
     scope: budget.scope,
     subject: budget.subject,
+    ...(budget.subjectName === undefined ? {} : { subject_name: budget.subjectName }),
     window: budget.window,
     limit_usd: formatUsd(budget.limitPico, 6),
     thresholds: budget.thresholds,

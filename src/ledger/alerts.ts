@@ -177,6 +177,7 @@ export function thresholdMessage(event: ThresholdEvent): AlertMessage {
       budget: budget.id,
       scope: budget.scope,
       subject: budget.subject,
+      ...(budget.subjectName === undefined ? {} : { subject_name: budget.subjectName }),
       window: budget.window,
       threshold: event.threshold,
       limit_usd: formatUsd(budget.limitPico, 6),

@@ -4,12 +4,16 @@ import { formatUsdExact, usdToPico } from '../catalog/money.js';
 import { type AnyDb, type BudgetScope, type BudgetWindow, moneyDb } from './tables.js';
 
 export const DEFAULT_THRESHOLDS = [50, 80, 100];
+/** A USD amount as budgets take it: "100", "2.50". */
+export const USD_AMOUNT = /^\d+(\.\d{1,12})?$/;
 
 export interface Budget {
   id: string;
   scope: BudgetScope;
   /** Key id, environment name, or '' for the global budget. */
   subject: string;
+  /** The key's name, for a key budget whose key exists: what people are shown instead of its id. */
+  subjectName?: string;
   window: BudgetWindow;
   limitPico: bigint;
   /** Percentages of the limit at which an alert is sent, ascending. */
@@ -26,7 +30,7 @@ export const budgetInputSchema = z
     usd: z
       .union([z.string(), z.number()])
       .transform((v) => String(v))
-      .pipe(z.string().regex(/^\d+(\.\d{1,12})?$/, 'a USD amount such as "100" or "2.50"')),
+      .pipe(z.string().regex(USD_AMOUNT, 'a USD amount such as "100" or "2.50"')),
     thresholds: z.array(z.number().positive().max(1000)).min(1).optional(),
   })
   .refine((b) => (b.scope === 'global') === (b.subject === ''), {
@@ -40,9 +44,18 @@ export function budgetId(scope: BudgetScope, subject: string, window: BudgetWind
   return scope === 'global' ? `global:${window}` : `${scope}:${subject}:${window}`;
 }
 
+/** "key prod-backend" or "environment production" or "the gateway": a budget's owner, by name. */
+export function budgetOwner(budget: Pick<Budget, 'scope' | 'subject' | 'subjectName'>): string {
+  return budget.scope === 'global'
+    ? 'the gateway'
+    : `${budget.scope} ${budget.subjectName ?? budget.subject}`;
+}
+
 /** "monthly budget of environment production ($500)" — how refusals and alerts name a budget. */
-export function describeBudget(budget: Pick<Budget, 'scope' | 'subject' | 'window' | 'limitPico'>): string {
-  const owner = budget.scope === 'global' ? 'the gateway' : `${budget.scope} ${budget.subject}`;
+export function describeBudget(
+  budget: Pick<Budget, 'scope' | 'subject' | 'subjectName' | 'window' | 'limitPico'>,
+): string {
+  const owner = budgetOwner(budget);
   const span = budget.window === 'total' ? 'total (prepaid)' : budget.window;
   return `${span} budget of ${owner} ($${formatUsdExact(budget.limitPico)})`;
 }
@@ -64,6 +77,10 @@ export async function setBudget(
     thresholds: [...new Set(parsed.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
     source,
   };
+  if (budget.scope === 'key') {
+    const name = (await keyNames(database, [budget.subject])).get(budget.subject);
+    if (name !== undefined) budget.subjectName = name;
+  }
   await moneyDb(database)
     .insertInto('budgets')
     .values({
@@ -104,15 +121,39 @@ export async function listBudgets(database: AnyDb): Promise<Budget[]> {
     ])
     .orderBy('id')
     .execute();
-  return rows.map((row) => ({
-    id: row.id,
-    scope: row.scope,
-    subject: row.subject,
-    window: row.window,
-    limitPico: BigInt(row.limit_pico),
-    thresholds: JSON.parse(row.thresholds) as number[],
-    source: row.source as Budget['source'],
-  }));
+  const names = await keyNames(
+    database,
+    rows.filter((row) => row.scope === 'key').map((row) => row.subject),
+  );
+  return rows.map((row) => {
+    const budget: Budget = {
+      id: row.id,
+      scope: row.scope,
+      subject: row.subject,
+      window: row.window,
+      limitPico: BigInt(row.limit_pico),
+      thresholds: JSON.parse(row.thresholds) as number[],
+      source: row.source as Budget['source'],
+    };
+    const name = row.scope === 'key' ? names.get(row.subject) : undefined;
+    if (name !== undefined) budget.subjectName = name;
+    return budget;
+  });
+}
+
+/** Names of the virtual keys with these ids (keys live in the same store; none if it has no keys). */
+async function keyNames(database: AnyDb, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  try {
+    const rows = await database
+      .selectFrom('virtual_keys')
+      .select([sql<string>`id`.as('id'), sql<string>`name`.as('name')])
+      .where('id', 'in', ids)
+      .execute();
+    return new Map(rows.map((row) => [row.id, row.name]));
+  } catch {
+    return new Map();
+  }
 }
 
 /** Removes a budget; true when it existed. */

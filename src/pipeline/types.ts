@@ -44,7 +44,7 @@ export interface ServerToolUse {
 export type Priority = 'interactive' | 'batch';
 export type RouteTier = 'fast' | 'reasoning' | 'critical';
 
-/** Per-key quotas (the seed's RPM / TPM / TPD). */
+/** Per-key quotas: requests per minute, tokens per minute and per day. */
 export interface Quotas {
   rpm?: number;
   tpm?: number;

@@ -32,7 +32,7 @@ export function minTier(a: Tier, b: Tier): Tier {
   return tierRank(a) <= tierRank(b) ? a : b;
 }
 
-/** Environment names (from the seed's configuration template) that set each tier's model. */
+/** Environment variables that set each tier's model. */
 export const TIER_MODEL_ENV: Readonly<Record<Tier, string>> = {
   fast: 'ANTHROPIC_DEFAULT_MODEL',
   reasoning: 'ANTHROPIC_REASONING_MODEL',

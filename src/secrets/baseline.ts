@@ -18,7 +18,14 @@ export async function readBaseline(path: string): Promise<Set<string>> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
     throw error;
   }
-  const parsed = JSON.parse(text) as Partial<BaselineFile>;
+  // An empty file (`--baseline /dev/null`) accepts nothing.
+  if (text.trim() === '') return new Set();
+  let parsed: Partial<BaselineFile>;
+  try {
+    parsed = JSON.parse(text) as Partial<BaselineFile>;
+  } catch {
+    throw new Error(`${path}: not JSON, so not a sluice baseline (expected {"version":1,"findings":[…]})`);
+  }
   if (parsed.version !== 1 || !Array.isArray(parsed.findings)) {
     throw new Error(`${path}: not a sluice baseline (expected {"version":1,"findings":[…]})`);
   }

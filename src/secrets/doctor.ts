@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/schema.js';
+import { DEFAULT_MAX_TOKENS } from '../config/schema.js';
 import { parseRateLimitHeaders } from '../limits/headers.js';
 import { isSecretEnvFile } from './exposure.js';
 import { git, repositoryRoot } from './git.js';
@@ -185,9 +186,8 @@ function checkLimits(env: NodeJS.ProcessEnv, model: ModelInfo | undefined, check
   } else if (maxTokens === undefined) {
     checks.push({
       name: 'ANTHROPIC_MAX_TOKENS',
-      status: 'warn',
-      message: 'not set: every call must choose its own max_tokens',
-      fix: 'set ANTHROPIC_MAX_TOKENS=1024 (strict limits bound cost and latency)',
+      status: 'pass',
+      message: `not set: the gateway fills in max_tokens ${DEFAULT_MAX_TOKENS} where a request has none`,
     });
   } else if (ceiling !== undefined && maxTokens > ceiling) {
     checks.push({

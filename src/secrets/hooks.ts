@@ -41,6 +41,13 @@ function shellQuote(text: string): string {
 }
 
 /**
+ * What the hook prints when sluice has gone: sluice is not on the npm registry, so the way back is
+ * the project's own install, or the checkout sluice came from.
+ */
+export const NOT_FOUND_HINT =
+  'sluice: not found; run npm install if the project depends on it, or npm install --save-dev <path to a sluice checkout>; git commit --no-verify skips this check';
+
+/**
  * The hook finds sluice at commit time: the project's own dependency first, then the copy that
  * installed the hook, then one on PATH. A missing sluice blocks the commit rather than skip the scan.
  */
@@ -51,7 +58,7 @@ export function hookBlock(sluiceBin = SLUICE_BIN): string {
     '  if [ -x ./node_modules/.bin/sluice ]; then ./node_modules/.bin/sluice "$@"',
     `  elif [ -f ${shellQuote(sluiceBin)} ]; then node ${shellQuote(sluiceBin)} "$@"`,
     '  elif command -v sluice >/dev/null 2>&1; then sluice "$@"',
-    '  else echo "sluice: not found; install it (npm i -D sluice) or commit with --no-verify" >&2; return 2',
+    `  else echo ${shellQuote(NOT_FOUND_HINT)} >&2; return 2`,
     '  fi',
     '}',
     'sluice_run scan --staged || exit $?',

@@ -1,17 +1,21 @@
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { isSecretEnvFile } from './exposure.js';
 import { type Finding, makeFinding } from './finding.js';
 import { committableFiles, GitError, readBlobs, repositoryRoot, stagedBlobs } from './git.js';
 import { addedLines } from './history.js';
 import { ignoreMatcher } from './ignore.js';
 import { scanBuffer, scanFile } from './scan-content.js';
-import { walkFiles } from './walk.js';
+import { displayPath, walkFiles } from './walk.js';
 
 export type ScanMode = 'files' | 'staged' | 'history';
 
 export interface ScanOptions {
   cwd: string;
-  /** Files or directories to scan, relative to `cwd` (files mode only); default: everything. */
+  /**
+   * Files or directories to scan, relative to `cwd` or absolute (files mode only); default: `cwd`.
+   * Findings name files relative to `cwd`, or absolutely when they lie outside it.
+   */
   paths?: string[];
   mode?: ScanMode;
   /** Files mode inside git: also scan files git ignores. */
@@ -51,7 +55,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const report = (items: Finding[]) => {
     for (const finding of items) if (!isIgnored(finding.path)) findings.push(finding);
   };
-  const root = options.git === false ? undefined : await repositoryRoot(options.cwd);
+  const root = mode === 'files' || options.git === false ? undefined : await repositoryRoot(options.cwd);
   if (mode !== 'files' && root === undefined) throw new ScanError(`--${mode} needs a git repository`);
 
   if (mode === 'staged') {
@@ -81,20 +85,27 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     }
   } else {
     const paths = options.paths && options.paths.length > 0 ? options.paths : ['.'];
-    if (root !== undefined) {
-      const committable = await committableFiles(options.cwd, paths);
-      report(committable.filter(isSecretEnvFile).map(envFileFinding));
-      const files = options.all ? walkFiles(options.cwd, paths) : arrayToIterable(committable);
+    for (const path of paths) {
+      const absolute = resolve(options.cwd, path);
+      const info = await stat(absolute).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+          throw new ScanError(`${path}: no such file or directory`);
+        throw error;
+      });
+      // Each path is asked of its own repository: an absolute path may lie outside the current one.
+      const directory = info.isDirectory() ? absolute : dirname(absolute);
+      const pathRoot = options.git === false ? undefined : await repositoryRoot(directory);
+      let files: AsyncIterable<string>;
+      if (pathRoot !== undefined) {
+        const committable = (await committableFiles(directory, [absolute])).map((file) =>
+          displayPath(options.cwd, resolve(directory, file)),
+        );
+        report(committable.filter(isSecretEnvFile).map(envFileFinding));
+        files = options.all ? walkFiles(options.cwd, [absolute]) : arrayToIterable(committable);
+      } else {
+        files = walkFiles(options.cwd, [absolute]);
+      }
       await scanFiles(options.cwd, files, isIgnored, progress, options.onProgress, report);
-    } else {
-      await scanFiles(
-        options.cwd,
-        walkFiles(options.cwd, paths),
-        isIgnored,
-        progress,
-        options.onProgress,
-        report,
-      );
     }
   }
 
@@ -134,7 +145,7 @@ async function scanFiles(
       if (next.done) return;
       const path = next.value;
       if (isIgnored(path)) continue;
-      const scanned = await scanFile(join(cwd, path), { path });
+      const scanned = await scanFile(resolve(cwd, path), { path });
       if (!scanned) continue;
       const { findings, bytes } = scanned;
       report(findings);

@@ -1,5 +1,5 @@
 /**
- * What `sluice init` writes. The `.env.example` is the seed article's configuration template with
+ * What `sluice init` writes. The `.env.example` holds the ANTHROPIC_* configuration variables with
  * placeholders in place of values (the scanner knows them as placeholders), plus Sluice's own
  * variables. Real values go in `.env`, which the `.gitignore` entries keep out of commits.
  */
@@ -26,7 +26,7 @@ ANTHROPIC_CRITICAL_MODEL=${current.critical}
 
 # Safety limits
 ANTHROPIC_MAX_TOKENS=1024
-ANTHROPIC_TIMEOUT_MS=30000
+ANTHROPIC_TIMEOUT_MS=600000
 
 # Environment context
 ANTHROPIC_ENV=development

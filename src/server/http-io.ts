@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from '../pipeline/errors.js';
 import type { Responder } from '../pipeline/stage.js';
@@ -115,9 +114,17 @@ class HttpResponder implements Responder {
 
   drained(): Promise<void> {
     const res = this.res;
-    return res.destroyed
-      ? Promise.resolve()
-      : Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => {});
+    if (res.destroyed) return Promise.resolve();
+    // Both listeners go as soon as either fires: a long stream waits for drain many times.
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
   }
 
   end(chunk?: Buffer | string): void {

@@ -67,6 +67,17 @@ describe('sluice doctor against the simulator', () => {
     expect(out).not.toContain(goodKey);
   });
 
+  it('passes without ANTHROPIC_MAX_TOKENS, saying what the gateway fills in', async () => {
+    const { ANTHROPIC_MAX_TOKENS: _, ...rest } = goodSetup();
+    writeEnv(rest);
+    const { code, checks } = await doctor();
+    expect(checks.find((check) => check.name === 'ANTHROPIC_MAX_TOKENS')).toMatchObject({
+      status: 'pass',
+      message: 'not set: the gateway fills in max_tokens 1024 where a request has none',
+    });
+    expect(code).toBe(0);
+  });
+
   it('fails on a missing key with its own message', async () => {
     const { ANTHROPIC_AUTH_TOKEN: _, ...rest } = goodSetup();
     writeEnv(rest);

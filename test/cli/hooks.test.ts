@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runHooksInstall, runHooksUninstall } from '../../src/cli/hooks.js';
-import { isHookInstalled } from '../../src/secrets/hooks.js';
+import { hookBlock, isHookInstalled, NOT_FOUND_HINT } from '../../src/secrets/hooks.js';
 import { fakeKey } from '../fixtures/secrets/fixture.js';
 import { memoryIo } from '../secrets/memory-io.js';
 
@@ -51,6 +51,19 @@ describe('the installed pre-commit hook', () => {
     );
     expect(leak.stdout + leak.stderr).not.toContain(key);
     expect(git('log', '--format=%s').trim().split('\n')).toEqual(['clean']);
+  });
+
+  it('refuses the commit when sluice is gone, pointing at a way back that exists', () => {
+    writeFileSync(join(repo, 'hook.sh'), `#!/bin/sh\n${hookBlock(join(repo, 'gone', 'sluice.js'))}\n`);
+    const result = spawnSync('sh', ['hook.sh'], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    expect([result.status, result.stderr]).toEqual([2, `${NOT_FOUND_HINT}\n`]);
+    // Sluice is not on the npm registry: installing it by name would fetch nothing, or someone else's package.
+    expect(NOT_FOUND_HINT).not.toMatch(/npm (i|install) (-D |--save-dev )?sluice\b/);
+    expect(NOT_FOUND_HINT).toContain('--no-verify');
   });
 
   it('is idempotent, keeps an existing hook, and uninstalls back to it', async () => {

@@ -43,14 +43,13 @@ describe('sluice init', () => {
     expect((await scan({ cwd: dir })).findings).toEqual([]);
   });
 
-  it('writes a .env.example with the seed’s variables as placeholders, which the configuration loader accepts', async () => {
+  it('writes a .env.example with the ANTHROPIC_* variables as placeholders, which the configuration loader accepts', async () => {
     await runInit({ hooks: false }, memoryIo(dir));
     const example = read('.env.example');
     for (const name of [
       'ANTHROPIC_AUTH_TOKEN=sk-ant-api03-<REPLACE_WITH_KEY>',
       'ANTHROPIC_DEFAULT_MODEL=',
       'ANTHROPIC_MAX_TOKENS=1024',
-      'ANTHROPIC_TIMEOUT_MS=30000',
       'SLUICE_UPSTREAM_URL=https://api.anthropic.com',
       'SLUICE_DATABASE_URL=',
       'SLUICE_ADMIN_TOKEN=',
@@ -60,6 +59,11 @@ describe('sluice init', () => {
     copyFileSync(join(dir, '.env.example'), join(dir, '.env'));
     const loaded = loadConfig({ cwd: dir, env: {} });
     expect(loaded.config.maxTokens).toBe(1024);
+    // The timeout it writes is the one the gateway uses when the variable is absent.
+    expect(loaded.config.upstream.timeoutMs).toBe(
+      loadConfig({ cwd: mkdtempSync(join(tmpdir(), 'sluice-init-')), env: {} }).config.upstream.timeoutMs,
+    );
+    expect(example).toMatch(/^ANTHROPIC_TIMEOUT_MS=\d+$/m);
     expect(loaded.config.environments.production).toEqual({ keyEnv: 'ANTHROPIC_KEY_PRODUCTION' });
   });
 

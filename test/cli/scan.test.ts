@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EXIT_USAGE, run } from '../../src/cli/index.js';
 import { runScan } from '../../src/cli/scan.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { fakeKey } from '../fixtures/secrets/fixture.js';
@@ -125,6 +127,97 @@ describe('sluice scan', () => {
       expect(simulator.counters().byPath).toEqual({ 'GET /v1/models': 2 });
     } finally {
       await simulator.close();
+    }
+  });
+});
+
+describe('sluice scan: paths, scope and exit codes', () => {
+  const gitIn = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' });
+  const initRepo = (cwd: string) => {
+    gitIn(cwd, 'init', '-q', '-b', 'main');
+  };
+
+  it('scans an absolute path outside the working directory, naming files absolutely', async () => {
+    const key = fakeKey('api', 'absolute');
+    write('elsewhere/app.js', `k = "${key}"\n`);
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-scan-cwd-'));
+    try {
+      for (const options of [{ git: false }, { all: true }, {}]) {
+        const io = memoryIo(cwd);
+        expect(await runScan([join(dir, 'elsewhere')], options, io), JSON.stringify(options)).toBe(1);
+        expect(io.out()).toContain(`${join(dir, 'elsewhere', 'app.js')}:1:6  anthropic-api-key`);
+      }
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('asks the repository that holds an absolute path, even from inside another repository', async () => {
+    const key = fakeKey('api', 'other-repo');
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-scan-repo-'));
+    try {
+      initRepo(cwd);
+      initRepo(dir);
+      write('tracked.js', `k = "${key}"\n`);
+      write('.gitignore', 'ignored.js\n');
+      write('ignored.js', `k = "${key}"\n`);
+      const io = memoryIo(cwd);
+      expect(await runScan([dir], {}, io)).toBe(1);
+      expect(io.out()).toContain(join(dir, 'tracked.js'));
+      expect(io.out()).not.toContain('ignored.js');
+      // And a path outside any repository is walked.
+      const plain = mkdtempSync(join(tmpdir(), 'sluice-scan-plain-'));
+      writeFileSync(join(plain, 'a.txt'), key);
+      const outside = memoryIo(cwd);
+      expect(await runScan([plain], {}, outside)).toBe(1);
+      rmSync(plain, { recursive: true, force: true });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 2 for a path that does not exist inside a repository, not "no findings"', async () => {
+    initRepo(dir);
+    write('ok.js', 'ok\n');
+    const io = memoryIo(dir);
+    expect(await runScan(['src/typo'], {}, io)).toBe(2);
+    expect(io.err()).toContain('src/typo: no such file or directory');
+    expect(io.out()).toBe('');
+  });
+
+  it('covers the current directory and below, as documented, with paths relative to it', async () => {
+    initRepo(dir);
+    write('top.js', `k = "${fakeKey('api', 'top')}"\n`);
+    write('sub/inner.js', `k = "${fakeKey('api', 'inner')}"\n`);
+    const io = memoryIo(join(dir, 'sub'));
+    expect(await runScan([], { format: 'json' }, io)).toBe(1);
+    expect(JSON.parse(io.out()).findings.map((f: { path: string }) => f.path)).toEqual(['inner.js']);
+  });
+
+  it('takes --baseline /dev/null as an empty baseline, whatever the default file accepts', async () => {
+    write('old.txt', fakeKey('admin', 'dev-null'));
+    expect(await runScan([], { git: false, updateBaseline: true }, memoryIo(dir))).toBe(0);
+    expect(await runScan([], { git: false }, memoryIo(dir))).toBe(0);
+    const io = memoryIo(dir);
+    expect(await runScan([], { git: false, baseline: '/dev/null' }, io)).toBe(1);
+    expect(io.err()).toBe('');
+    write('bad.json', '{not json');
+    const bad = memoryIo(dir);
+    expect(await runScan([], { git: false, baseline: 'bad.json' }, bad)).toBe(2);
+    expect(bad.err()).toContain('bad.json: not JSON, so not a sluice baseline');
+  });
+
+  it('exits 2, not 1, for an unknown option or a bad option value', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await run(['node', 'sluice', 'scan', '--bogus'])).toBe(EXIT_USAGE);
+      expect(await run(['node', 'sluice', 'scan', '--format', 'xml'])).toBe(EXIT_USAGE);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain("unknown option '--bogus'");
+      expect(await run(['node', 'sluice', '--version'])).toBe(0);
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
     }
   });
 });

@@ -42,6 +42,7 @@ describe('sluice serve', () => {
     );
   });
 
+  // Six CLI processes, each compiled by tsx as it starts: slow on a busy machine.
   it('serves a key made by `sluice keys create --json`, and drains on SIGTERM', async () => {
     const env = { ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY, SLUICE_UPSTREAM_URL: simulator.url };
     const create = sluice(
@@ -98,5 +99,5 @@ describe('sluice serve', () => {
     expect(code).toBe(0);
     expect(server.output()).not.toContain(UPSTREAM_KEY);
     expect(server.output()).not.toContain(key);
-  }, 90_000); // five CLI processes, each compiling TypeScript on start
+  }, 120_000); // six CLI processes, each compiling TypeScript on start
 });

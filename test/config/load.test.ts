@@ -8,7 +8,7 @@ const goodKey = `sk-ant-api03-${'a'.repeat(93)}AA`;
 const dir = () => mkdtempSync(join(tmpdir(), 'sluice-config-'));
 
 describe('loadConfig', () => {
-  it('reads the seed article variable names, with .env beneath the process environment', () => {
+  it('reads the ANTHROPIC_* and SLUICE_* variables, with .env beneath the process environment', () => {
     const cwd = dir();
     writeFileSync(
       join(cwd, '.env'),
@@ -28,6 +28,15 @@ describe('loadConfig', () => {
     expect(loaded.config.upstream.timeoutMs).toBe(30000);
     expect(upstreamKeyFor(loaded, 'production')).toBe(goodKey);
     expect(loaded.warnings).toEqual([]);
+  });
+
+  it('names the environment variable that holds an invalid value, not the internal field', () => {
+    const attempt = () => loadConfig({ cwd: dir(), env: { SLUICE_ADMIN_TOKEN: 'short' } });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(
+      /^configuration: SLUICE_ADMIN_TOKEN: .*Fix: set SLUICE_ADMIN_TOKEN to at least 16 characters$/,
+    );
+    expect(attempt).not.toThrow(/admin\.token/);
   });
 
   it('refuses to start without an upstream key, naming the variable and the fix', () => {

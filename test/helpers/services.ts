@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** Identifies this test run, so concurrent runs never share a database or a Redis key. */
@@ -7,9 +8,37 @@ const postgresAdminUrl =
   process.env.SLUICE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const redisUrl = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** The prefix of every Redis key this run's tests write. */
+export function runRedisPrefix(runId = testRunId): string {
+  return `sluice-test:${runId}:`;
+}
+
+/**
+ * Deletes every Redis key under `prefix`; returns how many. Redis being down is not an error here:
+ * the tests that need it say so themselves.
+ */
+export async function deleteRedisKeys(prefix: string, url = redisUrl): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    let deleted = 0;
+    // The prefix is ours, made of letters, digits and ':'; escape glob characters all the same.
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    for await (const keys of redis.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    }
+    return deleted;
+  } catch {
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A unique Redis key prefix for one test. */
 export function redisPrefix(label: string): string {
-  return `sluice-test:${testRunId}:${label}:${randomBytes(4).toString('hex')}:`;
+  return `${runRedisPrefix()}${label}:${randomBytes(4).toString('hex')}:`;
 }
 
 /** Creates a fresh PostgreSQL database; `drop` removes it. */

@@ -14,6 +14,8 @@ describe('library entry point', () => {
         ANTHROPIC_AUTH_TOKEN: upstreamKey,
         SLUICE_UPSTREAM_URL: simulator.url,
         SLUICE_DATABASE_URL: 'sqlite::memory:',
+        // The request log line is the gateway's stdout; a test run keeps its own output clean.
+        SLUICE_LOG_LEVEL: 'silent',
       },
       requireUpstreamKey: true,
     });
