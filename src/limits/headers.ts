@@ -9,6 +9,12 @@ export interface LimitReading {
 }
 
 /**
+ * Standard requests are counted in the `anthropic-ratelimit-*` buckets; fast-mode requests
+ * (`speed: "fast"`) in separate ones, reported as `anthropic-fast-{input|output}-tokens-*`.
+ */
+export type Speed = 'standard' | 'fast';
+
+/**
  * What one upstream response says about the organization's limits: what the buckets are
  * corrected with. (The `-reset` times and the combined `tokens` headers add nothing to a
  * continuously refilled bucket, and this runs for every response, so they are not read.)
@@ -26,6 +32,25 @@ const kinds = {
   inputTokens: 'input-tokens',
   outputTokens: 'output-tokens',
 } as const;
+
+/** The header names of each speed's buckets, built once (this runs for every response). */
+const names: Record<Speed, Record<keyof typeof kinds, { limit: string; remaining: string }>> = {
+  standard: namesFor('anthropic-ratelimit-'),
+  // Fast mode publishes token headers only; its requests header would be read should it appear.
+  fast: namesFor('anthropic-fast-'),
+};
+
+function namesFor(prefix: string): Record<keyof typeof kinds, { limit: string; remaining: string }> {
+  const entry = (kind: string) => ({
+    limit: `${prefix}${kind}-limit`,
+    remaining: `${prefix}${kind}-remaining`,
+  });
+  return {
+    requests: entry(kinds.requests),
+    inputTokens: entry(kinds.inputTokens),
+    outputTokens: entry(kinds.outputTokens),
+  };
+}
 
 function header(source: HeaderSource, name: string): string | undefined {
   if (typeof (source as { get?: unknown }).get === 'function') {
@@ -48,12 +73,18 @@ function time(value: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-export function parseRateLimitHeaders(source: HeaderSource, now = Date.now()): RateLimitReading {
+/** The limits of one speed's buckets (standard: `anthropic-ratelimit-*`, fast: `anthropic-fast-*`). */
+export function parseRateLimitHeaders(
+  source: HeaderSource,
+  now = Date.now(),
+  speed: Speed = 'standard',
+): RateLimitReading {
   const reading = {} as RateLimitReading;
-  for (const [field, kind] of Object.entries(kinds) as Array<[keyof typeof kinds, string]>) {
+  const named = names[speed];
+  for (const field of Object.keys(kinds) as Array<keyof typeof kinds>) {
     reading[field] = {
-      limit: number(header(source, `anthropic-ratelimit-${kind}-limit`)),
-      remaining: number(header(source, `anthropic-ratelimit-${kind}-remaining`)),
+      limit: number(header(source, named[field].limit)),
+      remaining: number(header(source, named[field].remaining)),
     };
   }
   const retryAfterMs = number(header(source, 'retry-after-ms'));

@@ -6,6 +6,7 @@ import { baseHeaders, type Exchange, sendJson } from './http.js';
 import { messageId } from './ids.js';
 import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.js';
 import { fnv1a } from './random.js';
+import { requestSpeed } from './rate-limits.js';
 import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
 import { type PromptBlock, promptBlocks, tokenCosts } from './tokens.js';
 import type { MessagesRequest, PromptRequest, Usage } from './types.js';
@@ -79,7 +80,12 @@ function answer(
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
   const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
   const uncached = prompt.total - cachePlan.readTokens - cacheWrites;
-  const admission = state.limiter.admit(model.pool, uncached + cacheWrites, request.max_tokens);
+  const admission = state.limiter.admit(
+    model.pool,
+    uncached + cacheWrites,
+    request.max_tokens,
+    requestSpeed(request, model),
+  );
   if (!admission.admitted) {
     throw new ApiError(429, rateLimitMessage(admission.exceeded, admission.limit), {
       headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) },
