@@ -6,7 +6,7 @@ import { baseHeaders, type Exchange, sendJson } from './http.js';
 import { messageId } from './ids.js';
 import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.js';
 import { fnv1a } from './random.js';
-import { requestSpeed } from './rate-limits.js';
+import { requestSpeed, type Speed } from './rate-limits.js';
 import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
 import { type PromptBlock, promptBlocks, tokenCosts } from './tokens.js';
 import type { MessagesRequest, PromptRequest, Usage } from './types.js';
@@ -23,6 +23,7 @@ export function countTokens(exchange: Exchange, body: unknown): void {
 export function createMessage(exchange: Exchange, body: unknown): void | Promise<void> {
   const request = validateMessagesRequest(body);
   const model = resolveModel(exchange, request.model);
+  const speed = requestSpeed(body, model);
   if (request.max_tokens > model.maxOutputTokens) {
     throw new ApiError(
       400,
@@ -50,12 +51,13 @@ export function createMessage(exchange: Exchange, body: unknown): void | Promise
         headers,
       });
     }
-    if (fault.kind === 'delay') return sleep(fault.ms).then(() => answer(exchange, request, model, prompt));
+    if (fault.kind === 'delay')
+      return sleep(fault.ms).then(() => answer(exchange, request, model, prompt, speed));
     if (!request.stream && fault.kind === 'stream-error')
       throw new ApiError(529, fault.message, { type: fault.type });
     if (!request.stream && fault.kind === 'stall') return; // never answers
   }
-  return answer(exchange, request, model, prompt, fault);
+  return answer(exchange, request, model, prompt, speed, fault);
 }
 
 function answer(
@@ -63,6 +65,7 @@ function answer(
   request: MessagesRequest,
   model: ModelInfo,
   prompt: { blocks: PromptBlock[]; total: number },
+  speed: Speed,
   fault?: Fault,
 ): void | Promise<void> {
   const { state } = exchange;
@@ -80,12 +83,7 @@ function answer(
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
   const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
   const uncached = prompt.total - cachePlan.readTokens - cacheWrites;
-  const admission = state.limiter.admit(
-    model.pool,
-    uncached + cacheWrites,
-    request.max_tokens,
-    requestSpeed(request, model),
-  );
+  const admission = state.limiter.admit(model.pool, uncached + cacheWrites, request.max_tokens, speed);
   if (!admission.admitted) {
     throw new ApiError(429, rateLimitMessage(admission.exceeded, admission.limit), {
       headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) },

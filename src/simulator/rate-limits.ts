@@ -49,8 +49,8 @@ export type Speed = 'standard' | 'fast';
 export type LimitsFor = (pool: string, speed: Speed) => RateLimits;
 
 /** Fast mode draws from its own buckets where it runs; `ignored` answers at standard speed. */
-export function requestSpeed(request: object, model: ModelInfo): Speed {
-  const asked = (request as { speed?: unknown }).speed === 'fast';
+export function requestSpeed(body: unknown, model: ModelInfo): Speed {
+  const asked = (body as { speed?: unknown } | null)?.speed === 'fast';
   return asked && model.fastMode && model.fastMode.status !== 'ignored' ? 'fast' : 'standard';
 }
 
