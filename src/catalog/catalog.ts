@@ -147,13 +147,16 @@ export class Catalog {
   }
 
   /**
-   * The dearest rates, kind by kind, of the prices in force for a family (or the whole catalog
-   * when the family is unknown or has no price): what an unpriced request is counted at.
-   * Fast requests take the dearest fast rates, else twice the dearest standard ones.
+   * The dearest rates, kind by kind, of the prices in force for a family's models that can still
+   * be called (or the whole catalog's when the family is unknown or has none): what an unpriced
+   * request is counted at. Fast requests take the dearest fast rates, else twice the standard ones.
    */
   worstRates(family: string | undefined, at: Date, fast: boolean): Rates {
     const inForce = (models: ModelInfo[]) =>
-      models.map((m) => this.priceAt(m.id, at)).filter((p): p is PriceEntry => p !== undefined);
+      models
+        .filter((m) => this.statusAt(m, at) !== 'retired')
+        .map((m) => this.priceAt(m.id, at))
+        .filter((p): p is PriceEntry => p !== undefined);
     let prices = family ? inForce(this.models.filter((m) => m.family === family)) : [];
     if (prices.length === 0) prices = inForce(this.models);
     const candidates: Rates[] = [];

@@ -38,7 +38,7 @@ export function register(program: Command): void {
 
 export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
-  const simulator = await startSimulator({ apiKeys: [DEMO_UPSTREAM_KEY], tier: 'tier-1', latency });
+  const simulator = await startSimulator({ apiKeys: [DEMO_UPSTREAM_KEY], tier: 'evaluation', latency });
   const loaded = loadConfig({
     cwd: dir,
     env: {
@@ -53,7 +53,7 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
   const gateway: Gateway = await startGateway({
     loaded,
     logger: createLogger('info', quiet),
-    plugins: (core) => gatewayPlugins(core, { tier: 'tier-1' }),
+    plugins: (core) => gatewayPlugins(core, { tier: 'evaluation' }),
   });
   const out = (line = '') => process.stdout.write(`${line}\n`);
   try {
@@ -100,19 +100,19 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
 
     await timed('plain request', async () => {
       const { data, response } = await client.messages
-        .create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: ask('Say hello in French.') })
+        .create({ model: 'claude-haiku-5-5', max_tokens: 100, messages: ask('Say hello in French.') })
         .withResponse();
       return { model: data.model, usage: data.usage, cost: response.headers.get('x-sluice-cost-usd') };
     });
     await timed('streaming', async () => {
       const message = await client.messages
-        .stream({ model: 'claude-haiku-4-5', max_tokens: 120, messages: ask('Write a haiku about rivers.') })
+        .stream({ model: 'claude-haiku-5-5', max_tokens: 120, messages: ask('Write a haiku about rivers.') })
         .finalMessage();
       return { model: message.model, usage: message.usage };
     });
     await timed('tool call', async () => {
       const message = await client.messages.create({
-        model: 'claude-sonnet-4-6',
+        model: 'claude-sonnet-5-5',
         max_tokens: 200,
         tools: [
           {
@@ -156,7 +156,7 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     }
     await timed('over the key cap', async () => {
       const data = await client.messages.create({
-        model: 'claude-haiku-4-5',
+        model: 'claude-haiku-5-5',
         max_tokens: 4096,
         messages: ask('Long essay please'),
       });
@@ -170,7 +170,7 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
     const results = await Promise.allSettled(
       Array.from({ length: burst }, (_, i) =>
         client.messages.create({
-          model: 'claude-haiku-4-5',
+          model: 'claude-haiku-5-5',
           max_tokens: 20,
           messages: ask(`Burst request ${i}`),
         }),

@@ -14,6 +14,7 @@ interface SimulateFlags {
   seed?: number;
   outputTokens?: number;
   exactHeaders?: boolean;
+  workspaceGeo?: string;
 }
 
 function integer(value: string): number {
@@ -56,6 +57,7 @@ export function toSimulatorOptions(flags: SimulateFlags): SimulatorOptions {
     seed: flags.seed,
     outputTokens: flags.outputTokens,
     roundRateLimitHeaders: !flags.exactHeaders,
+    workspaceGeo: flags.workspaceGeo,
   };
 }
 
@@ -73,9 +75,9 @@ export function register(program: Command): void {
     )
     .option(
       '--tier <name>',
-      'rate-limit tier from the catalog: tier-1 … tier-4, start, build, scale (default: the roomiest)',
+      'rate-limit tier from the catalog: evaluation, start, build, scale, custom (default: the roomiest)',
     )
-    .option('--rpm <n>', 'requests per minute, for every model class', integer)
+    .option('--rpm <n>', 'requests per minute, for every model pool', integer)
     .option('--itpm <n>', 'input tokens per minute', integer)
     .option('--otpm <n>', 'output tokens per minute', integer)
     .option('--latency <profile>', 'none or realistic', 'none')
@@ -89,6 +91,10 @@ export function register(program: Command): void {
     .option(
       '--exact-headers',
       'report exact token counts in anthropic-ratelimit-*-remaining (default: rounded to thousands)',
+    )
+    .option(
+      '--workspace-geo <geo>',
+      'the workspace default inference_geo reported in usage when a request sets none (default: global)',
     )
     .action(async (flags: SimulateFlags) => {
       const options = toSimulatorOptions(flags);

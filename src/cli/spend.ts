@@ -93,9 +93,21 @@ export function register(program: Command): void {
           rows.push(spendRow(g.name ? `${g.name} (${g.group})` : g.group || '(none)', g));
         rows.push(spendRow('total', report.total));
         process.stdout.write(`Spend since ${report.since}\n${textTable(rows)}\n`);
+        const tools = report.server_tools;
+        if (tools.web_search_requests > 0)
+          process.stdout.write(
+            `Web searches: ${tokens(tools.web_search_requests)} (priced in the costs above)\n`,
+          );
+        if (tools.code_execution_requests > 0) {
+          const code = catalog.serverTools.codeExecution;
+          process.stdout.write(
+            `Code execution: ${tokens(tools.code_execution_requests)} uses, not in the costs above: it is billed per container hour per organization ` +
+              `($${code.usdPerContainerHour} an hour after ${tokens(code.freeHoursPerMonth)} free hours a month), which a request's usage does not report.\n`,
+          );
+        }
         if (report.total.unpriced_requests > 0) {
           process.stderr.write(
-            `warning: ${report.total.unpriced_requests} requests used models without a price; add them under catalog.prices in sluice.yaml\n`,
+            `warning: ${report.total.unpriced_requests} requests used models without a price; they are counted at their family's dearest price. Run \`sluice catalog update\` or add a price under catalog.prices in sluice.yaml\n`,
           );
         }
       });

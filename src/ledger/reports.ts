@@ -29,6 +29,11 @@ export interface SpendReport {
   by: SpendDimension | null;
   total: SpendLine;
   groups: Array<SpendLine & { group: string; name?: string }>;
+  /**
+   * Server-tool uses in rows not yet pruned. Web searches are in the costs; code execution is
+   * billed per container hour per organization, so it is counted here but not priced.
+   */
+  server_tools: { web_search_requests: number; web_fetch_requests: number; code_execution_requests: number };
 }
 
 interface Accumulator {
@@ -170,6 +175,17 @@ export async function spendReport(
     );
   }
 
+  const tools = await db
+    .selectFrom('ledger')
+    .where('at', '>=', from)
+    .where('at', '<', until)
+    .select([
+      sql<number>`coalesce(sum(web_search_requests), 0)`.as('search'),
+      sql<number>`coalesce(sum(web_fetch_requests), 0)`.as('fetch'),
+      sql<number>`coalesce(sum(code_execution_requests), 0)`.as('code'),
+    ])
+    .executeTakeFirst();
+
   const names =
     options.by === 'key' ? await keyNames(database, [...groups.keys()]) : new Map<string, string>();
   const ordered = [...groups.entries()].sort((a, b) =>
@@ -193,6 +209,11 @@ export async function spendReport(
           ...line(a),
         }))
       : [],
+    server_tools: {
+      web_search_requests: Number(tools?.search ?? 0),
+      web_fetch_requests: Number(tools?.fetch ?? 0),
+      code_execution_requests: Number(tools?.code ?? 0),
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
 import { classify } from './classify.js';
 import type { MessagesRequestBody } from './request.js';
 import { DEFAULT_TIER_MODELS, TIERS, type Tier, tierRank } from './tiers.js';
@@ -43,8 +44,19 @@ export function loadEvalSet(name: EvalSetName): EvalItem[] {
   return (JSON.parse(readFileSync(`${EVAL_DIR}${name}.json`, 'utf8')) as { prompts: EvalItem[] }).prompts;
 }
 
-export function loadPrices(): PriceTable {
-  return JSON.parse(readFileSync(`${EVAL_DIR}prices.json`, 'utf8')) as PriceTable;
+/** The tier models' prices from the catalog in force on a day, with the assumed output lengths. */
+export function loadPrices(catalog: Catalog = defaultCatalog(), at: Date = new Date()): PriceTable {
+  const models: PriceTable['models'] = {};
+  for (const tier of TIERS) {
+    const name = DEFAULT_TIER_MODELS[tier];
+    const price = catalog.priceAt(name, at);
+    if (price) models[name] = { input: Number(price.input), output: Number(price.output) };
+  }
+  const lengths = JSON.parse(readFileSync(`${EVAL_DIR}output-lengths.json`, 'utf8')) as Pick<
+    PriceTable,
+    'outputTokensByLabel'
+  >;
+  return { models, outputTokensByLabel: lengths.outputTokensByLabel };
 }
 
 export function requestFor(item: EvalItem): MessagesRequestBody {

@@ -416,30 +416,41 @@ async function checkConnection(settings: DoctorSettings, key: KeyState, checks: 
   });
 }
 
-/** Models that can still be called but have no price: they are counted at the worst case. */
-function checkPrices(catalog: Catalog, now: Date, checks: Check[]): void {
-  const unpriced = catalog.models.filter(
-    (m) => catalog.statusAt(m, now) !== 'retired' && !catalog.priceAt(m.id, now),
-  );
-  if (unpriced.length === 0) {
+/**
+ * Models that can still be called but have no price: they are counted at their family's dearest
+ * price. Listed always; a warning when one of the configured routing models is among them.
+ */
+function checkPrices(catalog: Catalog, env: NodeJS.ProcessEnv, now: Date, checks: Check[]): void {
+  const unpriced = catalog.models
+    .filter((m) => catalog.statusAt(m, now) !== 'retired' && !catalog.priceAt(m.id, now))
+    .map((m) => m.id);
+  const configured = [
+    env.ANTHROPIC_DEFAULT_MODEL?.trim() || catalog.routingDefaults.fast,
+    env.ANTHROPIC_REASONING_MODEL?.trim() || catalog.routingDefaults.reasoning,
+    env.ANTHROPIC_CRITICAL_MODEL?.trim() || catalog.routingDefaults.critical,
+  ].map((name) => catalog.model(name)?.id ?? name);
+  const used = configured.filter((id) => unpriced.includes(id));
+  const treatment =
+    catalog.unpricedPolicy === 'allow'
+      ? 'let through uncounted'
+      : catalog.unpricedPolicy === 'refuse'
+        ? 'refused'
+        : "counted at their family's dearest price";
+  if (used.length > 0) {
     checks.push({
       name: 'prices',
-      status: 'pass',
-      message: `every callable model has a price (catalog ${catalog.version})`,
+      status: 'warn',
+      message: `no price for the configured ${used.join(', ')}: requests are ${treatment}`,
+      fix: 'run `sluice catalog update`, or add a price under catalog.prices in sluice.yaml',
     });
     return;
   }
   checks.push({
     name: 'prices',
-    status: 'warn',
-    message: `no price for ${unpriced.map((m) => m.id).join(', ')}: ${
-      catalog.unpricedPolicy === 'allow'
-        ? 'their requests are let through uncounted'
-        : catalog.unpricedPolicy === 'refuse'
-          ? 'their requests are refused'
-          : "their requests are counted at their family's dearest price"
-    }`,
-    fix: 'run `sluice catalog update`, or add a price under catalog.prices in sluice.yaml',
+    status: 'pass',
+    message:
+      `catalog ${catalog.version}: the configured models have prices` +
+      (unpriced.length ? `; no price for ${unpriced.join(', ')} (requests ${treatment})` : ''),
   });
 }
 
@@ -450,7 +461,7 @@ export async function runDoctorChecks(settings: DoctorSettings): Promise<Check[]
   const key = checkKey(env, checks);
   const model = checkModels(env, settings.catalog, new Date().toISOString().slice(0, 10), checks);
   checkLimits(env, model, checks);
-  checkPrices(settings.catalog, new Date(), checks);
+  checkPrices(settings.catalog, env, new Date(), checks);
   await checkRepository(settings.cwd, checks);
   if (key?.usable) await checkConnection(settings, key, checks);
   else {

@@ -3,6 +3,11 @@
  * placeholders in place of values (the scanner knows them as placeholders), plus Sluice's own
  * variables. Real values go in `.env`, which the `.gitignore` entries keep out of commits.
  */
+import { defaultCatalog } from '../catalog/catalog.js';
+
+// The catalog's current models, so a new project starts on today's line-up.
+const current = defaultCatalog().routingDefaults;
+
 export const ENV_EXAMPLE = `# Anthropic integration configuration (example values only).
 # Copy to .env and fill in real values there: .env is ignored by git, this file is not.
 # \`sluice doctor\` checks the result.
@@ -15,9 +20,9 @@ ANTHROPIC_KEY_DEVELOPMENT=sk-ant-api03-<REPLACE_WITH_KEY>
 ANTHROPIC_KEY_PRODUCTION=sk-ant-api03-<REPLACE_WITH_KEY>
 
 # Model routing
-ANTHROPIC_DEFAULT_MODEL=claude-haiku-4-5
-ANTHROPIC_REASONING_MODEL=claude-sonnet-4-6
-ANTHROPIC_CRITICAL_MODEL=claude-opus-4-8
+ANTHROPIC_DEFAULT_MODEL=${current.fast}
+ANTHROPIC_REASONING_MODEL=${current.reasoning}
+ANTHROPIC_CRITICAL_MODEL=${current.critical}
 
 # Safety limits
 ANTHROPIC_MAX_TOKENS=1024
@@ -54,9 +59,9 @@ keys:
     rule: "env-service-role, e.g. prod-backend-v1"
 
 limits:
-  # The organization's rate-limit tier (tier-1 … tier-4, start, build, scale); sizes the
+  # The organization's rate-limit tier (evaluation, start, build, scale, custom); sizes the
   # upstream buckets until response headers report the real limits.
-  tier: tier-1
+  tier: evaluation
   # Quotas shared by all keys of an environment.
   environments:
     development: { rpm: 20, tpm: 20000 }
@@ -72,9 +77,9 @@ routing:
   # model: auto picks a tier by the prompt's complexity; rules run first.
   enabled: true
   models:
-    fast: claude-haiku-4-5
-    reasoning: claude-sonnet-4-6
-    critical: claude-opus-4-8
+    fast: ${current.fast}
+    reasoning: ${current.reasoning}
+    critical: ${current.critical}
   rules:
     - name: ci-stays-cheap
       when: { environment: ci }

@@ -16,8 +16,8 @@ export interface SimulatorCounters {
   abortedByClient: number;
   /** Requests being served now. */
   inFlight: number;
-  /** Spend this month at catalog prices. */
-  spendUsd: number;
+  /** Spend this month at catalog prices, exact decimal USD text (e.g. "0.0017552"). */
+  spendUsd: string;
 }
 
 export class Counters {
@@ -53,7 +53,7 @@ export class Counters {
     this.inFlight = inFlight;
   }
 
-  snapshot(spendUsd: number): SimulatorCounters {
+  snapshot(spendUsd: string): SimulatorCounters {
     return {
       requests: this.requests,
       byPath: { ...this.byPath },

@@ -4,6 +4,7 @@ import { createRng, type Rng } from './random.js';
 import { valueForSchema } from './schema-values.js';
 import { countOutputTokens } from './tokens.js';
 import type { MessagesRequest, OutputBlock, StopReason, ToolDefinition } from './types.js';
+import { searchTurn, webSearchTool } from './web-search.js';
 import { fillerWords } from './words.js';
 
 export interface Generated {
@@ -11,6 +12,10 @@ export interface Generated {
   stopReason: StopReason;
   stopSequence: string | null;
   outputTokens: number;
+  /** Successful web searches of the turn. */
+  webSearches: number;
+  /** Search results read into the context: input tokens on top of the prompt. */
+  searchInputTokens: number;
 }
 
 export interface GenerationOptions {
@@ -31,13 +36,19 @@ export function generate(request: MessagesRequest, options: GenerationOptions): 
   const rng = createRng(options.seed);
   const content: OutputBlock[] = [];
   let budget = request.max_tokens;
+  let webSearches = 0;
+  let searchInputTokens = 0;
   const done = (stopReason: StopReason, stopSequence: string | null = null): Generated => ({
     content,
     stopReason,
     stopSequence,
     outputTokens:
       stopReason === 'max_tokens' ? request.max_tokens : countOutputTokens(content, options.tokenizer),
+    webSearches,
+    searchInputTokens,
   });
+  // A cache pre-warm: the prompt is read, nothing is written.
+  if (budget === 0) return done('max_tokens');
 
   const thinking = request.thinking;
   if (thinking?.type === 'enabled' || thinking?.type === 'adaptive') {
@@ -46,6 +57,20 @@ export function generate(request: MessagesRequest, options: GenerationOptions): 
     const length = Math.min(allowance, options.outputTokens, budget);
     content.push({ type: 'thinking', thinking: fillerText(rng, length), signature: signature(options.seed) });
     budget -= length;
+  }
+
+  const searchTool = webSearchTool(request);
+  if (searchTool) {
+    const fits = (block: OutputBlock): boolean => {
+      const cost = countOutputTokens([block], options.tokenizer);
+      if (cost > budget) return false;
+      budget -= cost;
+      return true;
+    };
+    const turn = searchTurn(request, searchTool, rng, fits, options.tokenizer);
+    content.push(...turn.blocks);
+    webSearches = turn.searches;
+    searchInputTokens = turn.resultTokens;
   }
 
   const tool = chooseTool(request);

@@ -12,3 +12,7 @@ export function messageId(): string {
 export function toolUseId(random: () => number): string {
   return `toolu_01${base62String(22, random)}`;
 }
+
+export function serverToolUseId(random: () => number): string {
+  return `srvtoolu_01${base62String(22, random)}`;
+}

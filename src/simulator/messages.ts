@@ -5,25 +5,39 @@ import { generate } from './generate.js';
 import { baseHeaders, type Exchange, sendJson } from './http.js';
 import { messageId } from './ids.js';
 import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.js';
+import { resolveModel } from './models.js';
 import { fnv1a } from './random.js';
-import { requestSpeed, type Speed } from './rate-limits.js';
+import { betasOf, checkModelFeatures, checkModelRules } from './rules.js';
 import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
 import { type PromptBlock, promptBlocks, tokenCosts } from './tokens.js';
 import type { MessagesRequest, PromptRequest, Usage } from './types.js';
 import { validateCountTokensRequest, validateMessagesRequest } from './validate.js';
+import { checkVersionContent, checkVersionFields } from './versions.js';
+import { offersServerTool } from './web-search.js';
 
 /** `POST /v1/messages/count_tokens` */
 export function countTokens(exchange: Exchange, body: unknown): void {
+  const version = versionOf(exchange);
+  checkVersionFields(body, version);
   const request = validateCountTokensRequest(body);
+  checkVersionContent(request, version);
   const model = resolveModel(exchange, request.model);
   sendJson(exchange, 200, { input_tokens: inputTokens(request, model).total });
 }
 
 /** `POST /v1/messages`: answers synchronously unless latency or a delay fault makes it wait. */
 export function createMessage(exchange: Exchange, body: unknown): void | Promise<void> {
+  const version = versionOf(exchange);
+  checkVersionFields(body, version);
   const request = validateMessagesRequest(body);
+  checkVersionContent(request, version);
   const model = resolveModel(exchange, request.model);
-  const speed = requestSpeed(body, model);
+  checkModelRules(request, model);
+  const speed = checkModelFeatures(request, model, {
+    catalog: exchange.state.catalog,
+    at: new Date(exchange.state.clock.now()),
+    betas: betasOf(exchange.req.headers['anthropic-beta']),
+  });
   if (request.max_tokens > model.maxOutputTokens) {
     throw new ApiError(
       400,
@@ -65,7 +79,7 @@ function answer(
   request: MessagesRequest,
   model: ModelInfo,
   prompt: { blocks: PromptBlock[]; total: number },
-  speed: Speed,
+  speed: Usage['speed'],
   fault?: Fault,
 ): void | Promise<void> {
   const { state } = exchange;
@@ -97,7 +111,7 @@ function answer(
     seed: requestSeed(request, state.seed),
   });
   const usage: Usage = {
-    input_tokens: uncached,
+    input_tokens: uncached + generated.searchInputTokens,
     cache_creation_input_tokens: cacheWrites,
     cache_read_input_tokens: cachePlan.readTokens,
     cache_creation: {
@@ -105,7 +119,13 @@ function answer(
       ephemeral_1h_input_tokens: cachePlan.creation1h,
     },
     output_tokens: generated.outputTokens,
+    ...(offersServerTool(request) && {
+      server_tool_use: { web_search_requests: generated.webSearches, web_fetch_requests: 0 },
+    }),
     service_tier: 'standard',
+    // Models that cannot be pinned to a geography run anywhere.
+    inference_geo: model.inferenceGeo ? (request.inference_geo ?? state.workspaceGeo) : 'global',
+    speed,
   };
   exchange.res.once('close', () => admission.settle(generated.outputTokens));
   record(exchange, model, usage);
@@ -142,10 +162,8 @@ function answer(
   return sleep(latency.ttftMs + generationMs(latency, usage.output_tokens)).then(send);
 }
 
-function resolveModel(exchange: Exchange, name: string): ModelInfo {
-  const model = exchange.state.catalog.model(name);
-  if (!model) throw new ApiError(404, `model: ${name}`);
-  return model;
+function versionOf(exchange: Exchange): string {
+  return String(exchange.req.headers['anthropic-version']);
 }
 
 function inputTokens(request: PromptRequest, model: ModelInfo) {

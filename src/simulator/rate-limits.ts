@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import type { ModelInfo, RateLimits } from '../catalog/schema.js';
+import type { RateLimits } from '../catalog/schema.js';
 import type { Clock } from './clock.js';
 
 const windowMs = 60_000;
@@ -47,12 +47,6 @@ interface PoolBuckets {
 export type Speed = 'standard' | 'fast';
 
 export type LimitsFor = (pool: string, speed: Speed) => RateLimits;
-
-/** Fast mode draws from its own buckets where it runs; `ignored` answers at standard speed. */
-export function requestSpeed(body: unknown, model: ModelInfo): Speed {
-  const asked = (body as { speed?: unknown } | null)?.speed === 'fast';
-  return asked && model.fastMode && model.fastMode.status !== 'ignored' ? 'fast' : 'standard';
-}
 
 export type LimitKind = 'requests' | 'input' | 'output';
 

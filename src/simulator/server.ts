@@ -6,8 +6,9 @@ import { requestId } from './ids.js';
 import { countTokens, createMessage } from './messages.js';
 import { getModel, listModels } from './models.js';
 import type { SimulatorState } from './state.js';
+import { apiVersions } from './versions.js';
 
-const supportedVersions = new Set(['2023-06-01', '2023-01-01', '2026-10-21']);
+const supportedVersions = new Set<string>(apiVersions);
 
 type Handler = (exchange: Exchange, body: unknown) => void | Promise<void>;
 

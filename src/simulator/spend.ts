@@ -1,36 +1,48 @@
 import type { Catalog } from '../catalog/catalog.js';
-import type { PriceEntry } from '../catalog/schema.js';
+import { costOf } from '../catalog/cost.js';
+import { formatUsdExact, usdToPico } from '../catalog/money.js';
 import type { Clock } from './clock.js';
 import type { Usage } from './types.js';
 
 /**
- * Spend this calendar month (UTC) at catalog prices, against an optional monthly cap. Models
- * without a published price add nothing.
+ * Spend this calendar month (UTC), priced by the project's own `costOf` from what usage reports
+ * (speed, geo, service tier, web searches), in exact pico-dollars, against an optional cap.
+ * A model without a price is counted the way the catalog's policy says (its family's dearest
+ * rates by default).
  */
 export class SpendTracker {
-  private spent = 0;
+  private spent = 0n;
+  private capPico: bigint | undefined;
   private month: string;
+  private monthEnd = 0;
 
   constructor(
     private readonly catalog: Catalog,
     private readonly clock: Clock,
-    private cap: number | undefined,
+    capUsd: number | undefined,
   ) {
+    this.setCap(capUsd);
     this.month = this.currentMonth();
   }
 
   setCap(usd: number | undefined): void {
-    this.cap = usd;
+    // Twelve decimals: every pico-dollar of the number as written, no exponent notation.
+    this.capPico = usd === undefined ? undefined : usdToPico(usd.toFixed(12));
   }
 
-  get spentUsd(): number {
+  get spentPico(): bigint {
     this.rollOver();
     return this.spent;
   }
 
+  /** This month's spend as exact decimal text ("0.0017552", never a float artefact). */
+  get spentUsd(): string {
+    return formatUsdExact(this.spentPico);
+  }
+
   /** True when a cap is set and this month's spend has reached it. */
   exceeded(): boolean {
-    return this.cap !== undefined && this.spentUsd >= this.cap;
+    return this.capPico !== undefined && this.spentPico >= this.capPico;
   }
 
   /** When access returns: the first moment of next month, UTC. */
@@ -41,41 +53,17 @@ export class SpendTracker {
 
   add(model: string, usage: Usage): void {
     this.rollOver();
-    const price = this.priceToday(model);
-    if (!price) return;
-    const perToken = (rate: string): number => Number(rate) / 1_000_000;
-    this.spent +=
-      usage.input_tokens * perToken(price.input) +
-      usage.cache_creation.ephemeral_5m_input_tokens * perToken(price.cacheWrite5m) +
-      usage.cache_creation.ephemeral_1h_input_tokens * perToken(price.cacheWrite1h) +
-      usage.cache_read_input_tokens * perToken(price.cacheRead) +
-      usage.output_tokens * perToken(price.output);
-  }
-
-  private readonly prices = new Map<string, PriceEntry | undefined>();
-  private pricesDay = { start: 0, end: 0 };
-
-  /** The catalog price in force today, looked up once a day per model (no date formatting per request). */
-  private priceToday(model: string): PriceEntry | undefined {
-    const now = this.clock.now();
-    if (now < this.pricesDay.start || now >= this.pricesDay.end) {
-      const start = now - (now % 86_400_000);
-      this.pricesDay = { start, end: start + 86_400_000 };
-      this.prices.clear();
-    }
-    if (this.prices.has(model)) return this.prices.get(model);
-    const price = this.catalog.priceAt(model, new Date(now));
-    this.prices.set(model, price);
-    return price;
+    this.spent += costOf(usage, model, new Date(this.clock.now()), {
+      catalog: this.catalog,
+      track: false,
+    }).pico;
   }
 
   reset(): void {
-    this.spent = 0;
+    this.spent = 0n;
     this.month = this.currentMonth();
     this.monthEnd = 0;
   }
-
-  private monthEnd = 0;
 
   private rollOver(): void {
     const now = this.clock.now();
@@ -85,7 +73,7 @@ export class SpendTracker {
     this.monthEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
     if (month !== this.month) {
       this.month = month;
-      this.spent = 0;
+      this.spent = 0n;
     }
   }
 

@@ -43,7 +43,12 @@ export function messageEvents(message: StreamedMessage): StreamEvent[] {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { ...usage, output_tokens: Math.min(1, usage.output_tokens) },
+      // Every usage field from the start; counts that grow during the turn start small.
+      usage: {
+        ...usage,
+        output_tokens: Math.min(1, usage.output_tokens),
+        ...(usage.server_tool_use && { server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 } }),
+      },
     },
   });
   push('ping', { type: 'ping' });
@@ -67,11 +72,14 @@ export function messageEvents(message: StreamedMessage): StreamEvent[] {
       for (const piece of wordChunks(block.thinking))
         delta({ type: 'thinking_delta', thinking: piece.text }, piece.words);
       delta({ type: 'signature_delta', signature: block.signature }, 0);
+    } else if (block.type === 'web_search_tool_result') {
+      // Results arrive whole in the block's start event, without deltas.
+      push('content_block_start', { type: 'content_block_start', index, content_block: block });
     } else {
       push('content_block_start', {
         type: 'content_block_start',
         index,
-        content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+        content_block: { ...block, input: {} },
       });
       const json = JSON.stringify(block.input);
       delta({ type: 'input_json_delta', partial_json: '' }, 0);
@@ -89,6 +97,7 @@ export function messageEvents(message: StreamedMessage): StreamEvent[] {
       cache_creation_input_tokens: usage.cache_creation_input_tokens,
       cache_read_input_tokens: usage.cache_read_input_tokens,
       output_tokens: usage.output_tokens,
+      ...(usage.server_tool_use && { server_tool_use: usage.server_tool_use }),
     },
   });
   push('message_stop', { type: 'message_stop' });

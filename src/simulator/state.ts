@@ -15,7 +15,7 @@ export interface SimulatorOptions {
   host?: string;
   /** Accepted keys; without this list any key starting `sk-ant-` is accepted. */
   apiKeys?: string[];
-  /** A tier of the catalog ("tier-1" … "tier-4", "start", "build", "scale"); default: the roomiest. */
+  /** A tier of the catalog (evaluation, start, build, scale, custom); default: the roomiest. */
   tier?: string;
   /** Explicit limits, applied to every model class; win over `tier`. */
   limits?: RateLimits;
@@ -32,6 +32,11 @@ export interface SimulatorOptions {
   /** Time source for buckets, cache TTLs and the spend month. */
   clock?: Clock;
   catalog?: Catalog;
+  /**
+   * The workspace's default `inference_geo`, reported in usage when a request does not set one
+   * (default "global").
+   */
+  workspaceGeo?: string;
   /** Faults in force from the start. */
   faults?: { script?: FaultSpec[]; rates?: FaultRates };
 }
@@ -50,6 +55,7 @@ export class SimulatorState {
   readonly faults: FaultInjector;
   readonly counters = new Counters();
   readonly organizationId = '00000000-0000-4000-8000-000000000000';
+  readonly workspaceGeo: string;
 
   constructor(options: SimulatorOptions = {}) {
     this.catalog = options.catalog ?? defaultCatalog();
@@ -58,6 +64,7 @@ export class SimulatorState {
     this.latency = options.latency ?? 'none';
     this.outputTokens = options.outputTokens ?? 32;
     this.seed = options.seed ?? 0;
+    this.workspaceGeo = options.workspaceGeo ?? 'global';
     this.cache = new PromptCache(this.clock);
     this.limiter = new RateLimiter(
       this.clock,

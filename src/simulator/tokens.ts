@@ -61,6 +61,8 @@ export const tokenCosts = {
   image: 1600,
   /** A PDF or URL document. */
   document: 2000,
+  /** One web search result's page content, read back into the context (input tokens). */
+  searchResult: 500,
 } as const;
 
 /** One cacheable unit of the prompt, in prompt order: tools, then system, then message blocks. */
@@ -172,7 +174,7 @@ export function countOutputTokens(
   for (const block of blocks) {
     if (block.type === 'text') total += countTextTokens(block.text ?? '', tokenizer);
     else if (block.type === 'thinking') total += countTextTokens(block.thinking ?? '', tokenizer);
-    else if (block.type === 'tool_use')
+    else if (block.type === 'tool_use' || block.type === 'server_tool_use')
       total +=
         tokenCosts.toolBlock +
         countTextTokens(block.name ?? '', tokenizer) +

@@ -11,7 +11,8 @@ export interface ContentBlock {
 }
 
 export interface MessageParam {
-  role: 'user' | 'assistant';
+  /** `system` mid-conversation: an instruction from the application (Claude Code sends them). */
+  role: 'user' | 'assistant' | 'system';
   content: string | ContentBlock[];
 }
 
@@ -47,17 +48,50 @@ export interface PromptRequest {
 }
 
 export interface MessagesRequest extends PromptRequest {
+  /** 0 pre-warms the cache: no output, usage counted. */
   max_tokens: number;
   stream?: boolean;
   stop_sequences?: string[];
   temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  /** `output_config.effort`: low, medium, high, xhigh or max. */
+  effort?: string;
+  inference_geo?: string;
+  speed?: 'standard' | 'fast';
 }
 
 /** Blocks of an answer. */
 export type OutputBlock =
   | { type: 'text'; text: string }
   | { type: 'thinking'; thinking: string; signature: string }
-  | { type: 'tool_use'; id: string; name: string; input: unknown };
+  | { type: 'tool_use'; id: string; name: string; input: unknown }
+  | {
+      type: 'server_tool_use';
+      id: string;
+      name: 'web_search';
+      input: { query: string };
+      caller: { type: 'direct' };
+    }
+  | {
+      type: 'web_search_tool_result';
+      tool_use_id: string;
+      content: WebSearchResult[] | WebSearchError;
+      caller: { type: 'direct' };
+    };
+
+export interface WebSearchResult {
+  type: 'web_search_result';
+  url: string;
+  title: string;
+  encrypted_content: string;
+  page_age: string | null;
+}
+
+export interface WebSearchError {
+  type: 'web_search_tool_result_error';
+  error_code: 'max_uses_exceeded';
+}
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
@@ -67,5 +101,9 @@ export interface Usage {
   cache_read_input_tokens: number;
   cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
   output_tokens: number;
+  /** Present when the request offers a server tool (web search or web fetch). */
+  server_tool_use?: { web_search_requests: number; web_fetch_requests: number };
   service_tier: 'standard';
+  inference_geo: string;
+  speed: 'standard' | 'fast';
 }

@@ -82,12 +82,17 @@ export function validateMessagesRequest(raw: unknown): MessagesRequest {
   if (maxTokens === undefined) fail('max_tokens', 'Field required');
   if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens))
     fail('max_tokens', 'Input should be a valid integer');
-  if (maxTokens < 1) fail('max_tokens', 'Input should be greater than or equal to 1');
+  // 0 is a cache pre-warm: the prompt is read (and cached), nothing is generated.
+  if (maxTokens < 0) fail('max_tokens', 'Input should be greater than or equal to 0');
   if (body.stream !== undefined && typeof body.stream !== 'boolean')
     fail('stream', 'Input should be a valid boolean');
   checkRange(body, 'temperature', 0, 1);
   checkRange(body, 'top_p', 0, 1);
-  if (body.top_k !== undefined && (!Number.isInteger(body.top_k) || (body.top_k as number) < 0)) {
+  if (
+    body.top_k !== undefined &&
+    body.top_k !== null &&
+    (!Number.isInteger(body.top_k) || (body.top_k as number) < 0)
+  ) {
     fail('top_k', 'Input should be a non-negative integer');
   }
   const stops = body.stop_sequences;
@@ -96,15 +101,46 @@ export function validateMessagesRequest(raw: unknown): MessagesRequest {
   }
   if (body.metadata !== undefined && !isObject(body.metadata))
     fail('metadata', 'Input should be a valid dictionary');
+  if (
+    body.inference_geo !== undefined &&
+    body.inference_geo !== null &&
+    typeof body.inference_geo !== 'string'
+  )
+    fail('inference_geo', 'Input should be a valid string');
+  if (body.speed !== undefined && body.speed !== null && body.speed !== 'standard' && body.speed !== 'fast')
+    fail('speed', "Input should be 'standard' or 'fast'");
   const request: MessagesRequest = {
     ...prompt,
     max_tokens: maxTokens,
     stream: body.stream as boolean | undefined,
     stop_sequences: stops as string[] | undefined,
-    temperature: body.temperature as number | undefined,
+    temperature: optionalNumber(body.temperature),
+    top_p: optionalNumber(body.top_p),
+    top_k: optionalNumber(body.top_k),
+    effort: validateEffort(body.output_config),
+    inference_geo: (body.inference_geo ?? undefined) as string | undefined,
+    speed: (body.speed ?? undefined) as MessagesRequest['speed'],
   };
   checkThinking(request);
   return request;
+}
+
+const efforts = ['low', 'medium', 'high', 'xhigh', 'max'];
+
+function validateEffort(config: unknown): string | undefined {
+  if (config === undefined || config === null) return undefined;
+  if (!isObject(config)) fail('output_config', 'Input should be a valid dictionary');
+  const effort = config.effort;
+  if (effort === undefined || effort === null) return undefined;
+  if (typeof effort !== 'string' || !efforts.includes(effort)) {
+    fail('output_config.effort', "Input should be 'low', 'medium', 'high', 'xhigh' or 'max'");
+  }
+  return effort;
+}
+
+/** `null` means "not set", as for the API. */
+function optionalNumber(value: unknown): number | undefined {
+  return value === null || value === undefined ? undefined : (value as number);
 }
 
 /** The body of `POST /v1/messages/count_tokens`. */
@@ -138,8 +174,8 @@ function validateMessage(message: unknown, index: number, count: number): Prompt
   const path = `messages.${index}`;
   if (!isObject(message)) fail(path, 'Input should be a valid dictionary');
   if (message.role === undefined) fail(`${path}.role`, 'Field required');
-  if (message.role !== 'user' && message.role !== 'assistant')
-    fail(`${path}.role`, "Input should be 'user' or 'assistant'");
+  if (message.role !== 'user' && message.role !== 'assistant' && message.role !== 'system')
+    fail(`${path}.role`, "Input should be 'user', 'assistant' or 'system'");
   if (message.content === undefined) fail(`${path}.content`, 'Field required');
   const finalAssistant = index === count - 1 && message.role === 'assistant';
   if (typeof message.content === 'string') {
@@ -333,7 +369,7 @@ function checkBreakpointCount(request: PromptRequest): void {
 
 function checkRange(body: Fields, field: string, min: number, max: number): void {
   const value = body[field];
-  if (value === undefined) return;
+  if (value === undefined || value === null) return;
   if (typeof value !== 'number') fail(field, 'Input should be a valid number');
   if (value < min) fail(field, `Input should be greater than or equal to ${min}`);
   if (value > max) fail(field, `Input should be less than or equal to ${max}`);

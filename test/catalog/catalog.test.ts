@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   Catalog,
@@ -8,6 +10,7 @@ import {
   parseCatalogDocument,
   shippedCatalogPath,
 } from '../../src/catalog/catalog.js';
+import { loadConfig } from '../../src/config/load.js';
 
 const at = (day: string) => new Date(`${day}T12:00:00Z`);
 const today = at('2026-11-27');
@@ -64,10 +67,19 @@ describe('catalog', () => {
     expect(catalog.familyOf('claude-opus-6')).toBe('opus');
     expect(catalog.familyOf('claude-mythos-9')).toBe('mythos');
     expect(catalog.familyOf('gpt-5')).toBeUndefined();
-    // Opus prices in force: 5.5 at $4/$20, 5 and 4.x at $5/$25; the retired 4.1 and 4 at $15/$75.
-    expect(catalog.worstRates('opus', today, false)).toMatchObject({ input: '15.00', output: '75.00' });
-    expect(catalog.worstRates('opus', today, true)).toMatchObject({ input: '30', output: '150' });
-    expect(catalog.worstRates(undefined, today, false)).toMatchObject({ input: '15.00', output: '75.00' });
+    // Opus models that can be called: 5.5 at $4/$20, 5 and 4.x at $5/$25 (fast: $8/$40, $10/$50);
+    // the retired 4.1 at $15/$75 no longer counts. Cache reads: the dearest is 4.x's $0.50.
+    expect(catalog.worstRates('opus', today, false)).toEqual({
+      input: '5.00',
+      cacheWrite5m: '6.25',
+      cacheWrite1h: '10.00',
+      cacheRead: '0.50',
+      output: '25.00',
+    });
+    expect(catalog.worstRates('opus', today, true)).toMatchObject({ input: '10.00', output: '50.00' });
+    // Unknown family: the whole catalog's dearest (Fable and Mythos 5/5.1 at $10/$50).
+    expect(catalog.worstRates(undefined, today, false)).toMatchObject({ input: '10.00', output: '50.00' });
+    // Haiku 5.5's prompt-size tier ($0.50/$2.50) is below Haiku 4.5's $1/$5.
     expect(catalog.worstRates('haiku', today, false)).toMatchObject({ input: '1.00', output: '5.00' });
   });
 
@@ -116,5 +128,18 @@ describe('catalog', () => {
     expect(isNewerVersion('2026-11-27.10', '2026-11-27.9')).toBe(true);
     expect(isNewerVersion('2026-11-27', '2026-11-27')).toBe(false);
     expect(isNewerVersion('2026-10-01', '2026-11-27')).toBe(false);
+  });
+
+  it('takes the override shown in docs/catalog.md as written', () => {
+    const doc = readFileSync(new URL('../../docs/catalog.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc.slice(doc.indexOf('## Overriding entries')))?.[1];
+    expect(yaml).toBeDefined();
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-catalog-doc-'));
+    writeFileSync(join(cwd, 'sluice.yaml'), yaml!);
+    const { config } = loadConfig({ cwd, env: {} });
+    const custom = new Catalog(config.catalog);
+    expect(custom.unpricedPolicy).toBe('worst-case');
+    expect(custom.priceAt('claude-sonnet-5-5', at('2027-01-02'))?.input).toBe('1.80');
+    expect(custom.priceAt('claude-sonnet-5-5', at('2026-12-31'))?.input).toBe('2.00');
   });
 });

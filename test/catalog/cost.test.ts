@@ -201,11 +201,12 @@ const table: Array<{
     usd: '12',
   },
   {
-    name: 'sonnet 5 price from 2026-09-01',
+    // The step to $3/$15 announced for 2026-09-01 was cancelled: still $2/$10.
+    name: 'sonnet 5 after 2026-09-01 keeps its price',
     model: 'claude-sonnet-5',
     usage: usage({ input_tokens: 1_000_000, output_tokens: 1_000_000 }),
     at: after,
-    usd: '18',
+    usd: '12',
   },
   {
     name: 'opus 5 all kinds',
@@ -236,25 +237,38 @@ describe('costOf', () => {
     expect(cost.priced && cost.model).toBe('claude-haiku-4-5-20251001');
   });
 
-  it('records a model without a price as unpriced, counts it and warns once', async () => {
+  it('records a model without a price as unpriced at its worst case, counts it and warns once', async () => {
     const warnings: string[] = [];
     setUnpricedWarning((message) => warnings.push(message));
+    const model = 'claude-mythos-preview';
     const counted = async () =>
-      ((await unpricedRequests.get()).values.find((v) => v.labels.model === 'claude-opus-5-5')?.value ??
-        0) as number;
+      ((await unpricedRequests.get()).values.find((v) => v.labels.model === model)?.value ?? 0) as number;
     const start = await counted();
-    const first = costOf(usage({ input_tokens: 5, output_tokens: 5 }), 'claude-opus-5-5', now);
-    const second = costOf(usage({ input_tokens: 5 }), 'claude-opus-5-5', now);
-    expect(first).toEqual({ priced: false, model: 'claude-opus-5-5', reason: 'no price' });
-    expect(second.priced).toBe(false);
+    const first = costOf(usage({ input_tokens: 5, output_tokens: 5 }), model, now);
+    const second = costOf(usage({ input_tokens: 5 }), model, now);
+    // The dearest Mythos rates in force: 5 × $10 + 5 × $50 per million tokens.
+    expect(first).toMatchObject({ priced: false, model, reason: 'no price', pico: usdToPico('0.0003') });
+    expect(second).toMatchObject({ priced: false, pico: usdToPico('0.00005') });
     expect(await counted()).toBe(start + 2);
-    expect(warnings.filter((w) => w.includes('claude-opus-5-5'))).toHaveLength(1);
-    expect(costOf(usage({}), 'claude-nonexistent', now)).toMatchObject({
+    expect(warnings.filter((w) => w.includes(model))).toHaveLength(1);
+    // Unknown names: their family's dearest callable rates (Opus: $5 in), else the catalog's ($50 out).
+    expect(costOf(usage({ input_tokens: 1_000_000 }), 'claude-opus-9', now)).toMatchObject({
       priced: false,
       reason: 'unknown model',
+      pico: usdToPico('5'),
     });
-    expect(costOf(usage({}), 'claude-sonnet-5', new Date('2026-07-01T00:00:00Z'))).toMatchObject({
+    expect(costOf(usage({ output_tokens: 1_000_000 }), 'mystery-model', now)).toMatchObject({
       priced: false,
+      pico: usdToPico('50'),
+    });
+    expect(costOf(usage({}), 'claude-sonnet-5', new Date('2026-06-01T00:00:00Z'))).toMatchObject({
+      priced: false,
+    });
+    // The `allow` policy lets it through uncounted; the row still says it was not priced.
+    const allowing = new Catalog({ unpriced: 'allow' });
+    expect(costOf(usage({ input_tokens: 5 }), model, now, { catalog: allowing })).toMatchObject({
+      priced: false,
+      pico: 0n,
     });
   });
 
@@ -381,7 +395,7 @@ describe('comparisons and estimates', () => {
     );
     // reads: 10000 × (1.00 − 0.10) = 9000 µ$; writes: 2000 × (1.25 − 1.00) = 500 µ$
     expect(saved).toEqual({ readSavingsPico: usdToPico('0.009'), writePremiumPico: usdToPico('0.0005') });
-    expect(cacheSavings(usage({}), 'claude-opus-5-5', now)).toBeUndefined();
+    expect(cacheSavings(usage({}), 'claude-mythos-preview', now)).toBeUndefined();
   });
 
   it('bounds a request before it is sent', () => {
@@ -395,7 +409,9 @@ describe('comparisons and estimates', () => {
     expect(hourCache.priced && formatUsdExact(hourCache.pico)).toBe('0.06744');
     const long = worstCaseCost('claude-sonnet-4-5', now, { inputTokens: 250000, maxTokens: 1000 });
     expect(long.priced && formatUsdExact(long.pico)).toBe('1.5225');
-    expect(worstCaseCost('claude-opus-5-5', now, { inputTokens: 1, maxTokens: 1 }).priced).toBe(false);
+    // No price: counted at the dearest Mythos rates in force ($10 in, $50 out), never $0.
+    const unpriced = worstCaseCost('claude-mythos-preview', now, { inputTokens: 1, maxTokens: 1 });
+    expect(unpriced).toMatchObject({ priced: false, reason: 'no price', pico: usdToPico('0.00006') });
   });
 
   it('finds the cache TTL a request asks for', () => {
@@ -430,6 +446,9 @@ describe('comparisons and estimates', () => {
       cacheWrite1h: 0,
       cacheRead: 7,
       output: 9,
+      webSearches: 0,
+      webFetches: 0,
+      codeExecutions: 0,
     });
   });
 });

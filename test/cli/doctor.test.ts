@@ -14,7 +14,7 @@ let simulator: Simulator;
 let dir: string;
 
 beforeAll(async () => {
-  simulator = await startSimulator({ port: 0, apiKeys: [goodKey], tier: 'tier-2' });
+  simulator = await startSimulator({ port: 0, apiKeys: [goodKey], tier: 'start' });
 });
 afterAll(() => simulator.close());
 
@@ -60,9 +60,9 @@ describe('sluice doctor against the simulator', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/PASS {2}connection +claude-[a-z0-9-]+ answered in \d+ ms/);
     expect(out).toMatch(
-      /PASS {2}rate limits +remaining\/limit per minute: requests \d+\/1000, input tokens \d+\/450000/,
+      /PASS {2}rate limits +remaining\/limit per minute: requests \d+\/1000, input tokens \d+\/2000000/,
     );
-    expect(out).toContain('implies tier-2 for haiku models');
+    expect(out).toContain('implies start for haiku-5-5 models');
     expect(out).toContain(`sk-ant-api03-…${goodKey.slice(-4)}`);
     expect(out).not.toContain(goodKey);
   });

@@ -68,7 +68,7 @@ describe('sluice init', () => {
     const text = read('sluice.yaml');
     const document = parse(text);
     expect(configSchema.safeParse(document).success).toBe(true);
-    expect(limitsConfigSchema.parse(document.limits).tier).toBe('tier-1');
+    expect(limitsConfigSchema.parse(document.limits).tier).toBe('evaluation');
     expect(routingConfigSchema.parse(document.routing).rules).toHaveLength(1);
     expect(budgetsConfigSchema.parse(document.budgets).limits).toHaveLength(2);
     expect(text).not.toMatch(/sk-ant-/);

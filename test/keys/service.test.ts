@@ -63,7 +63,8 @@ describe('KeyService', () => {
       ok: true,
       principal: { name: 'ci-runner-tests', environment: 'ci', models: ['claude-haiku-4-5'] },
     });
-    expect(await auth.authenticate(`${live.key.slice(0, -1)}x`)).toEqual({ ok: false, reason: 'malformed' });
+    const altered = `${live.key.slice(0, -1)}${live.key.endsWith('x') ? 'y' : 'x'}`;
+    expect(await auth.authenticate(altered)).toEqual({ ok: false, reason: 'malformed' });
     expect(await auth.authenticate(undefined)).toEqual({ ok: false, reason: 'missing' });
 
     now += 1000;

@@ -56,8 +56,8 @@ describe('ledger entry from a call', () => {
       batch: 0,
       priced: 1,
     });
-    // September price: (10 × 3 + 20 × 15) × 1.1 µ$ = 363 µ$
-    expect(row.cost_pico).toBe(363_000_000);
+    // $2/$10 (the September step to $3/$15 was cancelled): (10 × 2 + 20 × 10) × 1.1 µ$ = 242 µ$
+    expect(row.cost_pico).toBe(242_000_000);
   });
 
   it('records usage nobody priced as unpriced, and a call without usage as free', () => {

@@ -9,7 +9,8 @@ import { pruneLedger } from '../../src/ledger/rollup.js';
 import { type MoneyTables, moneyDb } from '../../src/ledger/tables.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import type { Store } from '../../src/store/database.js';
-import { up as createLedgerTables } from '../../src/store/migrations/002_ledger.js';
+import { up as createLedgerTablesAsFirstWritten } from '../../src/store/migrations/002_ledger.js';
+import { up as addBillingColumns } from '../../src/store/migrations/004_billing_from_usage.js';
 import { entry, storeKinds } from './stores.js';
 
 const day = (d: number, h = 12) => Date.UTC(2026, 9, d, h, 0, 0);
@@ -88,12 +89,21 @@ describe.each(storeKinds)('ledger on $kind', ({ kind, open }) => {
     });
   });
 
-  it('records an unpriced model as unpriced, not as a zero-cost priced row', async () => {
+  it('records an unpriced model as unpriced with its reason, at the cost budgets counted', async () => {
     const writer = new LedgerWriter(store.db, { intervalMs: 10_000 });
-    writer.write(entry({ model: 'claude-opus-5-5' }));
+    writer.write(entry({ model: 'claude-mythos-preview' }));
     await writer.close();
-    const stored = await moneyDb(store.db).selectFrom('ledger').select(['priced', 'model']).execute();
-    expect(stored).toEqual([{ priced: 0, model: 'claude-opus-5-5' }]);
+    const stored = await moneyDb(store.db)
+      .selectFrom('ledger')
+      .select(['priced', 'model', 'unpriced_reason', 'cost_pico'])
+      .execute();
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({
+      priced: 0,
+      model: 'claude-mythos-preview',
+      unpriced_reason: 'no price',
+    });
+    expect(Number(stored[0]!.cost_pico)).toBeGreaterThan(0);
   });
 
   it('rolls old rows into daily totals and prunes them without changing any total', async () => {
@@ -206,3 +216,10 @@ describe('ledger writer when the store fails', () => {
     await db.destroy();
   });
 });
+
+/** The ledger's table as the migrations leave it. */
+// biome-ignore lint/suspicious/noExplicitAny: migrations take any schema.
+async function createLedgerTables(db: Kysely<any>): Promise<void> {
+  await createLedgerTablesAsFirstWritten(db);
+  await addBillingColumns(db);
+}

@@ -48,7 +48,7 @@ describe.each(storeKinds)('reports on $kind', ({ kind, open }) => {
       }),
       entry({
         at: daysAgo(1),
-        model: 'claude-opus-5-5',
+        model: 'claude-mythos-preview',
         keyId: 'key_b',
         environment: 'staging',
         usage: { input_tokens: 5 },
@@ -70,23 +70,24 @@ describe.each(storeKinds)('reports on $kind', ({ kind, open }) => {
       cache_write_5m_tokens: 0,
       cache_write_1h_tokens: 0,
       cache_read_tokens: 10_000,
-      cost_usd: '0.011500',
+      // The unpriced row counts at its worst case (Mythos at $10/$50): 5 × 10 + 50 × 50 µ$.
+      cost_usd: '0.014050',
       cache_savings_usd: '0.009000',
     });
     expect(report.groups.map((g) => [g.group, g.cost_usd, g.requests])).toEqual([
       [sonnet, '0.009000', 1],
+      ['claude-mythos-preview', '0.002550', 1],
       [haiku, '0.002500', 1],
-      ['claude-opus-5-5', '0.000000', 1],
     ]);
     const byEnv = await spendReport(store.db, { since: new Date(daysAgo(30)), catalog, now, by: 'env' });
     expect(Object.fromEntries(byEnv.groups.map((g) => [g.group, g.cost_usd]))).toEqual({
-      staging: '0.009000',
+      staging: '0.011550',
       production: '0.002500',
     });
     const byDay = await spendReport(store.db, { since: new Date(daysAgo(30)), catalog, now, by: 'day' });
     expect(byDay.groups.map((g) => g.group)).toEqual(['2026-10-10', '2026-10-18', '2026-10-19']);
     const all = await spendReport(store.db, { since: new Date(daysAgo(100)), catalog, now, by: 'key' });
-    expect(all.total.cost_usd).toBe('1.011500');
+    expect(all.total.cost_usd).toBe('1.014050');
     expect(all.groups.map((g) => g.group)).toEqual(['key_a', 'key_b']);
   });
 

@@ -1,4 +1,4 @@
-import { type Cost, costOf } from '../../src/catalog/cost.js';
+import { type Cost, costOf, tokenCounts } from '../../src/catalog/cost.js';
 import type { LedgerEntry } from '../../src/ledger/entry.js';
 import type { Usage } from '../../src/pipeline/types.js';
 import { openStore, type Store } from '../../src/store/database.js';
@@ -53,15 +53,7 @@ export function entry(fields: Partial<LedgerEntry> & { usage?: Partial<Usage> } 
     ...rest,
     at,
     cost,
-    tokens: {
-      input: usage.input_tokens,
-      output: usage.output_tokens,
-      cacheWrite5m: usage.cache_creation_input_tokens,
-      cacheWrite1h: 0,
-      webSearches: 0,
-      webFetches: 0,
-      codeExecutions: 0,
-      cacheRead: usage.cache_read_input_tokens,
-    },
+    tokens: tokenCounts(usage),
+    speed: usage.speed ?? null,
   };
 }

@@ -25,9 +25,9 @@ describe('tier models', () => {
       critical: 'claude-opus-4-7',
     });
     expect(compileRouting({}, {}).models).toEqual({
-      fast: 'claude-haiku-4-5',
-      reasoning: 'claude-sonnet-4-6',
-      critical: 'claude-opus-4-8',
+      fast: 'claude-haiku-5-5',
+      reasoning: 'claude-sonnet-5-5',
+      critical: 'claude-opus-5-5',
     });
   });
 });
@@ -50,7 +50,7 @@ describe('resolveRoute', () => {
       source: 'classifier',
     });
     const fast = resolveRoute(input(FAST_PROMPT), config);
-    expect(fast).toMatchObject({ kind: 'routed', tier: 'fast', model: 'claude-haiku-4-5' });
+    expect(fast).toMatchObject({ kind: 'routed', tier: 'fast', model: 'claude-haiku-5-5' });
   });
 
   it('resolves tier aliases without a score', () => {
@@ -99,7 +99,7 @@ describe('resolveRoute', () => {
     const config = compileRouting({ keys: { 'ci-*': { maxTier: 'reasoning' } } }, {});
     expect(resolveRoute(input(CRITICAL_PROMPT, { keyName: 'ci-runner' }), config)).toMatchObject({
       tier: 'reasoning',
-      model: 'claude-sonnet-4-6',
+      model: 'claude-sonnet-5-5',
     });
     const capped = resolveRoute(input(CRITICAL_PROMPT, { keyPolicy: { maxTier: 'fast' } }), config);
     expect(capped).toMatchObject({ tier: 'fast' });
@@ -139,7 +139,7 @@ describe('resolveRoute', () => {
 
   it('raises the tier to the x-sluice-min-tier header and rejects an unknown value', () => {
     const raised = resolveRoute(input(FAST_PROMPT, { headers: { 'X-Sluice-Min-Tier': 'reasoning' } }), plain);
-    expect(raised).toMatchObject({ kind: 'routed', tier: 'reasoning', model: 'claude-sonnet-4-6' });
+    expect(raised).toMatchObject({ kind: 'routed', tier: 'reasoning', model: 'claude-sonnet-5-5' });
     expect(raised.kind === 'routed' && raised.reasons).toContain('min-tier-header:reasoning');
     const lower = resolveRoute(input(CRITICAL_PROMPT, { headers: { 'x-sluice-min-tier': 'fast' } }), plain);
     expect(lower).toMatchObject({ tier: 'critical' });
@@ -155,7 +155,7 @@ describe('resolveRoute', () => {
   it('refuses routing aliases when routing is disabled', () => {
     const config = compileRouting({ enabled: false }, {});
     expect(resolveRoute(input(FAST_PROMPT), config)).toMatchObject({ kind: 'refused', status: 400 });
-    expect(resolveRoute(input(FAST_PROMPT, {}, 'claude-haiku-4-5'), config)).toMatchObject({
+    expect(resolveRoute(input(FAST_PROMPT, {}, 'claude-haiku-5-5'), config)).toMatchObject({
       kind: 'explicit',
     });
   });
@@ -189,7 +189,7 @@ describe('x-sluice-route header', () => {
     const value = formatRouteHeader(decision)!;
     expect(value).toMatch(/^tier=critical; score=\d\.\d\d; by=classifier; reasons=[\x21-\x7e]+$/);
     expect(value.length).toBeLessThanOrEqual(200);
-    expect(formatRouteHeader({ kind: 'explicit', model: 'claude-haiku-4-5' })).toBeUndefined();
+    expect(formatRouteHeader({ kind: 'explicit', model: 'claude-haiku-5-5' })).toBeUndefined();
   });
 
   it('replaces non-ASCII and separator characters in rule names', () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatUsdExact } from '../../src/catalog/money.js';
 import { openStore } from '../../src/store/database.js';
 import { createPostgresDatabase } from '../helpers/services.js';
 import { startStack } from '../helpers/stack.js';
@@ -125,7 +126,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const databaseUrl = await databaseFor(kind);
       const stack = await startStack({
         databaseUrl,
-        simulator: { latency: { ttftMs: 100, tokensPerSecond: 400 } },
+        // Slow enough that all 40 are in flight at once, whether admitted together or queued.
+        simulator: { latency: { ttftMs: 1000, tokensPerSecond: 400 } },
       });
       const client = stack.sdk();
       const inFlight = Array.from({ length: 40 }, (_, i) =>
@@ -165,38 +167,39 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 }
 
 describe('a model without a price', () => {
-  it('is recorded as unpriced, counted in a metric and warned about once, never $0', async () => {
+  it('is counted at its worst case, recorded as unpriced with the reason, in a metric and warned about once', async () => {
     const databaseUrl = await databaseFor('sqlite');
     const stack = await startStack({ databaseUrl });
+    const model = 'claude-mythos-preview';
+    const costs: string[] = [];
     try {
       const client = stack.sdk();
       for (let i = 0; i < 2; i++) {
         const { response } = await client.messages
-          .create({
-            model: 'claude-opus-5-5',
-            max_tokens: 20,
-            messages: [{ role: 'user', content: `hi ${i}` }],
-          })
+          .create({ model, max_tokens: 20, messages: [{ role: 'user', content: `hi ${i}` }] })
           .withResponse();
-        expect(response.headers.get('x-sluice-cost-usd')).toBeNull();
+        expect(response.headers.get('x-sluice-cost-unpriced')).toBe('no price');
+        costs.push(response.headers.get('x-sluice-cost-usd')!);
       }
       const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
-      expect(metrics).toMatch(/sluice_unpriced_requests_total\{model="claude-opus-5-5"\} 2/);
-      const warnings = stack.logs.filter(
-        (line) => line.includes('claude-opus-5-5') && line.includes('"level":"warn"'),
+      expect(metrics).toMatch(
+        new RegExp(`sluice_unpriced_requests_total\\{model="${model}",reason="no price"\\} 2`),
       );
+      const warnings = stack.logs.filter((line) => line.includes(model) && line.includes('"level":"warn"'));
       expect(warnings).toHaveLength(1);
     } finally {
       await stack.close();
     }
     const store = await openStore(databaseUrl);
-    const rows = await store.db
-      .selectFrom('ledger')
-      .selectAll()
-      .where('model', '=', 'claude-opus-5-5')
-      .execute();
+    const rows = await store.db.selectFrom('ledger').selectAll().where('model', '=', model).execute();
     await store.close();
     expect(rows).toHaveLength(2);
-    expect(rows.every((row) => row.priced === 0)).toBe(true);
+    for (const row of rows) {
+      expect(row).toMatchObject({ priced: 0, unpriced_reason: 'no price' });
+      // The dearest Mythos rates in force ($10 in, $50 out) on the row's own counts.
+      const worst = BigInt(row.input_tokens) * 10_000_000n + BigInt(row.output_tokens) * 50_000_000n;
+      expect(BigInt(row.cost_pico)).toBe(worst);
+      expect(costs).toContain(formatUsdExact(worst));
+    }
   });
 });

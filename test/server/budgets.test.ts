@@ -1,7 +1,12 @@
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
+import { moneyDb } from '../../src/ledger/tables.js';
+import { openStore } from '../../src/store/database.js';
 import { startStack } from '../helpers/stack.js';
 
 describe('budgets through the gateway', () => {
@@ -62,6 +67,45 @@ describe('budgets through the gateway', () => {
       await stack.close();
       receiver.close();
     }
+  });
+});
+
+describe('budgets and a model without a price', () => {
+  it('hold a $0.01 budget under 50 concurrent requests, counted at the worst case, the rows saying why', async () => {
+    const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'sluice-unpriced-')), 'sluice.db')}`;
+    const stack = await startStack({
+      databaseUrl,
+      yaml: { budgets: { limits: [{ scope: 'global', window: 'total', usd: '0.01' }] } },
+    });
+    const model = 'claude-mythos-preview';
+    let answered = 0;
+    try {
+      const client = stack.sdk();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 50 }, (_, i) =>
+          client.messages.create({
+            model,
+            max_tokens: 100,
+            messages: [{ role: 'user', content: `question ${i}` }],
+          }),
+        ),
+      );
+      answered = outcomes.filter((o) => o.status === 'fulfilled').length;
+      expect(answered).toBeGreaterThan(0);
+      expect(answered).toBeLessThan(50);
+      for (const o of outcomes)
+        if (o.status === 'rejected') expect(String((o.reason as Error).message)).toMatch(/budget/i);
+    } finally {
+      await stack.close();
+    }
+    const store = await openStore(databaseUrl);
+    const rows = await moneyDb(store.db).selectFrom('ledger').selectAll().where('status', '=', 200).execute();
+    await store.close();
+    expect(rows).toHaveLength(answered);
+    const spent = rows.reduce((sum, row) => sum + BigInt(row.cost_pico), 0n);
+    expect(spent).toBeGreaterThan(0n);
+    expect(spent).toBeLessThanOrEqual(10_000_000_000n); // $0.01
+    for (const row of rows) expect(row).toMatchObject({ priced: 0, unpriced_reason: 'no price' });
   });
 });
 

@@ -137,10 +137,15 @@ describe('gateway with the official SDK', () => {
     await expect(client.messages.create({ ...ask, model: 'claude-nonexistent-1' })).rejects.toBeInstanceOf(
       Anthropic.NotFoundError,
     );
-    // claude-3-5-haiku allows 8192 output tokens: the upstream refuses.
+    // Haiku 4.5 allows 64,000 output tokens: the upstream refuses (streamed: the SDK itself
+    // refuses long non-streaming requests).
     await expect(
-      client.messages.create({ ...ask, model: 'claude-3-5-haiku', max_tokens: 10_000 }),
+      client.messages.create({ ...ask, model: 'claude-haiku-4-5', max_tokens: 100_000, stream: true }),
     ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    // A retired model is answered as the API would, naming its replacement, without a round trip.
+    const retired = client.messages.create({ ...ask, model: 'claude-3-5-haiku' });
+    await expect(retired).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    await expect(retired).rejects.toThrow(/retired on 2026-02-19; use claude-haiku-5-5/);
     // The key's own cap and model list: Sluice refuses, nothing reaches upstream.
     const { key } = await stack.gateway.keys.create({
       name: 'ci-runner-capped',

@@ -113,7 +113,7 @@ describe('prompt caching', () => {
     await usageOf(sim, cachedRequest(bigSystem, 'Q?'));
     const other = await usageOf(sim, {
       ...cachedRequest(bigSystem, 'Q?'),
-      model: 'claude-sonnet-4-20250514',
+      model: 'claude-sonnet-5',
     });
     expect(other.cache_read_input_tokens).toBe(0);
     expect(other.cache_creation_input_tokens).toBeGreaterThan(0);

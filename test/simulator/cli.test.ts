@@ -83,9 +83,9 @@ describe('simulate flags', () => {
   const base = { port: 0, host: '127.0.0.1', apiKey: [], latency: 'none' };
   it('turns flags into simulator options', () => {
     expect(
-      toSimulatorOptions({ ...base, tier: 'tier-2', spendCap: 5, seed: 3, latency: 'realistic' }),
+      toSimulatorOptions({ ...base, tier: 'build', spendCap: 5, seed: 3, latency: 'realistic' }),
     ).toMatchObject({
-      tier: 'tier-2',
+      tier: 'build',
       limits: undefined,
       monthlySpendCapUsd: 5,
       seed: 3,
@@ -97,11 +97,13 @@ describe('simulate flags', () => {
       limits: { rpm: 1, itpm: 2, otpm: 3 },
       roundRateLimitHeaders: false,
     });
+    expect(toSimulatorOptions({ ...base, workspaceGeo: 'us' }).workspaceGeo).toBe('us');
+    expect(toSimulatorOptions(base).workspaceGeo).toBeUndefined();
   });
 
   it('rejects incomplete or conflicting limits and unknown latency profiles', () => {
     expect(() => toSimulatorOptions({ ...base, rpm: 5 })).toThrow('--rpm, --itpm and --otpm go together');
-    expect(() => toSimulatorOptions({ ...base, tier: 'tier-1', rpm: 1, itpm: 1, otpm: 1 })).toThrow(
+    expect(() => toSimulatorOptions({ ...base, tier: 'start', rpm: 1, itpm: 1, otpm: 1 })).toThrow(
       /either --tier/,
     );
     expect(() => toSimulatorOptions({ ...base, latency: 'slow' })).toThrow(/--latency/);

@@ -113,7 +113,7 @@ describe('faults and counters', () => {
       byStatus: {},
       inputTokens: 0,
       outputTokens: 0,
-      spendUsd: 0,
+      spendUsd: '0',
     });
   });
 

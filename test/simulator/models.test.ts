@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/catalog.js';
-import { send, simulator } from './helpers.js';
+import { ManualClock } from '../../src/simulator/index.js';
+import { sdkClient, send, simulator } from './helpers.js';
 
 describe('models endpoints', () => {
-  it('lists every catalog model newest first with the default page size', async () => {
+  it('lists every model in service newest first with the default page size', async () => {
     const sim = await simulator();
     const page = await send(sim, '/v1/models');
     const catalog = defaultCatalog();
-    expect(page.json.data).toHaveLength(Math.min(20, catalog.models.length));
-    const newest = [...catalog.models].sort((a, b) => b.releasedAt.localeCompare(a.releasedAt))[0]!;
+    const today = new Date();
+    const inService = catalog.models.filter((m) => catalog.statusAt(m, today) !== 'retired');
+    expect(page.json.data).toHaveLength(Math.min(20, inService.length));
+    const newest = [...inService].sort((a, b) => b.releasedAt.localeCompare(a.releasedAt))[0]!;
     expect(page.json.data[0].created_at.slice(0, 10)).toBe(newest.releasedAt);
     for (const model of page.json.data) {
       const entry = catalog.model(model.id)!;
@@ -45,11 +48,76 @@ describe('models endpoints', () => {
 
   it('gets one model by id or alias, 404 otherwise', async () => {
     const sim = await simulator();
-    const byAlias = await send(sim, '/v1/models/claude-opus-4-1');
-    expect(byAlias.json.id).toBe('claude-opus-4-1-20250805');
-    expect(byAlias.json.max_tokens).toBe(defaultCatalog().model('claude-opus-4-1')!.maxOutputTokens);
+    const byAlias = await send(sim, '/v1/models/claude-haiku-4-5');
+    expect(byAlias.json.id).toBe('claude-haiku-4-5-20251001');
+    expect(byAlias.json.max_tokens).toBe(defaultCatalog().model('claude-haiku-4-5')!.maxOutputTokens);
     const missing = await send(sim, '/v1/models/claude-xyz');
     expect(missing.status).toBe(404);
     expect(missing.json.error).toEqual({ type: 'not_found_error', message: 'model: claude-xyz' });
+  });
+});
+
+describe('models: limits, capabilities and retirement from the catalog', () => {
+  it('reports the window, output limit and capabilities derived from the catalog entry', async () => {
+    const client = sdkClient(await simulator());
+    const opus = await client.models.retrieve('claude-opus-5-5');
+    expect(opus).toMatchObject({ max_input_tokens: 1_000_000, max_tokens: 128_000, lifecycle: 'active' });
+    const caps = opus.capabilities!;
+    expect(caps.thinking).toEqual({
+      supported: true,
+      types: { adaptive: { supported: true }, enabled: { supported: false }, disabled: { supported: false } },
+    });
+    expect(caps.effort).toMatchObject({
+      supported: true,
+      xhigh: { supported: true },
+      max: { supported: true },
+    });
+    for (const key of [
+      'batch',
+      'citations',
+      'code_execution',
+      'image_input',
+      'pdf_input',
+      'structured_outputs',
+    ] as const) {
+      expect(caps[key]).toEqual({ supported: true });
+    }
+    expect(caps.context_management).toMatchObject({ supported: true, compact_20260112: { supported: true } });
+
+    const sonnet46 = (await client.models.retrieve('claude-sonnet-4-6')).capabilities!;
+    expect(sonnet46.thinking.types).toMatchObject({
+      adaptive: { supported: true },
+      enabled: { supported: true },
+      disabled: { supported: true },
+    });
+    const haiku45 = await client.models.retrieve('claude-haiku-4-5');
+    expect(haiku45).toMatchObject({ max_input_tokens: 200_000, max_tokens: 64_000 });
+    expect(haiku45.capabilities!.thinking.types).toMatchObject({
+      adaptive: { supported: false },
+      enabled: { supported: true },
+    });
+    expect(haiku45.capabilities!.effort.supported).toBe(false);
+    expect(haiku45.capabilities!.context_management.compact_20260112).toEqual({ supported: false });
+  });
+
+  it('lists no retired model, and drops one on its retirement day', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-29T12:00:00Z'));
+    const sim = await simulator({ clock });
+    const listed = async () =>
+      (await send(sim, '/v1/models?limit=1000')).json.data.map((m: { id: string }) => m.id);
+    const before: string[] = await listed();
+    const catalog = defaultCatalog();
+    for (const id of ['claude-opus-4-1-20250805', 'claude-3-opus-20240229', 'claude-sonnet-4-20250514']) {
+      expect(catalog.model(id)).toBeDefined();
+      expect(before).not.toContain(id);
+    }
+    expect(before).toContain('claude-sonnet-4-5-20250929');
+    const sonnet45 = (await send(sim, '/v1/models/claude-sonnet-4-5')).json;
+    expect(sonnet45).toMatchObject({ lifecycle: 'deprecated', retires_at: '2026-11-30' });
+    clock.advance(86_400_000);
+    const after: string[] = await listed();
+    expect(after).not.toContain('claude-sonnet-4-5-20250929');
+    expect(after).toHaveLength(before.length - 1);
+    expect((await send(sim, '/v1/models/claude-sonnet-4-5')).status).toBe(404);
   });
 });

@@ -119,18 +119,18 @@ describe('rate limits', () => {
   });
 
   it('rounds token remaining headers to thousands unless told not to, and reports tier limits', async () => {
-    const sim = await simulator({ tier: 'tier-1' });
+    const sim = await simulator({ tier: 'start' });
     const catalog = defaultCatalog();
     const haiku = await send(sim, '/v1/messages', userMessage('hi'));
-    const limits = catalog.tierLimits('tier-1', 'haiku');
+    const limits = catalog.tierLimits('start', 'haiku-4-5');
     expect(header(haiku, 'input-tokens-limit')).toBe(String(limits.itpm));
     expect(header(haiku, 'input-tokens-remaining')).toBe(String(limits.itpm));
     expect(header(haiku, 'requests-remaining')).toBe(String(limits.rpm - 1));
     expect(header(haiku, 'requests-reset')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const sonnet = await send(sim, '/v1/messages', userMessage('hi', { model: 'claude-sonnet-4-6' }));
-    expect(header(sonnet, 'output-tokens-limit')).toBe(String(catalog.tierLimits('tier-1', 'sonnet').otpm));
+    expect(header(sonnet, 'output-tokens-limit')).toBe(String(catalog.tierLimits('start', 'sonnet-4').otpm));
 
-    const exact = await simulator({ tier: 'tier-1', roundRateLimitHeaders: false });
+    const exact = await simulator({ tier: 'start', roundRateLimitHeaders: false });
     const response = await send(exact, '/v1/messages', userMessage('hi'));
     expect(Number(header(response, 'input-tokens-remaining'))).toBe(
       limits.itpm - response.json.usage.input_tokens,
@@ -147,7 +147,7 @@ describe('rate limits', () => {
     expect(set.status).toBe(200);
     expect((await send(sim, '/v1/messages', userMessage('a'))).status).toBe(200);
     expect((await send(sim, '/v1/messages', userMessage('b'))).status).toBe(429);
-    sim.setLimits({ tier: 'tier-2' });
+    sim.setLimits({ tier: 'build' });
     expect((await send(sim, '/v1/messages', userMessage('c'))).status).toBe(200);
   });
 });
@@ -156,9 +156,9 @@ describe('monthly spend cap', () => {
   it('answers 429 enforced_spend_limit_reached without retry-after, until the month turns', async () => {
     const clock = new ManualClock(Date.parse('2026-03-31T23:00:00Z'));
     const sim = await simulator({ clock, monthlySpendCapUsd: 0.001 });
-    const body = userMessage(longText(400), { model: 'claude-opus-4-1' });
+    const body = userMessage(longText(400), { model: 'claude-opus-4-5' });
     expect((await send(sim, '/v1/messages', body)).status).toBe(200);
-    expect(sim.counters().spendUsd).toBeGreaterThan(0.001);
+    expect(Number(sim.counters().spendUsd)).toBeGreaterThan(0.001);
     const capped = await send(sim, '/v1/messages', body);
     expect(capped.status).toBe(429);
     expect(capped.json.error.type).toBe('rate_limit_error');

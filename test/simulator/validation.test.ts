@@ -72,13 +72,13 @@ describe('request validation', () => {
     ['empty messages', userMessage('x', { messages: [] }), 'messages: at least one message is required'],
     [
       'bad role',
-      userMessage('x', { messages: [{ role: 'system', content: 'x' }] }),
-      "messages.0.role: Input should be 'user' or 'assistant'",
+      userMessage('x', { messages: [{ role: 'tool', content: 'x' }] }),
+      "messages.0.role: Input should be 'user', 'assistant' or 'system'",
     ],
     [
-      'zero max_tokens',
-      userMessage('x', { max_tokens: 0 }),
-      'max_tokens: Input should be greater than or equal to 1',
+      'negative max_tokens',
+      userMessage('x', { max_tokens: -1 }),
+      'max_tokens: Input should be greater than or equal to 0',
     ],
     [
       'temperature above 1',
