@@ -6,6 +6,8 @@ export type HeaderSource =
 export interface LimitReading {
   limit?: number;
   remaining?: number;
+  /** When the bucket will be full (ms since the epoch): it dates `remaining` (see the limiter). */
+  resetAt?: number;
 }
 
 /**
@@ -16,8 +18,8 @@ export type Speed = 'standard' | 'fast';
 
 /**
  * What one upstream response says about the organization's limits: what the buckets are
- * corrected with. (The `-reset` times and the combined `tokens` headers add nothing to a
- * continuously refilled bucket, and this runs for every response, so they are not read.)
+ * corrected with. (The combined `tokens` headers add nothing to the separate input and output
+ * buckets, and this runs for every response, so they are not read.)
  */
 export interface RateLimitReading {
   requests: LimitReading;
@@ -34,16 +36,18 @@ const kinds = {
 } as const;
 
 /** The header names of each speed's buckets, built once (this runs for every response). */
-const names: Record<Speed, Record<keyof typeof kinds, { limit: string; remaining: string }>> = {
+type Names = { limit: string; remaining: string; reset: string };
+const names: Record<Speed, Record<keyof typeof kinds, Names>> = {
   standard: namesFor('anthropic-ratelimit-'),
   // Fast mode publishes token headers only; its requests header would be read should it appear.
   fast: namesFor('anthropic-fast-'),
 };
 
-function namesFor(prefix: string): Record<keyof typeof kinds, { limit: string; remaining: string }> {
+function namesFor(prefix: string): Record<keyof typeof kinds, Names> {
   const entry = (kind: string) => ({
     limit: `${prefix}${kind}-limit`,
     remaining: `${prefix}${kind}-remaining`,
+    reset: `${prefix}${kind}-reset`,
   });
   return {
     requests: entry(kinds.requests),
@@ -85,6 +89,7 @@ export function parseRateLimitHeaders(
     reading[field] = {
       limit: number(header(source, named[field].limit)),
       remaining: number(header(source, named[field].remaining)),
+      resetAt: time(header(source, named[field].reset)),
     };
   }
   const retryAfterMs = number(header(source, 'retry-after-ms'));

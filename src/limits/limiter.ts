@@ -663,7 +663,7 @@ export class Limiter {
           limit.remaining === undefined
             ? undefined
             : Math.max(0, limit.remaining - roundingSlack(limit.remaining, slack)),
-        observedAt: admittedAt,
+        observedAt: observedAt(limit, ref, admittedAt, now),
       });
       if (update) pending.push(update);
     };
@@ -771,6 +771,22 @@ export class Limiter {
     }
     return this.refuse(input, 'limits_unavailable', 1000);
   }
+}
+
+/**
+ * When the upstream's `remaining` was true. The request was counted upstream some time between
+ * its admission here and its answer; taking the admission time would credit the refill of that
+ * delay twice over a burst and send a request before the upstream has its token. The reset time
+ * dates the figure: the bucket is full `(limit - remaining)` of refill after it was read. Reset is
+ * rounded up to the second, which errs late, and the result is kept within admission..answer (a
+ * simulator on its own clock may report times that are not ours).
+ */
+function observedAt(reading: LimitReading, ref: BucketRef, admittedAt: number, now: number): number {
+  if (reading.resetAt === undefined || reading.remaining === undefined) return admittedAt;
+  const limit = reading.limit ?? ref.limit;
+  if (!(limit > 0)) return admittedAt;
+  const read = reading.resetAt - ((limit - Math.min(limit, reading.remaining)) * ref.windowMs) / limit;
+  return Math.min(now, Math.max(admittedAt, read));
 }
 
 /** Only a round thousand can have been rounded; an exact figure needs no slack. */

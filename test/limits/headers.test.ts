@@ -14,7 +14,11 @@ describe('rate-limit headers', () => {
     };
     for (const source of [values, new Headers(values)]) {
       const reading = parseRateLimitHeaders(source);
-      expect(reading.requests).toEqual({ limit: 50, remaining: 49 });
+      expect(reading.requests).toEqual({
+        limit: 50,
+        remaining: 49,
+        resetAt: Date.parse('2026-01-01T00:00:01Z'),
+      });
       expect(reading.inputTokens).toMatchObject({ limit: 30000, remaining: 29000 });
       expect(reading.outputTokens).toEqual({ limit: undefined, remaining: undefined });
       expect(reading.retryAfterMs).toBe(12_000);

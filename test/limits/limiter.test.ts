@@ -271,6 +271,36 @@ describe('limiter with fake time', () => {
     admitted(await paused);
   });
 
+  it('dates a remaining figure by its reset time, not by the admission (never ahead of upstream)', async () => {
+    vi.setSystemTime(Date.parse('2026-01-01T00:00:00Z'));
+    const limits = limiter({ config: { rpm: 60, itpm: 100_000, otpm: 100_000 } });
+    const first = admitted(await limits.admit(request()));
+    // Counted upstream 1 s after its admission here (it queued on the way), answered 2 s after.
+    await vi.advanceTimersByTimeAsync(2000);
+    const upstreamRead = Date.parse('2026-01-01T00:00:01Z');
+    await first.observeResponse(
+      {
+        'anthropic-ratelimit-requests-limit': '60',
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': new Date(upstreamRead + 60_000).toISOString(),
+      },
+      200,
+    );
+    // One request refilled since the upstream's reading (one per second), not two.
+    expect((await limits.snapshot()).sets[0]!.buckets.rpm.remaining).toBeCloseTo(1, 5);
+    // A reset outside admission..answer (another clock) is bounded by the answer's time.
+    const second = admitted(await limits.admit(request()));
+    await second.observeResponse(
+      {
+        'anthropic-ratelimit-requests-limit': '60',
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': '2030-01-01T00:00:00Z',
+      },
+      200,
+    );
+    expect((await limits.snapshot()).sets[0]!.buckets.rpm.remaining).toBe(0);
+  });
+
   it('probes a set sized from a tier with one request and opens when its headers arrive, not its end', async () => {
     const limits = new Limiter({ logger: quiet, config: { tier: 'scale' } });
     const probe = admitted(await limits.admit(request()));
