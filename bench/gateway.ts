@@ -42,7 +42,7 @@ async function main() {
     for (const stream of [false, true]) {
       const kind = stream ? 'stream' : 'json';
       const body = JSON.stringify({
-        model: 'claude-haiku-4-5',
+        model: 'claude-haiku-5-5',
         max_tokens: 64,
         stream,
         messages: [

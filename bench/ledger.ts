@@ -18,7 +18,7 @@ import { createPostgresDatabase } from '../test/helpers/services.js';
 const BATCHED_ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const BASELINE_ROWS = Math.max(500, Math.floor(BATCHED_ROWS / 20));
 
-const models = ['claude-haiku-4-5-20251001', 'claude-sonnet-4-6', 'claude-opus-4-8'];
+const models = ['claude-haiku-5-5', 'claude-sonnet-5-5', 'claude-opus-5-5'];
 let sequence = 0;
 function makeEntry(): LedgerEntry {
   sequence += 1;

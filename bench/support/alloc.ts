@@ -18,7 +18,7 @@ const file = join(tmpdir(), `sluice-alloc-${process.pid}.json`);
 const simulator = await startServer('simulator');
 const server = await startServer(role, simulator.url, { BENCH_ALLOCATIONS: file });
 const body = JSON.stringify({
-  model: 'claude-haiku-4-5',
+  model: 'claude-haiku-5-5',
   max_tokens: 64,
   stream: mode === 'stream',
   messages: [{ role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' }],

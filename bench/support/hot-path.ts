@@ -22,7 +22,7 @@ const time = async (name: string, n: number, fn: () => unknown) => {
   console.log(name.padEnd(28), (((performance.now() - t0) * 1000) / n).toFixed(2), 'µs');
 };
 const catalog = defaultCatalog();
-const model = catalog.model('claude-haiku-4-5');
+const model = catalog.model('claude-haiku-5-5');
 const usage = {
   input_tokens: 20,
   output_tokens: 32,
@@ -30,7 +30,7 @@ const usage = {
   cache_read_input_tokens: 0,
 };
 const body = {
-  model: 'claude-haiku-4-5',
+  model: 'claude-haiku-5-5',
   max_tokens: 64,
   messages: [{ role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' }],
 };
@@ -61,7 +61,7 @@ const call: any = {
   upstream: { status: 200, attempts: 1, requestId: 'req_x' },
   finishedAt: 5,
   firstByteAt: 4,
-  requestedModel: 'claude-haiku-4-5',
+  requestedModel: 'claude-haiku-5-5',
 };
 // As deployed: the buffered writer, here to /dev/null.
 const quiet = pino.destination({ dest: '/dev/null', minLength: 4096, sync: false });
@@ -70,9 +70,9 @@ const requestLog = requestLogWriter(logger);
 await time('log line', 50000, () => requestLog(logLineJson(call)));
 const metrics = new Metrics();
 await time('metrics.observe', 50000, () => metrics.observe(call));
-await time('costOf', 50000, () => costOf(usage, 'claude-haiku-4-5', new Date(), { catalog }));
+await time('costOf', 50000, () => costOf(usage, 'claude-haiku-5-5', new Date(), { catalog }));
 await time('worstCaseCost', 50000, () =>
-  worstCaseCost('claude-haiku-4-5', new Date(), { inputTokens: 20, maxTokens: 64 }, { catalog }),
+  worstCaseCost('claude-haiku-5-5', new Date(), { inputTokens: 20, maxTokens: 64 }, { catalog }),
 );
 const limiter = new Limiter({ config: { rpm: 1e9, itpm: 1e12, otpm: 1e12 }, catalog, probeUnlearned: false });
 await time('limiter admit+settle', 50000, async () => {
@@ -110,7 +110,7 @@ const resp = JSON.stringify({
   id: 'msg_01',
   type: 'message',
   role: 'assistant',
-  model: 'claude-haiku-4-5-20251001',
+  model: 'claude-haiku-5-5',
   content: [{ type: 'text', text: 'lorem ipsum '.repeat(12) }],
   stop_reason: 'end_turn',
   stop_sequence: null,
@@ -127,5 +127,5 @@ await time('AbortController+listener', 50000, () => {
   const c = new AbortController();
   c.signal.addEventListener('abort', () => {});
 });
-call.cost = costOf(usage, 'claude-haiku-4-5', new Date(), { catalog });
+call.cost = costOf(usage, 'claude-haiku-5-5', new Date(), { catalog });
 await time('ledger row', 50000, () => toLedgerRow(entryFromCall(call)));

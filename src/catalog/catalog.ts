@@ -46,6 +46,13 @@ export function isNewerVersion(a: string, b: string): boolean {
   return dayA! > dayB! || (dayA === dayB && Number(nA) > Number(nB));
 }
 
+let shippedCache: CatalogDocument | undefined;
+/** The shipped document, read once: it only changes with a release. */
+function shippedDocument(): CatalogDocument {
+  shippedCache ??= readCatalogDocument(shippedCatalogPath);
+  return shippedCache;
+}
+
 /**
  * The document in force: an installed catalog (`sluice catalog update`) when it is at least as
  * new as the shipped one, else the shipped one. An unreadable installed file is reported, not used.
@@ -54,7 +61,7 @@ export function currentCatalogDocument(
   installedPath: string | undefined,
   onProblem?: (message: string) => void,
 ): CatalogDocument {
-  const shipped = readCatalogDocument(shippedCatalogPath);
+  const shipped = shippedDocument();
   if (!installedPath || !existsSync(installedPath)) return shipped;
   try {
     const installed = readCatalogDocument(installedPath);
@@ -65,51 +72,99 @@ export function currentCatalogDocument(
   }
 }
 
+/** The catalog a command or a gateway works with: the document in force plus configured overrides. */
+export function catalogInForce(
+  settings: CatalogOverrides & { file?: string },
+  onProblem?: (message: string) => void,
+): Catalog {
+  return new Catalog(settings, currentCatalogDocument(settings.file, onProblem));
+}
+
 const DAY_MS = 86_400_000;
 export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
 
-/** Models, prices, pools and tier limits in force: a catalog document plus the user's overrides. */
+/** The catalog's contents, built and checked in full before any of it is put in force. */
+interface CatalogState {
+  document: CatalogDocument;
+  models: ModelInfo[];
+  prices: PriceEntry[];
+  pools: PoolInfo[];
+  tiers: TierInfo[];
+  byName: Map<string, ModelInfo>;
+  families: string[];
+}
+
+function buildState(doc: CatalogDocument, overrides: CatalogOverrides): CatalogState {
+  const models = mergeBy(doc.models, overrides.models ?? [], (m) => m.id);
+  const prices = mergeBy(doc.prices, overrides.prices ?? [], (p) => `${p.model}@${p.from}`);
+  const tiers = mergeBy(doc.tiers, overrides.tiers ?? [], (t) => t.name);
+  const byName = new Map<string, ModelInfo>();
+  for (const model of models) {
+    for (const name of [model.id, ...model.aliases]) {
+      const existing = byName.get(name);
+      if (existing && existing.id !== model.id) {
+        throw new CatalogError(
+          `catalog: model name "${name}" is used by both ${existing.id} and ${model.id}`,
+        );
+      }
+      byName.set(name, model);
+    }
+  }
+  for (const price of prices) {
+    if (!byName.has(price.model)) throw new CatalogError(`catalog: price for unknown model "${price.model}"`);
+  }
+  if (!tiers.some((t) => t.name === doc.defaultTier || t.aliases.includes(doc.defaultTier)))
+    throw new CatalogError(`catalog: default tier "${doc.defaultTier}" is not defined`);
+  // Longest first, so "mythos" is not taken for a shorter family named inside it.
+  const families = [...new Set(models.map((m) => m.family))].sort((a, b) => b.length - a.length);
+  return { document: doc, models, prices, pools: doc.pools, tiers, byName, families };
+}
+
+/**
+ * Models, prices, pools and tier limits in force: a catalog document plus the user's overrides.
+ * One instance is shared by every stage of a gateway; `replace` puts a newer document in force
+ * in place, so holders see it without being rebuilt.
+ */
 export class Catalog {
-  readonly document: CatalogDocument;
-  readonly models: ModelInfo[];
-  readonly prices: PriceEntry[];
-  readonly pools: PoolInfo[];
-  readonly tiers: TierInfo[];
-  readonly defaultTier: string;
-  readonly version: string;
+  document!: CatalogDocument;
+  models!: ModelInfo[];
+  prices!: PriceEntry[];
+  pools!: PoolInfo[];
+  tiers!: TierInfo[];
+  defaultTier!: string;
+  version!: string;
   readonly unpricedPolicy: UnpricedPolicy;
-  private readonly byName = new Map<string, ModelInfo>();
-  private readonly families: string[];
+  /** Bumped by every `replace`: caches derived from the catalog compare it to know they are stale. */
+  generation = 0;
+  private byName!: Map<string, ModelInfo>;
+  private families!: string[];
+  private readonly overrides: CatalogOverrides;
 
   constructor(overrides: CatalogOverrides = {}, document?: CatalogDocument) {
-    const doc = document ?? readCatalogDocument(shippedCatalogPath);
-    this.document = doc;
-    this.version = doc.version;
-    this.models = mergeBy(doc.models, overrides.models ?? [], (m) => m.id);
-    this.prices = mergeBy(doc.prices, overrides.prices ?? [], (p) => `${p.model}@${p.from}`);
-    this.pools = doc.pools;
-    this.tiers = mergeBy(doc.tiers, overrides.tiers ?? [], (t) => t.name);
-    this.defaultTier = doc.defaultTier;
+    this.overrides = overrides;
     this.unpricedPolicy = overrides.unpriced ?? 'worst-case';
-    for (const model of this.models) {
-      for (const name of [model.id, ...model.aliases]) {
-        const existing = this.byName.get(name);
-        if (existing && existing.id !== model.id) {
-          throw new CatalogError(
-            `catalog: model name "${name}" is used by both ${existing.id} and ${model.id}`,
-          );
-        }
-        this.byName.set(name, model);
-      }
-    }
-    for (const price of this.prices) {
-      if (!this.byName.has(price.model))
-        throw new CatalogError(`catalog: price for unknown model "${price.model}"`);
-    }
-    if (!this.tier(this.defaultTier))
-      throw new CatalogError(`catalog: default tier "${this.defaultTier}" is not defined`);
-    // Longest first, so "mythos" is not taken for a shorter family named inside it.
-    this.families = [...new Set(this.models.map((m) => m.family))].sort((a, b) => b.length - a.length);
+    this.apply(buildState(document ?? shippedDocument(), overrides));
+  }
+
+  /**
+   * Puts another document in force, with the same overrides. A document that does not make a
+   * catalog (a price for an unknown model, …) throws and leaves the one in force untouched.
+   */
+  replace(document: CatalogDocument): void {
+    this.apply(buildState(document, this.overrides));
+    this.generation++;
+  }
+
+  private apply(state: CatalogState): void {
+    this.document = state.document;
+    this.version = state.document.version;
+    this.defaultTier = state.document.defaultTier;
+    this.models = state.models;
+    this.prices = state.prices;
+    this.pools = state.pools;
+    this.tiers = state.tiers;
+    this.byName = state.byName;
+    this.families = state.families;
   }
 
   /** A model by id, alias or dated id. */

@@ -132,11 +132,13 @@ type DayContexts = Map<string, { dayStart: number; ctx: PriceContext }>;
 
 // Contexts by variant (batch, geo, speed), then model name, for the UTC day they were looked up
 // in: every response is priced, and the answer only changes with the day.
-const contexts = new WeakMap<Catalog, Map<string, DayContexts>>();
+// The catalog's generation is kept with them: a `replace` makes them stale.
+const contexts = new WeakMap<Catalog, { generation: number; byVariant: Map<string, DayContexts> }>();
 const DAY_MS = 86_400_000;
 const PLAIN = '';
 // There is one catalog in a gateway: the last one asked about is found without a lookup.
 let lastCatalog: Catalog | undefined;
+let lastGeneration = -1;
 let lastContexts: Map<string, DayContexts> | undefined;
 
 interface Variant {
@@ -157,13 +159,15 @@ function variantOf(usage: Usage | undefined, options: CostOptions): Variant {
 }
 
 function priceContext(modelName: string, at: Date, variant: Variant, catalog: Catalog): PriceContext {
-  let byVariant = catalog === lastCatalog ? lastContexts : contexts.get(catalog);
+  let byVariant = catalog === lastCatalog && catalog.generation === lastGeneration ? lastContexts : undefined;
   if (!byVariant) {
-    byVariant = new Map();
-    contexts.set(catalog, byVariant);
+    const entry = contexts.get(catalog);
+    byVariant = entry?.generation === catalog.generation ? entry.byVariant : new Map();
+    if (byVariant !== entry?.byVariant) contexts.set(catalog, { generation: catalog.generation, byVariant });
+    lastCatalog = catalog;
+    lastGeneration = catalog.generation;
+    lastContexts = byVariant;
   }
-  lastCatalog = catalog;
-  lastContexts = byVariant;
   const key =
     variant.batch || variant.geo || variant.fast
       ? `${variant.batch ? 'b' : ''}${variant.fast ? 'f' : ''}${variant.geo ?? ''}`

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
+import { catalogInForce } from '../catalog/catalog.js';
 import { moneyAdmin } from '../ledger/admin.js';
 import { resolveKeyId } from '../ledger/budget-config.js';
 import { budgetId, deleteBudget, setBudget } from '../ledger/budget-store.js';
@@ -88,7 +88,7 @@ export function register(program: Command): void {
       await withStore(loaded, async (store) => {
         const { data } = await moneyAdmin({
           db: store.db,
-          catalog: new Catalog(loaded.config.catalog),
+          catalog: catalogInForce(loaded.config.catalog),
         }).listBudgets();
         if (flags.json) return printJson(data);
         if (data.length === 0) {

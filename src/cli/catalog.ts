@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
+import { type Catalog, catalogInForce } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/schema.js';
+import { registerCheck } from './catalog-check.js';
+import { registerUpdate } from './catalog-update.js';
 import { type ConfigFlags, loadForCommand, printJson } from './context.js';
 
 const RETIRING_SOON_DAYS = 90;
@@ -26,7 +28,7 @@ export function textTable(rows: string[][]): string {
 /** The catalog in force: the shipped data files with sluice.yaml's `catalog:` overrides. */
 export function catalogForCommand(flags: ConfigFlags): Catalog {
   const loaded = loadForCommand(flags);
-  return new Catalog(loaded.config.catalog);
+  return catalogInForce(loaded.config.catalog);
 }
 
 export function retirementNote(
@@ -76,9 +78,11 @@ export function catalogView(catalog: Catalog, now: Date) {
 const n = (value: number) => value.toLocaleString('en-US');
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('catalog')
     .description('models, prices in force and rate-limit tiers, with any overrides from sluice.yaml')
+    // `catalog update --json` is the subcommand's flag, not this command's.
+    .enablePositionalOptions()
     .option('--at <date>', 'show the prices in force on this date (YYYY-MM-DD) instead of today')
     .option('--config <path>', 'path to sluice.yaml')
     .option('--json', 'machine-readable output')
@@ -119,12 +123,23 @@ export function register(program: Command): void {
         const price = catalog.priceAt(model.id, now);
         if (!price) {
           const counted =
-            catalog.unpricedPolicy === 'allow'
-              ? 'let through uncounted'
-              : catalog.unpricedPolicy === 'refuse'
-                ? 'refused'
-                : "counted at its family's dearest price";
-          priceRows.push([model.id, '-', '-', '-', '-', '-', '-', `no price: ${counted}`]);
+            catalog.statusAt(model, now) === 'retired'
+              ? 'retired'
+              : catalog.unpricedPolicy === 'allow'
+                ? 'let through uncounted'
+                : catalog.unpricedPolicy === 'refuse'
+                  ? 'refused'
+                  : "counted at its family's dearest price";
+          priceRows.push([
+            model.id,
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+            counted === 'retired' ? 'no price (retired)' : `no price: ${counted}`,
+          ]);
           continue;
         }
         const notes: string[] = [];
@@ -177,4 +192,6 @@ export function register(program: Command): void {
       process.stdout.write(`${out.join('\n')}\n`);
       for (const warning of warnings) process.stderr.write(`${warning}\n`);
     });
+  registerUpdate(command);
+  registerCheck(command);
 }

@@ -57,7 +57,7 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
   });
   const out = (line = '') => process.stdout.write(`${line}\n`);
   try {
-    out(`Simulator (Anthropic API, tier 1 limits: 50 requests/min) at ${simulator.url}`);
+    out(`Simulator (Anthropic API, Evaluation tier limits: 50 requests/min) at ${simulator.url}`);
     out(`Sluice gateway at ${gateway.url}\n`);
     const { key, view } = await gateway.keys.create({
       name: 'dev-demo-app',
@@ -111,8 +111,9 @@ export async function runDemo(latency: 'none' | 'realistic'): Promise<void> {
       return { model: message.model, usage: message.usage };
     });
     await timed('tool call', async () => {
+      // Forced tool use: Haiku 5.5 allows it (Opus and Sonnet 5.5 refuse a forced tool_choice).
       const message = await client.messages.create({
-        model: 'claude-sonnet-5-5',
+        model: 'claude-haiku-5-5',
         max_tokens: 200,
         tools: [
           {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, catalogInForce } from '../catalog/catalog.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { type Check, effectiveEnvironment, runDoctorChecks } from '../secrets/doctor.js';
 import type { CommandIo } from './scan.js';
@@ -17,7 +17,7 @@ function configuration(io: CommandIo): { upstreamUrl: string; catalog: Catalog; 
   const env = io.env ?? process.env;
   try {
     const { config } = loadConfig({ cwd: io.cwd, env });
-    return { upstreamUrl: config.upstream.url, catalog: new Catalog(config.catalog) };
+    return { upstreamUrl: config.upstream.url, catalog: catalogInForce(config.catalog) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const upstreamUrl = effectiveEnvironment(io.cwd, env).SLUICE_UPSTREAM_URL || DEFAULT_UPSTREAM;

@@ -25,7 +25,9 @@ export async function buildProgram(): Promise<Command> {
   const program = new Command('sluice')
     .description('Gateway and toolkit for the Anthropic API')
     .version(readPackageVersion())
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Options after a subcommand are that subcommand's (`catalog update --json`).
+    .enablePositionalOptions();
   for (const load of commands) (await load()).register(program);
   return program;
 }

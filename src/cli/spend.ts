@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
+import { catalogInForce } from '../catalog/catalog.js';
 import { sinceToDate } from '../ledger/admin.js';
 import { routingReport, type SpendDimension, type SpendLine, spendReport } from '../ledger/reports.js';
 import { pruneLedger } from '../ledger/rollup.js';
@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .action(async (flags: SpendFlags) => {
       checkAge('--since', flags.since);
       const loaded = loadForCommand(flags);
-      const catalog = new Catalog(loaded.config.catalog);
+      const catalog = catalogInForce(loaded.config.catalog);
       const since = sinceToDate(flags.since);
       await withStore(loaded, async (store) => {
         if (flags.routing) {
@@ -122,7 +122,7 @@ export function register(program: Command): void {
     .action(async (flags: ConfigFlags & { olderThan: string; json?: boolean }) => {
       checkAge('--older-than', flags.olderThan);
       const loaded = loadForCommand(flags);
-      const catalog = new Catalog(loaded.config.catalog);
+      const catalog = catalogInForce(loaded.config.catalog);
       await withStore(loaded, async (store) => {
         const result = await pruneLedger(store.db, { before: sinceToDate(flags.olderThan), catalog });
         if (flags.json) return printJson({ ...result, cutoff: result.cutoff.toISOString() });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
+import { catalogInForce } from '../catalog/catalog.js';
 import { tierReport } from '../ledger/reports.js';
 import { textTable } from './catalog.js';
 import { type ConfigFlags, loadForCommand, printJson, withStore } from './context.js';
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (flags: ConfigFlags & { tier?: string; json?: boolean }) => {
       const loaded = loadForCommand(flags);
-      const catalog = new Catalog(loaded.config.catalog);
+      const catalog = catalogInForce(loaded.config.catalog);
       const configured = (loaded.config.limits as { tier?: unknown } | undefined)?.tier;
       const tier =
         flags.tier ??

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
+import { type Catalog, catalogInForce } from '../catalog/catalog.js';
 import { type Config, configSchema, type LoadedConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -84,6 +84,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   };
   set(['upstream', 'url'], env.SLUICE_UPSTREAM_URL);
   set(['upstream', 'timeoutMs'], int('ANTHROPIC_TIMEOUT_MS'));
+  set(['upstream', 'connections'], int('SLUICE_UPSTREAM_CONNECTIONS'));
   set(['database', 'url'], env.SLUICE_DATABASE_URL);
   set(['admin', 'token'], env.SLUICE_ADMIN_TOKEN);
   set(['environment'], env.ANTHROPIC_ENV);
@@ -93,11 +94,17 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'));
   set(['log', 'level'], env.SLUICE_LOG_LEVEL);
   set(['catalog', 'unpriced'], env.SLUICE_UNPRICED);
+  set(['catalog', 'file'], env.SLUICE_CATALOG_FILE);
+  set(['catalog', 'updateUrl'], env.SLUICE_CATALOG_URL);
+  set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR);
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 
   const config = validate(merged);
-  const catalog = options.catalog ?? defaultCatalog();
+  config.catalog.file = resolve(cwd, config.catalog.file);
+  // Models are checked against the catalog the gateway will use: an installed update may add some.
+  const catalog = options.catalog ?? catalogInForce(config.catalog, (problem) => warnings.push(problem));
+  const configuredModels = { ...config.models };
   checkModels(config, catalog, warnings);
 
   const upstreamKeys = new Map<string, string>();
@@ -136,7 +143,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       );
     }
   }
-  return { config, upstreamKeys, warnings, env };
+  return { config, upstreamKeys, warnings, env, configuredModels };
 }
 
 /** The upstream key a virtual key of this environment is forwarded with. */

@@ -14,8 +14,14 @@ export const DEFAULT_KEY_NAMING = {
   rule: 'at least three lowercase parts joined by "-" (env-service-role), e.g. prod-backend-v1',
 };
 
+/** Beside the default SQLite file; relative paths are taken from the working directory. */
+export const DEFAULT_CATALOG_FILE = './sluice-catalog.json';
+
 const positiveInt = z.number().int().positive();
 const routing = defaultCatalog().routingDefaults;
+
+/** Far above what 128 allowed (a thousand streams at once), well within Node's raised file limit. */
+export const DEFAULT_UPSTREAM_CONNECTIONS = 1024;
 
 export const retrySchema = z.strictObject({
   /** Attempts in all, the first included. */
@@ -41,7 +47,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z.url().default('https://api.anthropic.com'),
       timeoutMs: positiveInt.default(600_000),
-      connections: positiveInt.default(128),
+      /**
+       * Connections to the upstream at most. A stream holds one for its whole length, so this
+       * bounds the concurrent streams; beyond it requests wait for a connection to come free.
+       */
+      connections: positiveInt.default(DEFAULT_UPSTREAM_CONNECTIONS),
       retry: retrySchema.default(retrySchema.parse({})),
       /** On 529, try these models in order (e.g. an Opus model falling back to Sonnet). Off unless set. */
       fallback: z.record(z.string(), z.array(z.string()).min(1)).default({}),
@@ -49,7 +59,7 @@ export const configSchema = z.strictObject({
     .default({
       url: 'https://api.anthropic.com',
       timeoutMs: 600_000,
-      connections: 128,
+      connections: DEFAULT_UPSTREAM_CONNECTIONS,
       retry: retrySchema.parse({}),
       fallback: {},
     }),
@@ -88,7 +98,14 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .default({ level: 'info' }),
-  catalog: catalogOverridesSchema.default({}),
+  catalog: catalogOverridesSchema
+    .extend({
+      /** Where `sluice catalog update` installs a catalog and the gateway reads it (SLUICE_CATALOG_FILE). */
+      file: z.string().min(1).default(DEFAULT_CATALOG_FILE),
+      /** Where `sluice catalog update` fetches a newer catalog by default (SLUICE_CATALOG_URL). */
+      updateUrl: z.url().optional(),
+    })
+    .prefault({}),
   // Sections of the stages that read them, validated with their own schemas.
   limits: limitsConfigSchema.optional(),
   routing: routingConfigSchema,
@@ -108,4 +125,6 @@ export interface LoadedConfig {
   warnings: string[];
   /** The environment as read: `.env` beneath the process environment. */
   env: NodeJS.ProcessEnv;
+  /** `models` as configured, before retired ones were replaced (`config.models` holds what routing uses). */
+  configuredModels: Config['models'];
 }

@@ -48,12 +48,20 @@ export class Authenticator {
     if (cached && now - cached.loadedAt < this.ttlMs) return this.judge(cached, now);
     // The checksum rejects typos and guesses without touching the store.
     if (!isValidVirtualKey(presented)) return MALFORMED;
-    return this.keys.findByHash(hashVirtualKey(presented)).then((row) => {
-      const loaded: Cached = { row, principal: row ? toPrincipal(row) : undefined, loadedAt: now };
-      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(presented, loaded);
-      return this.judge(loaded, now);
-    });
+    return this.keys.findByHash(hashVirtualKey(presented)).then(
+      (row) => {
+        const loaded: Cached = { row, principal: row ? toPrincipal(row) : undefined, loadedAt: now };
+        if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(presented, loaded);
+        return this.judge(loaded, now);
+      },
+      (error: unknown) => {
+        // The store is away: a key seen before keeps its last known state (expiry still applies)
+        // until it can be read again; one never seen cannot be judged.
+        if (cached) return this.judge(cached, now);
+        throw error;
+      },
+    );
   }
 
   private judge(cached: Cached, now: number): Authentication {

@@ -112,7 +112,7 @@ export function moneyAdmin(context: MoneyAdminContext) {
       return routingReport(context.db, {
         since: sinceToDate(q.since, now()),
         catalog: context.catalog,
-        baselineModel: context.criticalModel ?? 'claude-opus-4-8',
+        baselineModel: context.criticalModel ?? context.catalog.routingDefaults.critical,
       });
     },
 

@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { requestedCacheWrite, worstCaseCost } from '../catalog/cost.js';
 import type { Reserve } from '../pipeline/admit.js';
@@ -17,6 +18,7 @@ import { parseLedgerConfig } from './config.js';
 import { entryFromCall } from './entry.js';
 import { RedisBudgetEnforcer } from './redis-budgets.js';
 import { pruneLedger } from './rollup.js';
+import { LedgerSpool } from './spool.js';
 import type { AnyDb } from './tables.js';
 import { LedgerWriter, type LedgerWriterOptions } from './writer.js';
 
@@ -38,6 +40,8 @@ export interface MoneyPluginOptions {
   insertRows?: LedgerWriterOptions['insertRows'];
   /** Input tokens of a request before it is sent (the worst case a budget reserves). */
   estimateInputTokens?: (call: Call) => number;
+  /** Where the ledger's spool counters are registered. */
+  registry?: Registry;
 }
 
 /** The gateway's money parts: the budget reservation, the ledger recorder, admin routes, a graceful close. */
@@ -95,7 +99,27 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
         })
       : new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
   await enforcer.load();
+  const spooled = new Counter({
+    name: 'sluice_ledger_spooled_rows_total',
+    help: 'Ledger rows written to the local spool while the store was unavailable',
+    registers: options.registry ? [options.registry] : [],
+  });
+  const replayed = new Counter({
+    name: 'sluice_ledger_replayed_rows_total',
+    help: 'Ledger rows replayed from the local spool into the store',
+    registers: options.registry ? [options.registry] : [],
+  });
+  const spool = new LedgerSpool(ledgerConfig.spoolDir);
   const writer = new LedgerWriter(db, {
+    spool,
+    onSpooled: (rows) => {
+      spooled.inc(rows);
+      logger.warn({ rows, spoolDir: spool.dir }, 'ledger store unavailable; rows spooled to disk');
+    },
+    onReplayed: (rows) => {
+      replayed.inc(rows);
+      logger.warn({ rows, spoolDir: spool.dir }, 'ledger rows replayed from the spool');
+    },
     insertRows: options.insertRows,
     batchSize: ledgerConfig.batchSize,
     intervalMs: ledgerConfig.flushIntervalMs,
@@ -175,7 +199,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     {
       method: 'DELETE',
       pattern: /^\/admin\/budgets\/(?<id>[^/]+)$/,
-      handle: async (params) => ok(await admin.deleteBudget(decodeURIComponent(params.id!))),
+      handle: async (params) => ok(await admin.deleteBudget(params.id!)),
     },
     {
       method: 'GET',

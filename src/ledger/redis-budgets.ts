@@ -119,16 +119,36 @@ export class RedisBudgetEnforcer {
     this.redis.defineCommand('sluiceBudgetSweep', { lua: sweepScript, numberOfKeys: 1 });
   }
 
-  /** Connects, starts the heartbeat, reads budgets, seeds new windows from the ledger, sweeps dead reservations. */
+  /**
+   * Connects, starts the heartbeat, reads budgets, seeds new windows from the ledger, sweeps dead
+   * reservations. Redis unreachable: with `failOpen` the budgets are still read and the gateway
+   * starts (requests pass unbudgeted, reported through `onError`, while ioredis keeps
+   * reconnecting); without it, start-up stops with an error naming Redis and where it was sought.
+   */
   async load(): Promise<void> {
-    if (this.redis.status === 'wait') {
-      await this.redis.connect();
-      await this.beat();
+    if (!this.heartbeat) {
       this.heartbeat = setInterval(
         () => void this.beat().catch(() => {}),
         Math.max(1000, this.heartbeatTtlMs / 3),
       );
       this.heartbeat.unref();
+    }
+    try {
+      if (this.redis.status === 'wait') await this.redis.connect();
+      await this.beat();
+    } catch (error) {
+      const named = new Error(
+        `budget counters: Redis at ${redactedUrl(this.options.url)} is unreachable (${(error as Error).message})`,
+        { cause: error },
+      );
+      if (this.options.failOpen === false) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        throw named;
+      }
+      this.options.onError?.(named);
+      this.budgets = await listBudgets(this.db);
+      return;
     }
     this.budgets = await listBudgets(this.db);
     for (const budget of this.budgets) {
@@ -289,5 +309,17 @@ export class RedisBudgetEnforcer {
     return (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<unknown>>)[
       command
     ]!(...args);
+  }
+}
+
+/** A Redis URL fit for a log line or an error: credentials removed. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(an invalid URL)';
   }
 }

@@ -1,5 +1,6 @@
 import type { Insertable } from 'kysely';
 import { type LedgerEntry, toLedgerRow } from './entry.js';
+import type { LedgerSpool, SpooledRow } from './spool.js';
 import { type AnyDb, type LedgerTable, type MoneyDb, moneyDb } from './tables.js';
 
 export interface LedgerWriterOptions {
@@ -11,6 +12,14 @@ export interface LedgerWriterOptions {
   maxBuffered?: number;
   /** Called when a flush fails; the rows stay buffered and are retried. */
   onError?: (error: unknown, pendingRows: number) => void;
+  /**
+   * Where rows go when the store refuses them (it is away): on disk until it is back, then
+   * replayed. Without a spool they wait in memory, up to `maxBuffered`.
+   */
+  spool?: LedgerSpool;
+  /** Rows written to the spool, and rows replayed from it into the store. */
+  onSpooled?: (rows: number) => void;
+  onReplayed?: (rows: number) => void;
   /** The store's bulk insert (see Store.insertRows); without it rows go through one multi-row INSERT. */
   insertRows?: (
     table: 'ledger',
@@ -24,6 +33,8 @@ export interface LedgerWriterStats {
   pending: number;
   dropped: number;
   failedFlushes: number;
+  spooled: number;
+  replayed: number;
 }
 
 const COLUMNS_PER_ROW = 23;
@@ -45,13 +56,19 @@ export class LedgerWriter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
-  private readonly counters = { written: 0, dropped: 0, failedFlushes: 0 };
+  private readonly counters = { written: 0, dropped: 0, failedFlushes: 0, spooled: 0, replayed: 0 };
+  private readonly spool: LedgerSpool | undefined;
+  private readonly onSpooled: (rows: number) => void;
+  private readonly onReplayed: (rows: number) => void;
 
   constructor(db: AnyDb, options: LedgerWriterOptions = {}) {
     this.db = moneyDb(db);
     this.batchSize = Math.min(Math.max(1, options.batchSize ?? 500), MAX_ROWS_PER_INSERT);
     this.maxBuffered = options.maxBuffered ?? 200_000;
     this.onError = options.onError ?? (() => {});
+    this.spool = options.spool;
+    this.onSpooled = options.onSpooled ?? (() => {});
+    this.onReplayed = options.onReplayed ?? (() => {});
     this.insertRows =
       options.insertRows ??
       (async (_table, rows) => {
@@ -108,17 +125,61 @@ export class LedgerWriter {
   }
 
   private async drain(): Promise<void> {
+    if (this.spool?.pending) await this.replaySpool(this.spool);
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.batchSize);
       try {
         await this.insertRows('ledger', batch, 'request_id');
         this.counters.written += batch.length;
       } catch (error) {
-        this.buffer.unshift(...batch);
         this.counters.failedFlushes += 1;
+        if (this.spool && (await this.spoolRows(this.spool, batch, error))) return;
+        this.buffer.unshift(...batch);
         this.onError(error, this.buffer.length);
         throw error;
       }
+    }
+  }
+
+  /** The store refused a batch: it and all that is buffered go to disk. False if the disk refused too. */
+  private async spoolRows(
+    spool: LedgerSpool,
+    batch: Insertable<LedgerTable>[],
+    error: unknown,
+  ): Promise<boolean> {
+    const rows = [...batch, ...this.buffer];
+    try {
+      await spool.write(rows as SpooledRow[]);
+    } catch (spoolError) {
+      this.onError(spoolError, rows.length);
+      return false;
+    }
+    // Rows buffered while the segment was written stay buffered, for the next flush.
+    this.buffer.splice(0, rows.length - batch.length);
+    this.counters.spooled += rows.length;
+    this.onSpooled(rows.length);
+    this.onError(error, this.buffer.length);
+    return true;
+  }
+
+  private async replaySpool(spool: LedgerSpool): Promise<void> {
+    try {
+      const replayed = await spool.replay(async (rows) => {
+        for (let at = 0; at < rows.length; at += this.batchSize)
+          await this.insertRows(
+            'ledger',
+            rows.slice(at, at + this.batchSize) as Insertable<LedgerTable>[],
+            'request_id',
+          );
+      });
+      if (replayed > 0) {
+        this.counters.replayed += replayed;
+        this.counters.written += replayed;
+        this.onReplayed(replayed);
+      }
+    } catch (error) {
+      // Still away: the segments wait on disk for the next flush.
+      this.onError(error, this.buffer.length);
     }
   }
 }

@@ -33,7 +33,13 @@ export function authenticateStage(authenticator: Authenticator): Stage {
     name: 'authenticate',
     run(call) {
       const result = authenticator.authenticate(presentedKey(call.headers));
-      if (result instanceof Promise) return result.then((loaded) => admit(call, loaded));
+      if (result instanceof Promise)
+        return result.then(
+          (loaded) => admit(call, loaded),
+          () => {
+            throw new ApiError(503, 'the key store is unavailable; try again shortly');
+          },
+        );
       admit(call, result);
     },
   };

@@ -248,6 +248,9 @@ async function relayStream(
     });
   } finally {
     if (call.firstByteAt === undefined) observe();
+    // Also when the stream was cut (client gone, shutdown, upstream failure): what was
+    // generated so far is charged upstream, so it is accounted for.
+    if (tap.sawMessageStart) call.usage = tap.usage;
   }
   const rest = tap.flush();
   if (wantsCost && rest) responder.write(rest);

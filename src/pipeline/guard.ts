@@ -67,15 +67,34 @@ function modelAllowed(catalog: Catalog, allowed: string[], requested: string): b
   return allowed.some((name) => name === requested || (catalog.model(name)?.id ?? name) === id);
 }
 
-/** The checks of the body that Sluice itself depends on; everything else is the upstream's to judge. */
+/**
+ * The checks of the body that Sluice itself depends on (the stages read `messages`, `system`,
+ * `tools` and their blocks); everything else is the upstream's to judge. A body of another shape
+ * is the client's mistake, answered 400 as the API would, never a failure of a stage.
+ */
 export function checkMessagesBody(body: unknown): asserts body is Call['body'] {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'request body must be a JSON object');
-  }
+  if (!isObject(body)) throw new ApiError(400, 'request body must be a JSON object');
   const b = body as Record<string, unknown>;
   if (typeof b.model !== 'string' || b.model === '')
     throw new ApiError(400, 'model: Field required (a string)');
   if (!Array.isArray(b.messages)) throw new ApiError(400, 'messages: Field required (an array)');
+  b.messages.forEach((message, i) => {
+    if (!isObject(message)) throw new ApiError(400, `messages.${i}: Input should be a valid dictionary`);
+    if (typeof message.role !== 'string')
+      throw new ApiError(400, `messages.${i}.role: Field required (a string)`);
+    checkContent(message.content, `messages.${i}.content`, true);
+  });
+  if (b.system !== undefined) checkContent(b.system, 'system', false);
+  if (b.tools !== undefined) {
+    if (!Array.isArray(b.tools)) throw new ApiError(400, 'tools: Input should be a valid list');
+    b.tools.forEach((tool, i) => {
+      if (!isObject(tool)) throw new ApiError(400, `tools.${i}: Input should be a valid dictionary`);
+    });
+  }
+  for (const field of ['tool_choice', 'thinking', 'metadata'] as const) {
+    if (b[field] !== undefined && !isObject(b[field]))
+      throw new ApiError(400, `${field}: Input should be a valid dictionary`);
+  }
   // 0 asks for a cache pre-warm: no output, the prompt written to the cache.
   if (b.max_tokens !== undefined && (!Number.isInteger(b.max_tokens) || (b.max_tokens as number) < 0)) {
     throw new ApiError(400, 'max_tokens: must be a whole number, 0 or more');
@@ -83,3 +102,21 @@ export function checkMessagesBody(body: unknown): asserts body is Call['body'] {
   if (b.stream !== undefined && typeof b.stream !== 'boolean')
     throw new ApiError(400, 'stream: must be a boolean');
 }
+
+/** A string, or a list of content blocks (objects); a message must have one of them. */
+function checkContent(content: unknown, path: string, required: boolean): void {
+  if (typeof content === 'string') return;
+  if (!Array.isArray(content)) {
+    if (content === undefined && required) throw new ApiError(400, `${path}: Field required`);
+    throw new ApiError(400, `${path}: Input should be a valid string or list of content blocks`);
+  }
+  content.forEach((block, i) => {
+    if (!isObject(block)) throw new ApiError(400, `${path}.${i}: Input should be a valid dictionary`);
+    // A tool result carries content of its own, read by the stages as well.
+    if (block.type === 'tool_result' && block.content !== undefined)
+      checkContent(block.content, `${path}.${i}.content`, false);
+  });
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,4 +1,5 @@
 import { ApiError, errorBody } from './errors.js';
+import { DrainCut } from './signal.js';
 import type { Responder, Stage } from './stage.js';
 import type { Call } from './types.js';
 
@@ -33,14 +34,20 @@ export async function runCall(
 }
 
 function answerError(call: Call, responder: Responder, error: unknown): void {
-  if (call.signal.aborted) {
+  const cut = call.signal.reason instanceof DrainCut;
+  if (call.signal.aborted && !cut) {
     call.status ??= 499;
     call.errorType ??= 'client_closed';
     if (!responder.headersSent) responder.end();
     return;
   }
-  const apiError = error instanceof ApiError ? error : new ApiError(500, 'internal error in the gateway');
-  if (!(error instanceof ApiError)) call.errorType = 'gateway_error';
+  if (cut) call.errorType ??= 'cut_at_shutdown';
+  const apiError = cut
+    ? new ApiError(503, (call.signal.reason as DrainCut).message)
+    : error instanceof ApiError
+      ? error
+      : new ApiError(500, 'internal error in the gateway');
+  if (!cut && !(error instanceof ApiError)) call.errorType = 'gateway_error';
   if (responder.headersSent) {
     // The answer had started (a stream): the client learns of the failure as Anthropic would say it.
     call.errorType ??= apiError.type;

@@ -41,3 +41,13 @@ export class CallSignal implements AbortSignalLike {
     return this.listeners?.length ?? 0;
   }
 }
+
+/**
+ * The reason a call is aborted with when the gateway, shutting down, stops waiting for it: it
+ * is still answered and accounted for (status, usage seen so far), unlike a client that left.
+ */
+export class DrainCut extends Error {
+  constructor() {
+    super('the gateway is shutting down and could not finish this request in time');
+  }
+}

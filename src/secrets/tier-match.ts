@@ -3,12 +3,12 @@ import type { RateLimitReading } from '../limits/headers.js';
 
 export interface TierMatch {
   tier: string;
-  /** True when all three limits equal the tier's published figures for the model class. */
+  /** True when all three limits equal the tier's published figures for the pool. */
   exact: boolean;
 }
 
 /**
- * The tier that the limits in a response's headers imply for a model class: the tier whose
+ * The tier that the limits in a response's headers imply for a rate-limit pool: the tier whose
  * published RPM / ITPM / OTPM equal them, or else the highest tier they reach.
  */
 export function impliedTier(

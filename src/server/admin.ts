@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { type Catalog, currentCatalogDocument } from '../catalog/catalog.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService } from '../keys/service.js';
 import { ApiError } from '../pipeline/errors.js';
@@ -133,10 +134,42 @@ export function matchAdminRoute(
     pathMatched = true;
     if (route.method === method) {
       const params = Object.fromEntries(
-        Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
+        Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodePathPart(v)]),
       );
       return { route, params };
     }
   }
   return pathMatched ? 'method' : undefined;
+}
+
+/** `GET /admin/catalog`: the catalog version in force, and where updates are read from. */
+export function catalogRoutes(catalog: Catalog, file: string | undefined): AdminRoute[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/admin\/catalog$/,
+      handle: () => ({
+        status: 200,
+        body: {
+          version: catalog.version,
+          checked: catalog.document.checked,
+          source: catalog.document.source,
+          shipped: catalog.document === currentCatalogDocument(undefined),
+          file: file ?? null,
+          generation: catalog.generation,
+          models: catalog.models.length,
+          prices: catalog.prices.length,
+        },
+      }),
+    },
+  ];
+}
+
+/** A percent-encoded path segment as text; bad encoding (`%zz`, a broken UTF-8 sequence) is the client's mistake. */
+function decodePathPart(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ApiError(400, `path segment "${value.slice(0, 100)}" is not valid percent-encoding`);
+  }
 }

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Catalog } from '../catalog/catalog.js';
+import { type Catalog, catalogInForce } from '../catalog/catalog.js';
+import { watchCatalog } from '../catalog/watch.js';
 import { upstreamKeyFor } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
 import { Authenticator } from '../keys/authenticator.js';
@@ -15,13 +16,14 @@ import { forward } from '../pipeline/forward.js';
 import { checkMessagesBody, guardStage } from '../pipeline/guard.js';
 import { type Route, runCall } from '../pipeline/pipeline.js';
 import { type Router, routeStage } from '../pipeline/route.js';
-import { CallSignal } from '../pipeline/signal.js';
+import { CallSignal, DrainCut } from '../pipeline/signal.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
 import { isRoutingAlias } from '../routing/tiers.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
-import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
+import { type AdminRoute, adminTokenMatches, catalogRoutes, keyRoutes, matchAdminRoute } from './admin.js';
+import { answerClientError } from './client-error.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -66,9 +68,16 @@ export interface Gateway extends GatewayCore {
   close(): Promise<void>;
 }
 
-// A model id: one segment, and not a dot segment the upstream would resolve to another path.
-const MODEL_PATH = /^\/v1\/models\/(?!\.\.?$)[^/]+$/;
+const MODEL_PATH = /^\/v1\/models\/[^/]+$/;
+/**
+ * What a model id is made of. An id is checked decoded and forwarded re-written from it, so no
+ * encoded dot segment or slash (`%2e%2e%2f`) ever reaches an upstream that would resolve it to
+ * another endpoint.
+ */
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
 const EMPTY = Buffer.alloc(0);
+/** How long calls cut at the drain deadline get to end (their upstream aborted, so at once). */
+const CUT_GRACE_MS = 2000;
 
 function absolutePath(target: string): string {
   try {
@@ -84,6 +93,19 @@ function endpointOf(path: string): 'messages' | 'count' | 'models' | undefined {
   if (path === '/v1/messages/count_tokens') return 'count';
   if (path === '/v1/models' || MODEL_PATH.test(path)) return 'models';
   return undefined;
+}
+
+/** The model id of `/v1/models/{id}`, decoded and checked; refused locally when it cannot be one. */
+function modelIdOf(path: string): string {
+  const segment = path.slice('/v1/models/'.length);
+  let id: string;
+  try {
+    id = decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, `model id "${segment.slice(0, 100)}" is not valid percent-encoding`);
+  }
+  if (!MODEL_ID.test(id) || id.includes('..')) throw new ApiError(404, `model: ${id.slice(0, 100)}`);
+  return id;
 }
 
 const explicitOnly: Router = (call) =>
@@ -110,11 +132,31 @@ function checkHeaders(headers: IncomingMessage['headers']): void {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { loaded } = options;
   const { config } = loaded;
-  const catalog = options.catalog ?? new Catalog(config.catalog);
   const logger = options.logger ?? createLogger(config.log.level);
-  const store = options.store ?? (await openStore(config.database.url));
+  const catalogFile = options.catalog ? undefined : config.catalog.file;
+  const catalogProblem = (message: string) => logger.warn({ event: 'catalog_refused' }, message);
+  const catalog = options.catalog ?? catalogInForce(config.catalog, catalogProblem);
+  // A catalog installed by `sluice catalog update` is put in force in place, without a restart.
+  const catalogWatch =
+    catalogFile === undefined
+      ? undefined
+      : watchCatalog(catalog, catalogFile, {
+          onProblem: catalogProblem,
+          onReload: (version, previous) =>
+            logger.info(
+              { event: 'catalog_reloaded', version, previous, file: catalogFile },
+              'catalog updated',
+            ),
+        });
+  const store =
+    options.store ??
+    (await openStore(config.database.url, {
+      onConnectionError: (error) =>
+        logger.warn({ err: error }, 'a database connection failed; it is replaced when next needed'),
+    }));
   const keys = new KeyService(store.db, keyPolicy(config));
   const metrics = new Metrics({ defaultMetrics: true });
+  metrics.trackCatalog(catalog);
   const core: GatewayCore = { loaded, catalog, store, keys, logger, metrics };
   const plugins = (await options.plugins?.(core)) ?? {};
   const authenticator = new Authenticator(keys);
@@ -156,8 +198,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     record: plugins.record,
     requestLog: requestLogWriter(logger),
   });
-  const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
+  const adminRoutes = [
+    ...keyRoutes(keys, () => authenticator.invalidate()),
+    ...catalogRoutes(catalog, catalogFile),
+    ...(plugins.adminRoutes ?? []),
+  ];
   let inFlight = 0;
+  // Calls in flight, so a shutdown past its drain deadline can cut each one through its own path.
+  const calls = new Set<Call>();
 
   // The body stage and the stage lists are built once: a request only brings its Call.
   const bodyStage: Stage = {
@@ -170,7 +218,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (req.method !== expected)
         throw new ApiError(405, `${req.method} is not allowed on ${call.path}; use ${expected}`);
       checkHeaders(req.headers);
-      if (expected === 'GET') return;
+      if (expected === 'GET') {
+        if (call.path !== '/v1/models') call.path = `/v1/models/${modelIdOf(call.path)}`;
+        return;
+      }
       return readBody(req, config.server.bodyLimitBytes).then((raw) => {
         call.rawBody = raw;
         const parsed = parseJsonBody(raw);
@@ -211,20 +262,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (!res.writableFinished) signal.abort(new Error('client closed the connection'));
     });
     inFlight++;
+    calls.add(call);
     try {
       await runCall(call, httpResponder(res), path === '/v1/messages' ? messagesRoute : otherRoute, account);
     } finally {
+      calls.delete(call);
       inFlight--;
       if (call.status === 413) req.resume();
     }
   }
 
-  async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
     const requestId = newRequestId();
     const fail = (status: number, message: string) => {
       const error = new ApiError(status, message);
-      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId });
-      res.end(errorBody(error.type, error.message, requestId));
+      const body = errorBody(error.type, error.message, requestId);
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+        'request-id': requestId,
+      });
+      res.end(body);
     };
     const presented =
       (req.headers['x-sluice-admin-token'] as string | undefined) ??
@@ -232,10 +290,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!config.admin.token)
       return fail(403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
     if (!adminTokenMatches(presented, config.admin.token)) return fail(401, 'invalid admin token');
-    const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
-    if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
-    if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
+    let url: URL;
     try {
+      url = new URL(target, 'http://gateway');
+    } catch {
+      return fail(400, 'invalid request target');
+    }
+    try {
+      const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
+      if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
+      if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
       const raw =
         req.method === 'GET' || req.method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, 1024 * 1024);
       const parsed = raw.length > 0 ? parseJsonBody(raw) : undefined;
@@ -267,7 +331,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
                 res.end(text);
               })
             : path.startsWith('/admin/')
-              ? handleAdmin(req, res, new URL(target, 'http://gateway'))
+              ? handleAdmin(req, res, target)
               : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
     work.catch((error) => {
       logger.error({ err: error }, 'unhandled error while answering');
@@ -276,9 +340,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       else res.destroy();
     });
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-  });
+  server.on('clientError', answerClientError);
   server.listen(config.server.port, config.server.host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
@@ -293,10 +355,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close() {
       closing ??= (async () => {
         ready = false;
+        catalogWatch?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = Date.now() + (options.drainMs ?? 30_000);
         while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // Past the deadline, each call left is cut through its own path: answered (503, or an
+        // error event ending a stream), with its status and the usage seen so far, and recorded
+        // in the ledger before the ledger's last flush below.
+        for (const call of calls) call.signal.abort(new DrainCut());
+        const cutAt = Date.now();
+        while (inFlight > 0 && Date.now() - cutAt < CUT_GRACE_MS) await new Promise((r) => setTimeout(r, 10));
         server.closeAllConnections();
         await stopped;
         await plugins.close?.();

@@ -48,13 +48,48 @@ function tooLarge(limit: number): ApiError {
   return new ApiError(413, `request body exceeds the ${Math.round(limit / 1024 / 1024)} MB limit`);
 }
 
+/**
+ * Deepest nesting of arrays and objects accepted in a JSON body. Far beyond what any request
+ * needs (tool schemas nest a few levels), and shallow enough that code walking the body
+ * recursively (token estimates, routing, JSON.stringify) never runs out of stack.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 export function parseJsonBody(raw: Buffer): unknown {
   if (raw.length === 0) throw new ApiError(400, 'request body is empty: a JSON object is required');
+  if (jsonDepthExceeds(raw, MAX_JSON_DEPTH))
+    throw new ApiError(400, `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (error) {
     throw new ApiError(400, `request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+const OPEN_BRACE = 123;
+const OPEN_BRACKET = 91;
+
+/**
+ * Whether the JSON text nests deeper than `limit`, read from the bytes (brackets inside strings
+ * do not count). A body with fewer opening brackets than the limit cannot, and most bodies are
+ * settled by that count, found with the native indexOf.
+ */
+export function jsonDepthExceeds(raw: Buffer, limit: number): boolean {
+  let opening = 0;
+  for (const mark of [OPEN_BRACE, OPEN_BRACKET]) {
+    for (let at = raw.indexOf(mark); at !== -1 && opening <= limit; at = raw.indexOf(mark, at + 1)) opening++;
+  }
+  if (opening <= limit) return false;
+  let depth = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === 34 /* " */) {
+      for (i++; i < raw.length && raw[i] !== 34; i++) if (raw[i] === 92 /* \ */) i++;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > limit) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
 }
 
 /**

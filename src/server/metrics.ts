@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Catalog } from '../catalog/catalog.js';
 import type { Call } from '../pipeline/types.js';
 
 const TOKEN_KINDS = ['input', 'output', 'cache_write', 'cache_read'] as const;
@@ -43,6 +44,20 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** `sluice_catalog_info{version} 1`, read at scrape time so a reloaded catalog shows at once. */
+  trackCatalog(catalog: Catalog): void {
+    const info = new Gauge({
+      name: 'sluice_catalog_info',
+      help: 'The catalog in force (version label); 1',
+      labelNames: ['version'],
+      registers: [this.registry],
+      collect() {
+        info.reset();
+        info.set({ version: catalog.version }, 1);
+      },
+    });
   }
 
   observe(call: Call): void {

@@ -86,6 +86,7 @@ export async function gatewayPlugins(
   });
   const money = await createMoneyPlugin({
     db: core.store.db,
+    registry: core.metrics.registry,
     insertRows: core.store.insertRows,
     catalog: core.catalog,
     budgets: config.budgets,

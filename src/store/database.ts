@@ -38,8 +38,16 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
   );
 }
 
+export interface StoreOptions {
+  /**
+   * A pooled PostgreSQL connection failed while idle (the server restarted, a connection was
+   * terminated). The pool drops it and opens a new one when next needed; this only reports it.
+   */
+  onConnectionError?: (error: Error) => void;
+}
+
 /** Opens the store and brings its schema up to date. */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
   const { kind, target } = parseDatabaseUrl(url);
   let dialect: Dialect;
   let sqlite: SqliteDatabase.Database | undefined;
@@ -50,7 +58,12 @@ export async function openStore(url: string): Promise<Store> {
     sqlite.pragma('busy_timeout = 5000');
     dialect = new SqliteDialect({ database: sqlite });
   } else {
-    dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: target, max: 10 }) });
+    // A connection attempt gives up after a while, so a store that went away fails fast and the
+    // ledger spools, rather than its writes waiting on a connect that never completes.
+    const pool = new pg.Pool({ connectionString: target, max: 10, connectionTimeoutMillis: 5000 });
+    // Without a listener an idle connection's failure is an unhandled 'error' event: the process exits.
+    pool.on('error', (error) => options.onConnectionError?.(error));
+    dialect = new PostgresDialect({ pool });
   }
   const db = new Kysely<Tables>({ dialect });
   await migrate(db);

@@ -98,5 +98,5 @@ describe('sluice serve', () => {
     expect(code).toBe(0);
     expect(server.output()).not.toContain(UPSTREAM_KEY);
     expect(server.output()).not.toContain(key);
-  });
+  }, 90_000); // five CLI processes, each compiling TypeScript on start
 });

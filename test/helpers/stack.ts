@@ -32,6 +32,8 @@ export interface StackOptions {
   /** Use only these plugins instead of the full set. */
   plugins?: GatewayPlugins;
   databaseUrl?: string;
+  /** How long close() waits for calls in flight before cutting them. */
+  drainMs?: number;
 }
 
 /** The simulator, a gateway in front of it (SQLite in memory), and one virtual key. */
@@ -63,6 +65,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     loaded,
     logger: createLogger('info', sink),
     plugins: options.plugins ? () => options.plugins! : (core) => gatewayPlugins(core),
+    drainMs: options.drainMs,
   });
   const { key } = await gateway.keys.create({ name: 'prod-backend-v1', environment: 'production' });
   return {

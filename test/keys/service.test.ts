@@ -101,3 +101,17 @@ describe('KeyService', () => {
     await expect(keys.update('nope-nope-nope', { rpm: 1 })).rejects.toThrow(/no key named/);
   });
 });
+
+describe('Authenticator while the key store is away', () => {
+  it('keeps the last known state of a key seen before; a key never seen cannot be judged', async () => {
+    const { key } = await keys.create({ name: 'prod-backend-v1', environment: 'production' });
+    const { key: other } = await keys.create({ name: 'prod-backend-v2', environment: 'production' });
+    const authenticator = new Authenticator(keys, 1000, () => now);
+    expect(await authenticator.authenticate(key)).toMatchObject({ ok: true });
+    await store.db.schema.dropTable('virtual_keys').execute(); // every read of a key fails from now on
+    now += 5000; // past the cache's time to live
+    expect(await authenticator.authenticate(key)).toMatchObject({ ok: true });
+    await expect(authenticator.authenticate(other)).rejects.toThrow();
+    await authenticator.close();
+  });
+});

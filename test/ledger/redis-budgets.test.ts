@@ -139,3 +139,43 @@ describe('budgets shared through Redis', () => {
     expect((await gate.reserve({ keyId: 'key_a' }, usdToPico('0.6'))).ok).toBe(true);
   });
 });
+
+describe('budgets on an unreachable Redis', () => {
+  // Nothing listens on port 1: the connection is refused at once.
+  const unreachable = 'redis://sluice-user:sluice-secret@127.0.0.1:1/0';
+  let store: Store;
+  beforeEach(async () => {
+    store = await storeKinds[0]!.open('redis-down');
+    await setBudget(store.db, { scope: 'global', window: 'monthly', usd: '1.00' }, 'cli');
+  });
+  afterEach(() => store.close());
+
+  it('starts with failOpen and admits requests unbudgeted, reporting Redis by its URL', async () => {
+    const errors: string[] = [];
+    const gate = new RedisBudgetEnforcer(store.db, {
+      url: unreachable,
+      failOpen: true,
+      onError: (error) => errors.push((error as Error).message),
+    });
+    await gate.load();
+    const payer = { keyId: 'key_1', environment: 'production' };
+    expect(gate.hasBudgetFor(payer)).toBe(true);
+    const admission = await gate.reserve(payer, usdToPico('0.10'));
+    expect(admission.ok).toBe(true);
+    expect(errors[0]).toContain('Redis at redis://127.0.0.1:1/0 is unreachable');
+    expect(errors.join('\n')).not.toContain('sluice-secret');
+    await gate.close();
+  });
+
+  it('without failOpen, stops start-up naming Redis and the URL, without credentials', async () => {
+    const gate = new RedisBudgetEnforcer(store.db, { url: unreachable, failOpen: false });
+    const failure = await gate.load().then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(failure).toMatch(/^budget counters: Redis at redis:\/\/127\.0\.0\.1:1\/0 is unreachable/);
+    expect(failure).not.toContain('sluice-secret');
+    expect(failure).not.toContain('sluice-user');
+    await gate.close();
+  });
+});
