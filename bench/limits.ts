@@ -4,11 +4,13 @@
  * Time is compressed: the simulator's clock runs SPEED times faster than the wall clock and
  * Sluice's "minute" is 60 / SPEED seconds, so a few virtual minutes take seconds. Figures below
  * are in virtual time. Scenarios:
- *   1. overload: one model class at 3x its tier's RPM and token limits, sent (a) with the seed's
+ *   1. overload: one pool at 3x its tier's RPM and token limits, sent (a) with the seed's
  *      loop (4 attempts, 2^n + random seconds on 429) straight to the simulator, (b) with the same
  *      loop through Sluice. Upstream 429s, failures, completion time and goodput side by side.
- *   2. mixed classes: Opus at 3x its limit plus light Haiku traffic, through Sluice: Haiku waits.
+ *   2. mixed pools: Opus 4.x at 3x its limit plus light Haiku traffic, through Sluice: Haiku waits.
  *   3. two gateway instances on one Redis: aggregate upstream RPM.
+ *   4. two pools saturated at once: Opus 5.5 and Sonnet 5.5 each at 3x their limits through one
+ *      gateway: each pool gets its own limit's worth, neither queued behind the other.
  * Run: npm run bench:limits   (needs Redis on 127.0.0.1:6379 for scenario 3; SPEED and LOAD_MINUTES may be set)
  */
 import { randomBytes } from 'node:crypto';
@@ -23,14 +25,17 @@ import { type Simulator, startSimulator } from '../src/simulator/index.js';
 
 const SPEED = Number(process.env.SPEED ?? 10);
 const LOAD_MINUTES = Number(process.env.LOAD_MINUTES ?? 3);
-const TIER = 'tier-1';
+const TIER = 'evaluation';
 const REDIS_URL = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const UPSTREAM_KEY = `sk-ant-api03-${'Sluice_bench-upstream_key'.padEnd(93, 'x')}AA`;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const realMs = (virtualMs: number) => virtualMs / SPEED;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const catalog = defaultCatalog();
+/** The tier's limits for the pool a model draws from. */
+const limitsOf = (model: string) => catalog.tierLimits(TIER, catalog.model(model)!.pool);
 
-/** A prompt of about 600 simulator tokens, so that 50 requests fill tier 1's 30,000 ITPM. */
+/** A prompt of about 600 simulator tokens, so that 50 requests fill the evaluation tier's 30,000 ITPM. */
 const prompt = 'Summarise the quarterly report for the operations team in plain words. '.repeat(28);
 const OUTPUT_TOKENS = 150;
 
@@ -96,6 +101,8 @@ interface Outcome {
   ok: boolean;
   attempts: number;
   doneAt: number;
+  /** Upstream ITPM tokens (input + cache writes) and output tokens of a success. */
+  tokens?: { input: number; output: number };
 }
 
 /** The seed article's loop: up to 4 attempts, sleeping 2^attempt + random() seconds after a 429. */
@@ -107,8 +114,12 @@ async function seedRetryLoop(url: string, key: string, model: string): Promise<O
       headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key },
       body,
     });
-    await response.arrayBuffer();
-    if (response.status === 200) return { ok: true, attempts: attempt + 1 };
+    const text = await response.text();
+    if (response.status === 200) {
+      const { usage } = JSON.parse(text);
+      const input = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0);
+      return { ok: true, attempts: attempt + 1, tokens: { input, output: usage.output_tokens } };
+    }
     if (response.status !== 429 || attempt === 3) return { ok: false, attempts: attempt + 1 };
     await sleep(realMs((2 ** attempt + Math.random()) * 1000));
   }
@@ -147,7 +158,7 @@ interface Report {
 }
 
 function report(label: string, outcomes: Outcome[], up: Upstream, started: number): Report {
-  const limits = defaultCatalog().tierLimits(TIER, 'sonnet');
+  const limits = limitsOf('claude-sonnet-4-5');
   const counters = up.simulator.counters();
   const lastSuccess = Math.max(...outcomes.filter((o) => o.ok).map((o) => o.doneAt));
   const busyMinutes = (lastSuccess - started) / 60_000;
@@ -194,10 +205,10 @@ function printTable(rows: Report[]): void {
 }
 
 async function overload(): Promise<Report[]> {
-  const limits = defaultCatalog().tierLimits(TIER, 'sonnet');
+  const limits = limitsOf('claude-sonnet-4-5');
   const perMinute = 3 * limits.rpm;
   console.log(
-    `\n1. Overload: ${perMinute} requests/min for ${LOAD_MINUTES} min against ${TIER} sonnet (${limits.rpm} RPM, ${limits.itpm} ITPM, ${limits.otpm} OTPM); ~600 input and ${OUTPUT_TOKENS} output tokens each: 3x RPM, 3x ITPM, 2.8x OTPM.`,
+    `\n1. Overload: ${perMinute} requests/min for ${LOAD_MINUTES} min against ${TIER} sonnet-4 (${limits.rpm} RPM, ${limits.itpm} ITPM, ${limits.otpm} OTPM); ~600 input and ${OUTPUT_TOKENS} output tokens each: 3x RPM, 3x ITPM, 2.8x OTPM.`,
   );
   const baseUp = await upstream();
   const baseline = await offer(
@@ -223,10 +234,10 @@ async function overload(): Promise<Report[]> {
   return rows;
 }
 
-async function mixedClasses(): Promise<{ haikuOk: number; haikuTotal: number; haikuP95S: number }> {
-  const limits = defaultCatalog().tierLimits(TIER, 'opus');
+async function mixedPools(): Promise<{ haikuOk: number; haikuTotal: number; haikuP95S: number }> {
+  const limits = limitsOf('claude-opus-4-5');
   console.log(
-    `\n2. Mixed classes: Opus at 3x ${limits.rpm} RPM plus Haiku at 10 requests/min, through Sluice.`,
+    `\n2. Mixed pools: Opus 4.x at 3x ${limits.rpm} RPM plus Haiku 4.5 at 10 requests/min, through Sluice.`,
   );
   const up = await upstream();
   const gw = await gateway(up.simulator, {
@@ -256,7 +267,7 @@ async function mixedClasses(): Promise<{ haikuOk: number; haikuTotal: number; ha
 }
 
 async function twoInstances(): Promise<{ maxRpm: number; limit: number; upstream429: number }> {
-  const limits = defaultCatalog().tierLimits(TIER, 'sonnet');
+  const limits = limitsOf('claude-sonnet-4-5');
   console.log(`\n3. Two gateway instances on one Redis, 3x ${limits.rpm} RPM split across them.`);
   const up = await upstream();
   const prefix = `sluice-bench:${randomBytes(4).toString('hex')}:`;
@@ -295,12 +306,105 @@ async function twoInstances(): Promise<{ maxRpm: number; limit: number; upstream
   return { maxRpm, limit: limits.rpm, upstream429 };
 }
 
+interface PoolOutcome {
+  model: string;
+  offered: number;
+  succeeded: number;
+  /** Against the most each of the pool's limits allows over the busy time: limit × (1 + minutes). */
+  goodputRpm: number;
+  goodputItpm: number;
+  goodputOtpm: number;
+  /** The highest of the three: against whichever limit binds. */
+  goodput: number;
+  /** Virtual seconds from the start to the pool's first success, and its median latency. */
+  firstSuccessS: number;
+  p50S: number;
+}
+
+/**
+ * Opus 5.5 and Sonnet 5.5 at 3x their limits at the same time, through one gateway. Were one
+ * pool queued behind the other, their successes together would be one pool's worth.
+ */
+async function twoPools(): Promise<{ pools: PoolOutcome[]; upstream429: number }> {
+  const models = ['claude-opus-5-5', 'claude-sonnet-5-5'];
+  console.log(
+    `\n4. Two pools saturated at once: ${models.map((m) => `${m} at 3x ${limitsOf(m).rpm} RPM`).join(' and ')}, through one gateway.`,
+  );
+  const up = await upstream();
+  const gw = await gateway(up.simulator, {
+    maxWaitMs: { interactive: realMs(60_000), batch: realMs(60_000) },
+  });
+  const { key } = await gw.keys.create({ name: 'bench-two-pools', environment: 'production' });
+  const started = up.now();
+  const runs = await Promise.all(
+    models.map(async (model) => {
+      const latencies: number[] = [];
+      const outcomes = await offer(
+        3 * limitsOf(model).rpm,
+        async () => {
+          const t0 = up.now();
+          const result = await seedRetryLoop(gw.url, key, model);
+          if (result.ok) latencies.push(up.now() - t0);
+          return result;
+        },
+        up.now,
+      );
+      return { model, outcomes, latencies };
+    }),
+  );
+  const upstream429 = up.simulator.counters().byStatus['429'] ?? 0;
+  await gw.close();
+  await up.simulator.close();
+  const pools = runs.map(({ model, outcomes, latencies }): PoolOutcome => {
+    const ok = outcomes.filter((o) => o.ok);
+    const firstDone = Math.min(...ok.map((o) => o.doneAt));
+    const lastDone = Math.max(...ok.map((o) => o.doneAt));
+    latencies.sort((a, b) => a - b);
+    const limits = limitsOf(model);
+    const possible = (limit: number) => limit * (1 + (lastDone - started) / 60_000);
+    const sum = (kind: 'input' | 'output') => ok.reduce((total, o) => total + (o.tokens?.[kind] ?? 0), 0);
+    const rpm = ok.length / possible(limits.rpm);
+    const itpm = sum('input') / possible(limits.itpm);
+    const otpm = sum('output') / possible(limits.otpm);
+    return {
+      model,
+      offered: outcomes.length,
+      succeeded: ok.length,
+      goodputRpm: rpm,
+      goodputItpm: itpm,
+      goodputOtpm: otpm,
+      goodput: Math.max(rpm, itpm, otpm),
+      firstSuccessS: (firstDone - started) / 1000,
+      p50S: (latencies[Math.floor(latencies.length / 2)] ?? 0) / 1000,
+    };
+  });
+  console.table(
+    Object.fromEntries(
+      pools.map((p) => [
+        p.model,
+        {
+          offered: p.offered,
+          succeeded: p.succeeded,
+          'goodput vs RPM': `${(p.goodputRpm * 100).toFixed(1)} %`,
+          'goodput vs ITPM': `${(p.goodputItpm * 100).toFixed(1)} %`,
+          'goodput vs OTPM': `${(p.goodputOtpm * 100).toFixed(1)} %`,
+          'first success (virtual s)': Number(p.firstSuccessS.toFixed(2)),
+          'p50 latency (virtual s)': Number(p.p50S.toFixed(2)),
+        },
+      ]),
+    ),
+  );
+  console.log(`   Upstream 429s: ${upstream429}.`);
+  return { pools, upstream429 };
+}
+
 async function main(): Promise<void> {
   console.log(`Sluice limits bench: simulated time runs ${SPEED}x faster than the wall clock.`);
   const t0 = Date.now();
   const [baseline, sluice] = (await overload()) as [Report, Report];
-  const mixed = await mixedClasses();
+  const mixed = await mixedPools();
   const shared = await twoInstances();
+  const both = await twoPools();
   const checks: Array<[string, boolean]> = [
     ['zero upstream 429s through Sluice', sluice.upstream429 === 0],
     ['Sluice goodput >= 95 % of the binding tier limit', sluice.goodput >= 0.95],
@@ -308,6 +412,9 @@ async function main(): Promise<void> {
     ['two instances: zero upstream 429s', shared.upstream429 === 0],
     // Counted by completion time, and a bucket may hold a fraction of a request at a window's start.
     ['two instances: at most limit + 1 successes in any sliding minute', shared.maxRpm <= shared.limit + 1],
+    ['two pools at once: zero upstream 429s', both.upstream429 === 0],
+    // Each pool gets its own limit's worth: one queued behind the other would get about half.
+    ['two pools at once: each >= 90 % of its own binding limit', both.pools.every((p) => p.goodput >= 0.9)],
   ];
   console.log(
     `\nSide by side: upstream 429s ${baseline.upstream429} vs ${sluice.upstream429}; failures ${baseline.failed} vs ${sluice.failed}; ` +

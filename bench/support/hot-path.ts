@@ -79,7 +79,7 @@ await time('limiter admit+settle', 50000, async () => {
   // biome-ignore lint/suspicious/noExplicitAny: the admitted branch of the result.
   const a: any = await limiter.admit({
     credentialId: '*',
-    modelClass: 'haiku',
+    pool: 'haiku-4-5',
     tokenizer: 'claude-v1',
     keyId: 'k',
     environment: 'production',

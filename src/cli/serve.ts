@@ -25,7 +25,7 @@ export function register(program: Command): void {
       '--tier <name>',
       'upstream rate-limit tier (evaluation, start, build, scale, custom); also SLUICE_TIER',
     )
-    .option('--rpm <n>', 'upstream requests per minute, for every model class', positiveInt('--rpm'))
+    .option('--rpm <n>', 'upstream requests per minute, for every pool', positiveInt('--rpm'))
     .option('--itpm <n>', 'upstream input tokens per minute', positiveInt('--itpm'))
     .option('--otpm <n>', 'upstream output tokens per minute', positiveInt('--otpm'))
     .action(async (flags: ServeFlags) => {

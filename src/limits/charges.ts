@@ -1,12 +1,12 @@
 import type { RateLimits } from '../catalog/schema.js';
 import type { Quotas, Usage } from '../pipeline/types.js';
-import type { QuotaState } from './headers.js';
+import type { QuotaState, Speed } from './headers.js';
 import type { BucketCharge, BucketRef, BucketView } from './store.js';
 
 export type QuotaScope = 'key' | 'environment';
 const quotaKinds = { rpm: 'requests', tpm: 'tokens', tpd: 'daily-tokens' } as const;
 
-/** The three upstream buckets of one (credential, model class). */
+/** The three upstream buckets of one (credential, pool, speed). */
 export interface UpstreamRefs {
   rpm: BucketRef;
   itpm: BucketRef;
@@ -15,12 +15,14 @@ export interface UpstreamRefs {
 
 export function upstreamRefs(
   credentialId: string,
-  modelClass: string,
+  pool: string,
+  speed: Speed,
   limits: RateLimits,
   windowMs: number,
 ): UpstreamRefs {
+  const lane = speed === 'fast' ? `${pool}:fast` : pool;
   const ref = (kind: keyof RateLimits): BucketRef => ({
-    key: `up:${credentialId}:${modelClass}:${kind}`,
+    key: `up:${credentialId}:${lane}:${kind}`,
     limit: limits[kind],
     windowMs,
   });

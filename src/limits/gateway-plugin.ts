@@ -11,6 +11,7 @@ import type { Clock } from './clock.js';
 import { type LimitsConfig, limitsConfigSchema, limitsFromEnvironment } from './config.js';
 import { type Admission, Limiter, type Refusal } from './limiter.js';
 import type { LimitsLogger } from './logger.js';
+import { requestSpeed } from './speed.js';
 import { createBucketStore } from './stores.js';
 
 /** Upstream limits from `sluice serve --tier/--rpm/--itpm/--otpm`; they win over SLUICE_* and sluice.yaml. */
@@ -75,14 +76,15 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
   const reserve: Reserve = (call) => {
     const principal = call.principal;
     const model = call.model;
-    // Without a known model there is no class to limit: the upstream answers such requests itself.
+    // Without a known model there is no pool to limit: the upstream answers such requests itself.
     if (!principal || !model) return noHold;
     const estimatedInputTokens =
       call.estimatedInputTokens ?? limiter.estimateInputTokens(call.body, model.tokenizer);
     call.estimatedInputTokens = estimatedInputTokens;
     const result = limiter.admit({
       credentialId: upstreamCredentialId(options.loaded, principal.environment),
-      modelClass: model.pool,
+      pool: model.pool,
+      speed: requestSpeed(options.catalog, model, call.body.speed),
       tokenizer: model.tokenizer,
       keyId: principal.keyId,
       environment: principal.environment,

@@ -6,12 +6,20 @@ export type HeaderSource =
 export interface LimitReading {
   limit?: number;
   remaining?: number;
+  /** When the bucket will be full (ms since the epoch): it dates `remaining` (see the limiter). */
+  resetAt?: number;
 }
 
 /**
+ * Standard requests are counted in the `anthropic-ratelimit-*` buckets; fast-mode requests
+ * (`speed: "fast"`) in separate ones, reported as `anthropic-fast-{input|output}-tokens-*`.
+ */
+export type Speed = 'standard' | 'fast';
+
+/**
  * What one upstream response says about the organization's limits: what the buckets are
- * corrected with. (The `-reset` times and the combined `tokens` headers add nothing to a
- * continuously refilled bucket, and this runs for every response, so they are not read.)
+ * corrected with. (The combined `tokens` headers add nothing to the separate input and output
+ * buckets, and this runs for every response, so they are not read.)
  */
 export interface RateLimitReading {
   requests: LimitReading;
@@ -26,6 +34,27 @@ const kinds = {
   inputTokens: 'input-tokens',
   outputTokens: 'output-tokens',
 } as const;
+
+/** The header names of each speed's buckets, built once (this runs for every response). */
+type Names = { limit: string; remaining: string; reset: string };
+const names: Record<Speed, Record<keyof typeof kinds, Names>> = {
+  standard: namesFor('anthropic-ratelimit-'),
+  // Fast mode publishes token headers only; its requests header would be read should it appear.
+  fast: namesFor('anthropic-fast-'),
+};
+
+function namesFor(prefix: string): Record<keyof typeof kinds, Names> {
+  const entry = (kind: string) => ({
+    limit: `${prefix}${kind}-limit`,
+    remaining: `${prefix}${kind}-remaining`,
+    reset: `${prefix}${kind}-reset`,
+  });
+  return {
+    requests: entry(kinds.requests),
+    inputTokens: entry(kinds.inputTokens),
+    outputTokens: entry(kinds.outputTokens),
+  };
+}
 
 function header(source: HeaderSource, name: string): string | undefined {
   if (typeof (source as { get?: unknown }).get === 'function') {
@@ -48,12 +77,19 @@ function time(value: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-export function parseRateLimitHeaders(source: HeaderSource, now = Date.now()): RateLimitReading {
+/** The limits of one speed's buckets (standard: `anthropic-ratelimit-*`, fast: `anthropic-fast-*`). */
+export function parseRateLimitHeaders(
+  source: HeaderSource,
+  now = Date.now(),
+  speed: Speed = 'standard',
+): RateLimitReading {
   const reading = {} as RateLimitReading;
-  for (const [field, kind] of Object.entries(kinds) as Array<[keyof typeof kinds, string]>) {
+  const named = names[speed];
+  for (const field of Object.keys(kinds) as Array<keyof typeof kinds>) {
     reading[field] = {
-      limit: number(header(source, `anthropic-ratelimit-${kind}-limit`)),
-      remaining: number(header(source, `anthropic-ratelimit-${kind}-remaining`)),
+      limit: number(header(source, named[field].limit)),
+      remaining: number(header(source, named[field].remaining)),
+      resetAt: time(header(source, named[field].reset)),
     };
   }
   const retryAfterMs = number(header(source, 'retry-after-ms'));

@@ -4,7 +4,7 @@
  * Contract for the caller (one request):
  *
  *   const estimatedInputTokens = limiter.estimateInputTokens(body, model.tokenizer);
- *   const result = await limiter.admit({ credentialId, modelClass, tokenizer, keyId, environment,
+ *   const result = await limiter.admit({ credentialId, pool, speed, tokenizer, keyId, environment,
  *     quotas, priority, estimatedInputTokens, maxTokens, signal });
  *   if (!result.admitted) → answer result.status with {type:'error', error:{type: result.errorType,
  *     message: result.message}} and result.headers (retry-after, anthropic-ratelimit-*).
@@ -21,6 +21,10 @@
  * 'client_aborted' (status 499, nobody to answer), a fail-closed store outage one with 503
  * overloaded_error. Estimated and reserved amounts are settled against the actual usage, which
  * also calibrates the estimator.
+ *
+ * Buckets are kept per (credential, catalog pool, speed): fast mode has its own limits upstream.
+ * A set whose limits were not configured in full admits one request first and opens when that
+ * request's response headers arrive (they carry the real limits), never waiting for its end.
  */
 import type { Registry } from 'prom-client';
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
@@ -38,9 +42,15 @@ import {
   withAmount,
 } from './charges.js';
 import { type Clock, systemClock } from './clock.js';
-import { initialUpstreamLimits, type LimitsConfig, limitsConfigSchema } from './config.js';
+import { checkLimitsConfig, initialUpstreamLimits, type LimitsConfig, limitsConfigSchema } from './config.js';
 import { InputTokenEstimator } from './estimate.js';
-import { type HeaderSource, type LimitReading, parseRateLimitHeaders, quotaHeaders } from './headers.js';
+import {
+  type HeaderSource,
+  type LimitReading,
+  parseRateLimitHeaders,
+  quotaHeaders,
+  type Speed,
+} from './headers.js';
 import { defaultLimitsLogger, type LimitsLogger } from './logger.js';
 import { MemoryBucketStore } from './memory-store.js';
 import { LimitsMetrics } from './metrics.js';
@@ -58,7 +68,9 @@ const NO_QUOTA: QuotaCharge[] = [];
 
 interface AdmissionPort {
   refund(refunds: BucketCharge[]): Promise<void> | void;
-  afterRefund(set: BucketSet): void;
+  afterRefund(set: BucketSet, probe: boolean, answered: boolean): void;
+  /** The probe's response headers have been learned from: the set opens. */
+  probeAnswered(set: BucketSet): void;
   learn(set: BucketSet, headers: HeaderSource, status: number, admittedAt: number): Promise<void> | undefined;
   observeEstimate(tokenizer: string, estimated: number, actual: number): void;
   warn(what: string, error: unknown): void;
@@ -77,18 +89,26 @@ class HeldAdmission implements Admission {
     private readonly charges: BucketCharge[],
     readonly waitedMs: number,
     private readonly admittedAt: number,
+    /** The first request of an unlearned set: the set stays closed until it is answered. */
+    private probe: boolean,
   ) {
     this.reserved = { inputTokens: charges[1]!.amount, outputTokens: charges[2]!.amount };
   }
 
   observeResponse(headers: HeaderSource, status: number): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
     try {
-      return this.port
+      pending = this.port
         .learn(this.set, headers, status, this.admittedAt)
         ?.catch((error) => this.port.warn('could not learn from rate-limit headers', error));
     } catch (error) {
       this.port.warn('could not learn from rate-limit headers', error);
     }
+    if (!this.probe) return pending;
+    // Headers come with the first byte: the set opens now, whatever the request's length.
+    this.probe = false;
+    if (pending) return pending.then(() => this.port.probeAnswered(this.set));
+    this.port.probeAnswered(this.set);
   }
 
   settle(usage: Usage): Promise<void> | undefined {
@@ -105,16 +125,19 @@ class HeldAdmission implements Admission {
       const c = this.charges[i] as QuotaCharge;
       if (c.quota !== 'rpm') refunds.push(withAmount(c, c.amount - used));
     }
-    return this.finish(refunds);
+    return this.finish(refunds, true);
   }
 
   release(): Promise<void> | undefined {
-    return this.finish(this.charges);
+    return this.finish(this.charges, false);
   }
 
-  private finish(refunds: BucketCharge[]): Promise<void> | undefined {
+  private finish(refunds: BucketCharge[], answered: boolean): Promise<void> | undefined {
     if (this.done) return;
     this.done = true;
+    // A probe that ends without its headers having been observed still ends the wait.
+    const probe = this.probe;
+    this.probe = false;
     let pending: Promise<void> | undefined;
     try {
       pending = this.port.refund(refunds) ?? undefined;
@@ -124,15 +147,18 @@ class HeldAdmission implements Admission {
     if (pending)
       return pending
         .catch((error) => this.port.warn('could not settle rate-limit reservation', error))
-        .then(() => this.port.afterRefund(this.set));
-    this.port.afterRefund(this.set);
+        .then(() => this.port.afterRefund(this.set, probe, answered));
+    this.port.afterRefund(this.set, probe, answered);
   }
 }
 
 export interface AdmitInput {
   /** Upstream credential (organization key) the request will be sent with. */
   credentialId: string;
-  modelClass: string;
+  /** The model's catalog rate-limit pool. */
+  pool: string;
+  /** `fast` for a fast-mode request (admitted against the pool's fast-mode buckets); default standard. */
+  speed?: Speed;
   /** Tokenizer family of the model (catalog `tokenizer`), for estimator calibration. */
   tokenizer: string;
   keyId: string;
@@ -195,9 +221,9 @@ export interface LimiterOptions {
    */
   remainingSlack?: number;
   /**
-   * Until a (credential, class) has answered once, admit one request at a time (each held until
-   * it settles), so limits configured too high and the token estimate are corrected before a
-   * burst can cause upstream 429s.
+   * Until a (credential, pool, speed) whose limits are not configured in full has answered once,
+   * admit one request and hold the rest until its response headers arrive, so that the real
+   * limits, not a tier guess, size the first burst.
    */
   probeUnlearned?: boolean;
 }
@@ -212,23 +238,33 @@ interface Waiter {
   finish(result: Admission | Refusal): void;
 }
 
-/** One (credential, model class): its buckets and its own queue, so classes never block each other. */
+/**
+ * Whether a set still needs its first answer: `needed` (the next admission is the probe),
+ * `in-flight` (the probe is out: others wait for its headers), `done`.
+ */
+type ProbeState = 'needed' | 'in-flight' | 'done';
+
+/** One (credential, pool, speed): its buckets and its own queue, so pools never block each other. */
 interface BucketSet {
   credentialId: string;
-  modelClass: string;
+  pool: string;
+  speed: Speed;
   refs: UpstreamRefs;
   queue: PriorityQueue<Waiter>;
   timer?: NodeJS.Timeout;
   pumping: boolean;
   pumpAgain: boolean;
+  /** Upstream headers have set its limits at least once. */
   learned: boolean;
-  probing: boolean;
+  probe: ProbeState;
 }
 
 export interface BucketSetSnapshot {
   credentialId: string;
-  modelClass: string;
+  pool: string;
+  speed: Speed;
   learned: boolean;
+  probe: ProbeState;
   queue: { depth: number; interactive: number; batch: number; oldestWaitMs: number };
   buckets: { rpm: BucketView; itpm: BucketView; otpm: BucketView };
 }
@@ -250,7 +286,10 @@ export class Limiter {
   private readonly remainingSlack: number;
   private readonly probeUnlearned: boolean;
   private readonly sets = new Map<string, BucketSet>();
-  private readonly setsByCredential = new Map<string, Map<string, BucketSet>>();
+  private readonly setsBySpeed: Record<Speed, Map<string, Map<string, BucketSet>>> = {
+    standard: new Map(),
+    fast: new Map(),
+  };
   private readonly environmentQuotas: Map<string, Quotas>;
   private seq = 0;
 
@@ -260,6 +299,7 @@ export class Limiter {
     this.clock = options.clock ?? systemClock;
     this.store = options.store ?? new MemoryBucketStore(this.clock);
     this.catalog = options.catalog ?? defaultCatalog();
+    checkLimitsConfig(this.config, this.catalog);
     this.logger = options.logger ?? defaultLimitsLogger();
     this.remainingSlack = options.remainingSlack ?? 500;
     this.probeUnlearned = options.probeUnlearned ?? true;
@@ -279,9 +319,9 @@ export class Limiter {
    */
   admit(input: AdmitInput): Admission | Refusal | Promise<Admission | Refusal> {
     if (input.signal?.aborted) return this.refuse(input, 'client_aborted', 0);
-    const set = this.setFor(input.credentialId, input.modelClass);
+    const set = this.setFor(input.credentialId, input.pool, input.speed ?? 'standard');
     const { charges, quota } = this.chargesFor(input, set);
-    const open = set.queue.length === 0 && !set.probing;
+    const open = set.queue.length === 0 && set.probe !== 'in-flight';
     if (open && this.store.tryTakeNow) {
       let taken: TakeResult;
       try {
@@ -345,8 +385,10 @@ export class Limiter {
       const oldest = set.queue.all().reduce((min, w) => Math.min(min, w.enqueuedAt), now);
       sets.push({
         credentialId: set.credentialId,
-        modelClass: set.modelClass,
+        pool: set.pool,
+        speed: set.speed,
         learned: set.learned,
+        probe: set.probe,
         queue: {
           depth: set.queue.length,
           interactive: set.queue.count('interactive'),
@@ -379,32 +421,35 @@ export class Limiter {
     return store.isDegraded?.() ?? false;
   }
 
-  private setFor(credentialId: string, modelClass: string): BucketSet {
-    // Looked up by the two names as they are, without building a key string per request.
-    let byClass = this.setsByCredential.get(credentialId);
-    if (!byClass) {
-      byClass = new Map();
-      this.setsByCredential.set(credentialId, byClass);
+  private setFor(credentialId: string, pool: string, speed: Speed): BucketSet {
+    // Looked up by the names as they are, without building a key string per request.
+    const bySpeed = this.setsBySpeed[speed];
+    let byPool = bySpeed.get(credentialId);
+    if (!byPool) {
+      byPool = new Map();
+      bySpeed.set(credentialId, byPool);
     }
-    const found = byClass.get(modelClass);
+    const found = byPool.get(pool);
     if (found) return found;
-    const id = `${credentialId}\u0000${modelClass}`;
+    const id = `${credentialId}\u0000${pool}\u0000${speed}`;
     let set = this.sets.get(id);
     if (!set) {
-      const limits = initialUpstreamLimits(this.config, this.catalog, credentialId, modelClass);
+      const initial = initialUpstreamLimits(this.config, this.catalog, credentialId, pool, speed);
       set = {
         credentialId,
-        modelClass,
-        refs: upstreamRefs(credentialId, modelClass, limits, this.config.windowMs),
+        pool,
+        speed,
+        refs: upstreamRefs(credentialId, pool, speed, initial.limits, this.config.windowMs),
         queue: new PriorityQueue<Waiter>(),
         pumping: false,
         pumpAgain: false,
-        learned: !this.probeUnlearned,
-        probing: false,
+        learned: false,
+        // Configured limits are the operator's word: used at once, corrected by headers later.
+        probe: this.probeUnlearned && !initial.explicit ? 'needed' : 'done',
       };
       this.sets.set(id, set);
     }
-    byClass.set(modelClass, set);
+    byPool.set(pool, set);
     return set;
   }
 
@@ -476,7 +521,7 @@ export class Limiter {
               ? 'aborted'
               : 'refused';
           this.metrics.queueWait.observe(
-            { model_class: set.modelClass, priority: input.priority, outcome },
+            { pool: set.pool, speed: set.speed, priority: input.priority, outcome },
             (this.clock() - waiter.enqueuedAt) / 1000,
           );
           resolve(result);
@@ -503,7 +548,7 @@ export class Limiter {
 
   private updateDepth(set: BucketSet): void {
     this.metrics.queueDepth.set(
-      { credential: set.credentialId, model_class: set.modelClass },
+      { credential: set.credentialId, pool: set.pool, speed: set.speed },
       set.queue.length,
     );
   }
@@ -531,7 +576,7 @@ export class Limiter {
   }
 
   private async admitFromHead(set: BucketSet): Promise<void> {
-    for (let head = set.queue.peek(); head && !set.probing; head = set.queue.peek()) {
+    for (let head = set.queue.peek(); head && set.probe !== 'in-flight'; head = set.queue.peek()) {
       let taken: Awaited<ReturnType<BucketStore['tryTake']>>;
       try {
         taken = await this.store.tryTake(head.charges);
@@ -570,16 +615,22 @@ export class Limiter {
   }
 
   private admitted(set: BucketSet, input: AdmitInput, charges: BucketCharge[], waitedMs: number): Admission {
-    if (!set.learned) set.probing = true;
-    return new HeldAdmission(this.admissionPort, set, input, charges, waitedMs, this.clock());
+    const probe = set.probe === 'needed';
+    if (probe) set.probe = 'in-flight';
+    return new HeldAdmission(this.admissionPort, set, input, charges, waitedMs, this.clock(), probe);
   }
 
   /** What an admission needs of its limiter, once for all of them. */
   private readonly admissionPort: AdmissionPort = {
     refund: (refunds) => this.store.refund(refunds),
-    afterRefund: (set) => {
-      set.probing = false;
+    afterRefund: (set, probe, answered) => {
+      // A probe that never reached the upstream taught nothing: the next admission probes again.
+      if (probe) set.probe = answered ? 'done' : 'needed';
       // Capacity came back: someone may be waiting for it.
+      if (set.queue.length > 0) void this.pump(set);
+    },
+    probeAnswered: (set) => {
+      set.probe = 'done';
       if (set.queue.length > 0) void this.pump(set);
     },
     learn: (set, headers, status, admittedAt) => this.learn(set, headers, status, admittedAt),
@@ -598,7 +649,9 @@ export class Limiter {
     admittedAt: number,
   ): Promise<void> | undefined {
     const now = this.clock();
-    const reading = parseRateLimitHeaders(headers, now);
+    // A fast-mode response reports its own buckets (`anthropic-fast-*`); the standard headers
+    // on it describe buckets this request did not draw from.
+    const reading = parseRateLimitHeaders(headers, now, set.speed);
     let heard = false;
     const pending: Array<Promise<void>> = [];
     const correct = (ref: BucketRef, limit: LimitReading, slack: number) => {
@@ -610,7 +663,7 @@ export class Limiter {
           limit.remaining === undefined
             ? undefined
             : Math.max(0, limit.remaining - roundingSlack(limit.remaining, slack)),
-        observedAt: admittedAt,
+        observedAt: observedAt(limit, ref, admittedAt, now),
       });
       if (update) pending.push(update);
     };
@@ -618,7 +671,11 @@ export class Limiter {
     correct(set.refs.itpm, reading.inputTokens, this.remainingSlack);
     correct(set.refs.otpm, reading.outputTokens, this.remainingSlack);
     if (status === 429) {
-      this.metrics.upstreamRateLimited.inc({ credential: set.credentialId, model_class: set.modelClass });
+      this.metrics.upstreamRateLimited.inc({
+        credential: set.credentialId,
+        pool: set.pool,
+        speed: set.speed,
+      });
       // No retry-after on a 429 means a spend cap, which waiting does not cure: nothing to pause.
       if (reading.retryAfterMs !== undefined) {
         const paused = this.store.pause(
@@ -628,7 +685,6 @@ export class Limiter {
         if (paused) pending.push(paused);
       }
     }
-    // The probe keeps the queue closed until it settles, so the estimator is calibrated too.
     const learned = () => {
       if (heard) set.learned = true;
     };
@@ -692,10 +748,11 @@ export class Limiter {
         headers,
       };
     }
+    const pool = `${input.pool} pool${input.speed === 'fast' ? ' (fast mode)' : ''}`;
     const messages: Record<string, string> = {
-      wait_too_long: `Upstream rate limit for ${input.modelClass} models is saturated; capacity expected in ${retryAfterSeconds} s, longer than this request may wait.`,
-      queue_timeout: `Waited the longest allowed for ${input.modelClass} capacity; retry after ${retryAfterSeconds} s.`,
-      queue_full: `Too many requests are waiting for ${input.modelClass} capacity; retry after ${retryAfterSeconds} s.`,
+      wait_too_long: `Upstream rate limit of the ${pool} is saturated; capacity expected in ${retryAfterSeconds} s, longer than this request may wait.`,
+      queue_timeout: `Waited the longest allowed for capacity in the ${pool}; retry after ${retryAfterSeconds} s.`,
+      queue_full: `Too many requests are waiting for capacity in the ${pool}; retry after ${retryAfterSeconds} s.`,
     };
     return {
       admitted: false,
@@ -714,6 +771,22 @@ export class Limiter {
     }
     return this.refuse(input, 'limits_unavailable', 1000);
   }
+}
+
+/**
+ * When the upstream's `remaining` was true. The request was counted upstream some time between
+ * its admission here and its answer; taking the admission time would credit the refill of that
+ * delay twice over a burst and send a request before the upstream has its token. The reset time
+ * dates the figure: the bucket is full `(limit - remaining)` of refill after it was read. Reset is
+ * rounded up to the second, which errs late, and the result is kept within admission..answer (a
+ * simulator on its own clock may report times that are not ours).
+ */
+function observedAt(reading: LimitReading, ref: BucketRef, admittedAt: number, now: number): number {
+  if (reading.resetAt === undefined || reading.remaining === undefined) return admittedAt;
+  const limit = reading.limit ?? ref.limit;
+  if (!(limit > 0)) return admittedAt;
+  const read = reading.resetAt - ((limit - Math.min(limit, reading.remaining)) * ref.windowMs) / limit;
+  return Math.min(now, Math.max(admittedAt, read));
 }
 
 /** Only a round thousand can have been rounded; an exact figure needs no slack. */

@@ -3,10 +3,11 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** The limits module's metrics, registered on the registry the caller passes (never the global one). */
 export class LimitsMetrics {
   readonly estimateRatio: Histogram<'tokenizer'>;
-  readonly queueDepth: Gauge<'credential' | 'model_class'>;
-  readonly queueWait: Histogram<'model_class' | 'priority' | 'outcome'>;
+  // Labels are bounded: credentials come from configuration, pools from the catalog, two speeds.
+  readonly queueDepth: Gauge<'credential' | 'pool' | 'speed'>;
+  readonly queueWait: Histogram<'pool' | 'speed' | 'priority' | 'outcome'>;
   readonly refusals: Counter<'reason'>;
-  readonly upstreamRateLimited: Counter<'credential' | 'model_class'>;
+  readonly upstreamRateLimited: Counter<'credential' | 'pool' | 'speed'>;
   readonly storeDegraded: Gauge;
 
   constructor(
@@ -23,14 +24,14 @@ export class LimitsMetrics {
     });
     this.queueDepth = new Gauge({
       name: 'sluice_limits_queue_depth',
-      help: 'Requests waiting for upstream rate-limit capacity',
-      labelNames: ['credential', 'model_class'],
+      help: 'Requests waiting for upstream rate-limit capacity, per credential, pool and speed',
+      labelNames: ['credential', 'pool', 'speed'],
       registers,
     });
     this.queueWait = new Histogram({
       name: 'sluice_limits_queue_wait_seconds',
       help: 'Time spent waiting for admission, by outcome (admitted, refused, aborted)',
-      labelNames: ['model_class', 'priority', 'outcome'],
+      labelNames: ['pool', 'speed', 'priority', 'outcome'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
@@ -42,8 +43,8 @@ export class LimitsMetrics {
     });
     this.upstreamRateLimited = new Counter({
       name: 'sluice_limits_upstream_429_total',
-      help: 'Upstream 429 responses seen despite admission control',
-      labelNames: ['credential', 'model_class'],
+      help: 'Upstream 429 responses seen despite admission control, per credential, pool and speed',
+      labelNames: ['credential', 'pool', 'speed'],
       registers,
     });
     this.storeDegraded = new Gauge({

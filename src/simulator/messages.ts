@@ -97,7 +97,7 @@ function answer(
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
   const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
   const uncached = prompt.total - cachePlan.readTokens - cacheWrites;
-  const admission = state.limiter.admit(model.pool, uncached + cacheWrites, request.max_tokens);
+  const admission = state.limiter.admit(model.pool, uncached + cacheWrites, request.max_tokens, speed);
   if (!admission.admitted) {
     throw new ApiError(429, rateLimitMessage(admission.exceeded, admission.limit), {
       headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) },

@@ -37,11 +37,16 @@ class Bucket {
   }
 }
 
-interface ClassBuckets {
+interface PoolBuckets {
   requests: Bucket;
   input: Bucket;
   output: Bucket;
 }
+
+/** Fast mode (`speed: "fast"`) has its own buckets per pool, reported as `anthropic-fast-*`. */
+export type Speed = 'standard' | 'fast';
+
+export type LimitsFor = (pool: string, speed: Speed) => RateLimits;
 
 export type LimitKind = 'requests' | 'input' | 'output';
 
@@ -56,32 +61,37 @@ export type Admission =
     };
 
 /**
- * Per-organization, per-model-class limits: requests (RPM), input tokens (ITPM: plain input and
- * cache writes; cache reads are free) and output tokens (OTPM). Output is reserved as
- * `max_tokens` at admission and the unused part is given back when the response ends.
+ * Per-organization limits per model pool (and per pool for fast mode): requests (RPM), input
+ * tokens (ITPM: plain input and cache writes; cache reads are free) and output tokens (OTPM).
+ * Output is reserved as `max_tokens` at admission and the unused part is given back when the
+ * response ends.
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, ClassBuckets>();
+  private readonly buckets: Record<Speed, Map<string, PoolBuckets>> = {
+    standard: new Map(),
+    fast: new Map(),
+  };
 
   constructor(
     private readonly clock: Clock,
-    private limitsFor: (modelClass: string) => RateLimits,
+    private limitsFor: LimitsFor,
     private readonly roundRemaining: boolean,
   ) {}
 
   /** New limits, with full buckets. */
-  setLimits(limitsFor: (modelClass: string) => RateLimits): void {
+  setLimits(limitsFor: LimitsFor): void {
     this.limitsFor = limitsFor;
-    this.buckets.clear();
+    this.reset();
   }
 
   reset(): void {
-    this.buckets.clear();
+    this.buckets.standard.clear();
+    this.buckets.fast.clear();
   }
 
-  admit(modelClass: string, inputTokens: number, maxTokens: number): Admission {
+  admit(pool: string, inputTokens: number, maxTokens: number, speed: Speed = 'standard'): Admission {
     const now = this.clock.now();
-    const buckets = this.bucketsFor(modelClass, now);
+    const buckets = this.bucketsFor(pool, speed, now);
     const outputReserve = Math.min(maxTokens, buckets.output.limit);
     const needs: Array<[LimitKind, number]> = [
       ['requests', 1],
@@ -100,7 +110,7 @@ export class RateLimiter {
     if (exceeded) {
       return {
         admitted: false,
-        headers: this.headers(buckets, now),
+        headers: this.headersFor(pool, speed, buckets, now),
         retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000 - epsilon)),
         exceeded,
         limit: buckets[exceeded].limit,
@@ -112,7 +122,7 @@ export class RateLimiter {
     let settled = false;
     return {
       admitted: true,
-      headers: this.headers(buckets, now),
+      headers: this.headersFor(pool, speed, buckets, now),
       settle: (outputTokens) => {
         if (settled) return;
         settled = true;
@@ -125,22 +135,22 @@ export class RateLimiter {
     };
   }
 
-  /** The rate-limit headers for a class as things stand. */
-  currentHeaders(modelClass: string): Record<string, string> {
+  /** The rate-limit headers for a pool as things stand. */
+  currentHeaders(pool: string, speed: Speed = 'standard'): Record<string, string> {
     const now = this.clock.now();
-    return this.headers(this.bucketsFor(modelClass, now), now);
+    return this.headersFor(pool, speed, this.bucketsFor(pool, speed, now), now);
   }
 
-  private bucketsFor(modelClass: string, now: number): ClassBuckets {
-    let buckets = this.buckets.get(modelClass);
+  private bucketsFor(pool: string, speed: Speed, now: number): PoolBuckets {
+    let buckets = this.buckets[speed].get(pool);
     if (!buckets) {
-      const limits = this.limitsFor(modelClass);
+      const limits = this.limitsFor(pool, speed);
       buckets = {
         requests: new Bucket(limits.rpm, now),
         input: new Bucket(limits.itpm, now),
         output: new Bucket(limits.otpm, now),
       };
-      this.buckets.set(modelClass, buckets);
+      this.buckets[speed].set(pool, buckets);
     } else {
       buckets.requests.refill(now);
       buckets.input.refill(now);
@@ -149,11 +159,31 @@ export class RateLimiter {
     return buckets;
   }
 
-  private headers(buckets: ClassBuckets, now: number): Record<string, string> {
-    const tokenRemaining = (bucket: Bucket): number => {
-      const exact = Math.max(0, Math.floor(bucket.tokens));
-      return this.roundRemaining ? Math.round(exact / 1000) * 1000 : exact;
+  /**
+   * A fast request's answer carries its fast buckets as `anthropic-fast-{input|output}-tokens-*`
+   * beside the pool's standard headers as they stand (which it did not draw from).
+   */
+  private headersFor(pool: string, speed: Speed, buckets: PoolBuckets, now: number): Record<string, string> {
+    if (speed === 'standard') return this.headers(buckets, now);
+    const tokenRemaining = (bucket: Bucket) => String(this.tokenRemaining(bucket));
+    return {
+      ...this.headers(this.bucketsFor(pool, 'standard', now), now),
+      'anthropic-fast-input-tokens-limit': String(buckets.input.limit),
+      'anthropic-fast-input-tokens-remaining': tokenRemaining(buckets.input),
+      'anthropic-fast-input-tokens-reset': rfc3339(buckets.input.fullAt(now)),
+      'anthropic-fast-output-tokens-limit': String(buckets.output.limit),
+      'anthropic-fast-output-tokens-remaining': tokenRemaining(buckets.output),
+      'anthropic-fast-output-tokens-reset': rfc3339(buckets.output.fullAt(now)),
     };
+  }
+
+  private tokenRemaining(bucket: Bucket): number {
+    const exact = Math.max(0, Math.floor(bucket.tokens));
+    return this.roundRemaining ? Math.round(exact / 1000) * 1000 : exact;
+  }
+
+  private headers(buckets: PoolBuckets, now: number): Record<string, string> {
+    const tokenRemaining = (bucket: Bucket): number => this.tokenRemaining(bucket);
     const reset = (bucket: Bucket): string => rfc3339(bucket.fullAt(now));
     // The combined "tokens" headers report whichever token limit is the most restrictive now.
     const tightest = buckets.input.tokens <= buckets.output.tokens ? buckets.input : buckets.output;
@@ -190,20 +220,18 @@ function rfc3339(ms: number): string {
 export type LimitSpec = { tier: string } | RateLimits;
 
 /**
- * Limits per model class from a tier name or explicit numbers (the same for every class). With
- * neither, the catalog's roomiest tier, so that the simulator is not what limits a test.
+ * Limits per pool and speed from a tier name (its `limits` and `fastLimits`) or explicit numbers
+ * (the same for every pool and speed, in separate buckets). With neither, the catalog's roomiest
+ * tier, so that the simulator is not what limits a test.
  */
-export function limitsFromSpec(
-  catalog: Catalog,
-  spec: LimitSpec | undefined,
-): (modelClass: string) => RateLimits {
+export function limitsFromSpec(catalog: Catalog, spec: LimitSpec | undefined): LimitsFor {
   if (spec && 'rpm' in spec) {
     const limits = { rpm: spec.rpm, itpm: spec.itpm, otpm: spec.otpm };
     return () => limits;
   }
   const tier = spec?.tier ?? roomiestTier(catalog);
   catalog.tierLimits(tier, catalog.poolIds()[0] ?? 'default'); // throws on an unknown tier
-  return (modelClass) => catalog.tierLimits(tier, modelClass);
+  return (pool, speed) => catalog.tierLimits(tier, pool, speed === 'fast');
 }
 
 function roomiestTier(catalog: Catalog): string {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../helpers/stack.js';
 
-// The demo's scenario: a burst over a tier-1 organisation's 50 requests a minute, with answers
+// The demo's scenario: a burst over an evaluation-tier organisation's 50 requests a minute, with answers
 // that take time (so many requests are in flight at once). Sluice must queue, not draw 429s.
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
-    simulator: { tier: 'tier-1', latency: { ttftMs: 150, tokensPerSecond: 400 } },
-    env: { SLUICE_TIER: 'tier-1' },
+    simulator: { tier: 'evaluation', latency: { ttftMs: 150, tokensPerSecond: 400 } },
+    env: { SLUICE_TIER: 'evaluation' },
   });
 });
 afterAll(() => stack.close());

@@ -14,11 +14,34 @@ describe('rate-limit headers', () => {
     };
     for (const source of [values, new Headers(values)]) {
       const reading = parseRateLimitHeaders(source);
-      expect(reading.requests).toEqual({ limit: 50, remaining: 49 });
+      expect(reading.requests).toEqual({
+        limit: 50,
+        remaining: 49,
+        resetAt: Date.parse('2026-01-01T00:00:01Z'),
+      });
       expect(reading.inputTokens).toMatchObject({ limit: 30000, remaining: 29000 });
       expect(reading.outputTokens).toEqual({ limit: undefined, remaining: undefined });
       expect(reading.retryAfterMs).toBe(12_000);
     }
+  });
+
+  it("reads fast mode's own headers for a fast request, and only those", () => {
+    const values = {
+      'anthropic-ratelimit-input-tokens-limit': '2000000',
+      'anthropic-ratelimit-input-tokens-remaining': '1999000',
+      'anthropic-fast-input-tokens-limit': '500000',
+      'anthropic-fast-input-tokens-remaining': '499000',
+      'anthropic-fast-output-tokens-limit': '100000',
+      'anthropic-fast-output-tokens-remaining': '99000',
+      'retry-after': '3',
+    };
+    const fast = parseRateLimitHeaders(values, Date.now(), 'fast');
+    expect(fast.inputTokens).toEqual({ limit: 500_000, remaining: 499_000 });
+    expect(fast.outputTokens).toEqual({ limit: 100_000, remaining: 99_000 });
+    expect(fast.requests).toEqual({ limit: undefined, remaining: undefined });
+    expect(fast.retryAfterMs).toBe(3000);
+    expect(parseRateLimitHeaders(values).inputTokens).toEqual({ limit: 2_000_000, remaining: 1_999_000 });
+    expect(parseRateLimitHeaders(values).outputTokens).toEqual({ limit: undefined, remaining: undefined });
   });
 
   it('prefers retry-after-ms and understands an HTTP date', () => {

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Catalog, defaultCatalog } from '../../src/catalog/catalog.js';
 import {
   type Admission,
   type AdmitInput,
@@ -21,7 +22,7 @@ function limiter(options: LimiterOptions = {}): Limiter {
 function request(overrides: Partial<AdmitInput> = {}): AdmitInput {
   return {
     credentialId: 'cred',
-    modelClass: 'sonnet',
+    pool: 'sonnet-5-5',
     tokenizer: 'claude-v1',
     keyId: 'k1',
     environment: 'prod',
@@ -71,7 +72,7 @@ describe('limiter with fake time', () => {
   });
 
   it('refuses a key over its rpm quota with an exact retry-after and quota headers', async () => {
-    const limits = limiter({ config: { tier: 'tier-4' } });
+    const limits = limiter({ config: { tier: 'scale' } });
     const input = request({ quotas: { rpm: 2 } });
     admitted(await limits.admit(input));
     await vi.advanceTimersByTimeAsync(6000);
@@ -94,7 +95,7 @@ describe('limiter with fake time', () => {
   });
 
   it('counts input and output against tpm, returning what was reserved but not used', async () => {
-    const limits = limiter({ config: { tier: 'tier-4' } });
+    const limits = limiter({ config: { tier: 'scale' } });
     const input = request({ quotas: { tpm: 1000 }, estimatedInputTokens: 300, maxTokens: 400 });
     const first = admitted(await limits.admit(input));
     // 700 reserved of 1000: a second identical request does not fit ...
@@ -105,7 +106,7 @@ describe('limiter with fake time', () => {
   });
 
   it('describes the environment quota when that is what blocks', async () => {
-    const limits = limiter({ config: { tier: 'tier-4', environments: { prod: { rpm: 1 } } } });
+    const limits = limiter({ config: { tier: 'scale', environments: { prod: { rpm: 1 } } } });
     admitted(await limits.admit(request({ keyId: 'a' })));
     const refusal = refused(await limits.admit(request({ keyId: 'b' })));
     expect(refusal.reason).toBe('environment_quota');
@@ -229,14 +230,15 @@ describe('limiter with fake time', () => {
     limits.close();
   });
 
-  it('does not hold one model class back behind another', async () => {
+  it('does not hold one pool back behind another, even of the same family', async () => {
     const limits = limiter({
       config: { rpm: 1, itpm: 100_000, otpm: 100_000, maxWaitMs: { interactive: 600_000, batch: 600_000 } },
     });
-    admitted(await limits.admit(request({ modelClass: 'opus' })));
-    const opusWaiting = limits.admit(request({ modelClass: 'opus' }));
+    admitted(await limits.admit(request({ pool: 'opus-5-5' })));
+    const opusWaiting = limits.admit(request({ pool: 'opus-5-5' }));
     expect(await state(opusWaiting)).toBe('pending');
-    expect(admitted(await limits.admit(request({ modelClass: 'haiku' }))).waitedMs).toBe(0);
+    expect(admitted(await limits.admit(request({ pool: 'opus-5' }))).waitedMs).toBe(0);
+    expect(admitted(await limits.admit(request({ pool: 'haiku-5-5' }))).waitedMs).toBe(0);
     limits.close();
   });
 
@@ -269,20 +271,159 @@ describe('limiter with fake time', () => {
     admitted(await paused);
   });
 
-  it('probes an unlearned credential with one request before admitting the rest', async () => {
-    const limits = new Limiter({ logger: quiet, config: { rpm: 100, itpm: 100_000, otpm: 100_000 } });
+  it('dates a remaining figure by its reset time, not by the admission (never ahead of upstream)', async () => {
+    vi.setSystemTime(Date.parse('2026-01-01T00:00:00Z'));
+    const limits = limiter({ config: { rpm: 60, itpm: 100_000, otpm: 100_000 } });
+    const first = admitted(await limits.admit(request()));
+    // Counted upstream 1 s after its admission here (it queued on the way), answered 2 s after.
+    await vi.advanceTimersByTimeAsync(2000);
+    const upstreamRead = Date.parse('2026-01-01T00:00:01Z');
+    await first.observeResponse(
+      {
+        'anthropic-ratelimit-requests-limit': '60',
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': new Date(upstreamRead + 60_000).toISOString(),
+      },
+      200,
+    );
+    // One request refilled since the upstream's reading (one per second), not two.
+    expect((await limits.snapshot()).sets[0]!.buckets.rpm.remaining).toBeCloseTo(1, 5);
+    // A reset outside admission..answer (another clock) is bounded by the answer's time.
+    const second = admitted(await limits.admit(request()));
+    await second.observeResponse(
+      {
+        'anthropic-ratelimit-requests-limit': '60',
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': '2030-01-01T00:00:00Z',
+      },
+      200,
+    );
+    expect((await limits.snapshot()).sets[0]!.buckets.rpm.remaining).toBe(0);
+  });
+
+  it('probes a set sized from a tier with one request and opens when its headers arrive, not its end', async () => {
+    const limits = new Limiter({ logger: quiet, config: { tier: 'scale' } });
     const probe = admitted(await limits.admit(request()));
     const second = limits.admit(request());
     expect(await state(second)).toBe('pending');
+    expect((await limits.snapshot()).sets[0]!.probe).toBe('in-flight');
     await probe.observeResponse(
       { 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '49' },
       200,
     );
-    expect((await limits.snapshot()).sets[0]!.learned).toBe(true);
-    // The queue opens once the probe settled, so its usage has calibrated the estimate as well.
-    expect(await state(second)).toBe('pending');
-    await probe.settle(usage(100, 20));
+    // The probe is still streaming (not settled): the others go now, against what it taught.
     admitted((await state(second)) as Admission);
+    const [set] = (await limits.snapshot()).sets;
+    expect(set).toMatchObject({ learned: true, probe: 'done' });
+    expect(set!.buckets.rpm.limit).toBe(50);
+    admitted(await limits.admit(request()));
+  });
+
+  it('uses explicit limits at once: no probe, concurrent requests admitted together', async () => {
+    for (const config of [
+      { rpm: 100, itpm: 100_000, otpm: 100_000 },
+      { credentials: { cred: { 'sonnet-5-5': { rpm: 100, itpm: 100_000, otpm: 100_000 } } } },
+    ]) {
+      const limits = new Limiter({ logger: quiet, config });
+      const first = admitted(await limits.admit(request()));
+      for (let i = 0; i < 5; i++) expect(admitted(await limits.admit(request())).waitedMs).toBe(0);
+      expect((await limits.snapshot()).sets[0]).toMatchObject({ learned: false, probe: 'done' });
+      await first.settle(usage(100, 20));
+    }
+    // Only part of them explicit: the rest is a tier guess, so the first answer is awaited.
+    const partial = new Limiter({ logger: quiet, config: { rpm: 100 } });
+    admitted(await partial.admit(request()));
+    expect(await state(partial.admit(request()))).toBe('pending');
+    partial.close();
+  });
+
+  it('lets the next request probe when the probe never reached the upstream', async () => {
+    const limits = new Limiter({ logger: quiet, config: { tier: 'scale' } });
+    const probe = admitted(await limits.admit(request()));
+    const second = limits.admit(request());
+    const third = limits.admit(request());
+    await probe.release();
+    const next = admitted((await state(second)) as Admission);
+    expect(await state(third)).toBe('pending');
+    await next.observeResponse({}, 200);
+    // Headers without limits still end the wait: the tier's figures stay in force.
+    admitted((await state(third)) as Admission);
+    expect((await limits.snapshot()).sets[0]).toMatchObject({ learned: false, probe: 'done' });
+  });
+
+  it('sizes buckets from the catalog default tier, evaluation, per pool', async () => {
+    const catalog = defaultCatalog();
+    expect(catalog.defaultTier).toBe('evaluation');
+    const limits = limiter({ catalog });
+    admitted(await limits.admit(request({ pool: 'fable' })));
+    const { buckets } = (await limits.snapshot()).sets[0]!;
+    const evaluation = catalog.tierLimits('evaluation', 'fable');
+    expect([buckets.rpm.limit, buckets.itpm.limit, buckets.otpm.limit]).toEqual([
+      evaluation.rpm,
+      evaluation.itpm,
+      evaluation.otpm,
+    ]);
+  });
+
+  it('refuses a configuration naming an unknown pool or tier, listing the known ones', () => {
+    const limits = { rpm: 1, itpm: 1, otpm: 1 };
+    expect(() => limiter({ config: { credentials: { prod: { opus: limits } } } })).toThrow(
+      /limits\.credentials\.prod\.opus: unknown pool "opus"; known pools: opus-5-5, opus-5, opus-4, .*mythos/,
+    );
+    expect(() => limiter({ config: { tier: 'tier-1' } })).toThrow(
+      /unknown tier "tier-1"; known tiers: evaluation, start, build, scale, custom/,
+    );
+    expect(() =>
+      limiter({ config: { credentials: { prod: { '*': limits, 'haiku-5-5': limits } } } }),
+    ).not.toThrow();
+  });
+
+  it('keeps fast-mode buckets apart, sized from the tier fast limits and learned from anthropic-fast-*', async () => {
+    const base = defaultCatalog();
+    const start = base.tier('start')!;
+    const catalog = new Catalog({
+      tiers: [
+        { ...start, fastLimits: { ...start.fastLimits, 'opus-5-5': { rpm: 2, itpm: 9000, otpm: 900 } } },
+      ],
+    });
+    const registry = new Registry();
+    const limits = limiter({ catalog, registry, config: { tier: 'start' } });
+    const opus = { pool: 'opus-5-5', maxWaitMs: 600_000 };
+    const fast = { ...opus, speed: 'fast' as const };
+    admitted(await limits.admit(request(fast)));
+    const second = admitted(await limits.admit(request(fast)));
+    const fastWaiting = limits.admit(request(fast));
+    expect(await state(fastWaiting)).toBe('pending');
+    // Fast mode's two requests a minute are spent; standard Opus 5.5 has its own 1,000.
+    expect(admitted(await limits.admit(request(opus))).waitedMs).toBe(0);
+
+    await second.observeResponse(
+      {
+        'anthropic-ratelimit-input-tokens-limit': '1234',
+        'anthropic-ratelimit-input-tokens-remaining': '1234',
+        'anthropic-fast-input-tokens-limit': '20000',
+        'anthropic-fast-input-tokens-remaining': '19000',
+        'anthropic-fast-output-tokens-limit': '4000',
+        'anthropic-fast-output-tokens-remaining': '3999',
+        'retry-after': '1',
+      },
+      429,
+    );
+    const sets = (await limits.snapshot()).sets;
+    const fastSet = sets.find((s) => s.pool === 'opus-5-5' && s.speed === 'fast')!;
+    const standardSet = sets.find((s) => s.pool === 'opus-5-5' && s.speed === 'standard')!;
+    expect(fastSet.learned).toBe(true);
+    expect(fastSet.buckets.rpm.limit).toBe(2);
+    expect(fastSet.buckets.itpm).toMatchObject({ limit: 20_000, remaining: 18_500 });
+    // A higher limit frees the difference; the 200 tokens the two fast requests reserved stay spent.
+    expect(fastSet.buckets.otpm).toMatchObject({ limit: 4000, remaining: 3800 });
+    // The standard headers on a fast answer describe buckets it did not draw from.
+    expect(standardSet.learned).toBe(false);
+    expect(standardSet.buckets.itpm.limit).toBe(base.tierLimits('start', 'opus-5-5').itpm);
+    expect(await registry.getSingleMetricAsString('sluice_limits_upstream_429_total')).toContain(
+      'sluice_limits_upstream_429_total{credential="cred",pool="opus-5-5",speed="fast"} 1',
+    );
+    limits.close();
   });
 
   it('settles actual usage: cache reads are free upstream and the estimator calibrates', async () => {
@@ -308,13 +449,13 @@ describe('limiter with fake time', () => {
     const waiting = limits.admit(request({ maxWaitMs: 120_000 }));
     await vi.advanceTimersByTimeAsync(10);
     expect(await registry.getSingleMetricAsString('sluice_limits_queue_depth')).toContain(
-      'sluice_limits_queue_depth{credential="cred",model_class="sonnet"} 1',
+      'sluice_limits_queue_depth{credential="cred",pool="sonnet-5-5",speed="standard"} 1',
     );
     await vi.advanceTimersByTimeAsync(60_000);
     admitted(await waiting);
     const waits = await registry.getSingleMetricAsString('sluice_limits_queue_wait_seconds');
     expect(waits).toContain(
-      'sluice_limits_queue_wait_seconds_count{model_class="sonnet",priority="interactive",outcome="admitted"} 1',
+      'sluice_limits_queue_wait_seconds_count{pool="sonnet-5-5",speed="standard",priority="interactive",outcome="admitted"} 1',
     );
   });
 });

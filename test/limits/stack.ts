@@ -30,6 +30,8 @@ export async function startLimitsStack(options: {
   simulator?: SimulatorOptions;
   limits: Partial<LimitsConfig>;
   instances?: number;
+  /** SLUICE_TIER / SLUICE_RPM … as the gateway would read them from its environment. */
+  env?: NodeJS.ProcessEnv;
 }): Promise<LimitsStack> {
   const simulator = await startSimulator({ apiKeys: [UPSTREAM_KEY], ...options.simulator });
   const dir = mkdtempSync(join(tmpdir(), 'sluice-limits-'));
@@ -68,7 +70,7 @@ export async function startLimitsStack(options: {
           catalog: core.catalog,
           registry: core.metrics.registry,
           logger: core.logger,
-          env: {},
+          env: options.env ?? {},
           overrides: options.limits,
         });
         return {
