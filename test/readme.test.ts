@@ -18,12 +18,16 @@ const DOC_PAGES = [
   'configuration',
   'keys-and-environments',
   'limits',
+  'rate-limit-pools',
+  'catalog',
   'money-and-budgets',
   'routing',
   'batches',
   'scanning',
   'simulator',
+  'simulator-fidelity',
   'operations-and-deployment',
+  'faults',
   'benchmarks',
 ].map((name) => `docs/${name}.md`);
 const pages = ['README.md', ...DOC_PAGES];

@@ -124,9 +124,9 @@ describe('sluice commands, as a user reads them', () => {
   });
 
   it('reads tier headroom as headroom, not as use', async () => {
-    const { out } = await cli('tier', '--tier', 'tier-1');
+    const { out } = await cli('tier', '--tier', 'evaluation');
     expect(out).toContain('peak / tier limit (headroom left)');
-    expect(out).toMatch(/^haiku\s+0 \/ 50 \(100% free\)/m);
+    expect(out).toMatch(/^haiku-5-5\s+0 \/ 50 \(100% free\)/m);
   });
 
   // A CLI process compiled by tsx as it starts: slow on a busy machine.
