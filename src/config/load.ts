@@ -93,6 +93,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['maxTokens'], int('ANTHROPIC_MAX_TOKENS'));
   set(['log', 'level'], env.SLUICE_LOG_LEVEL);
   set(['catalog', 'unpriced'], env.SLUICE_UNPRICED);
+  set(['changes', 'pollMs'], int('SLUICE_CHANGES_POLL_MS'));
+  set(['changes', 'refreshMs'], int('SLUICE_CHANGES_REFRESH_MS'));
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { formatUsdExact, usdToPico } from '../catalog/money.js';
+import { type Change, recordChange } from '../store/changes.js';
 import { type AnyDb, type BudgetScope, type BudgetWindow, moneyDb } from './tables.js';
 
 export const DEFAULT_THRESHOLDS = [50, 80, 100];
@@ -10,6 +11,8 @@ export interface Budget {
   scope: BudgetScope;
   /** Key id, environment name, or '' for the global budget. */
   subject: string;
+  /** How people know the subject: the key's name (its id until the key exists), the environment. */
+  subjectName?: string;
   window: BudgetWindow;
   limitPico: bigint;
   /** Percentages of the limit at which an alert is sent, ascending. */
@@ -41,19 +44,26 @@ export function budgetId(scope: BudgetScope, subject: string, window: BudgetWind
 }
 
 /** "monthly budget of environment production ($500)" — how refusals and alerts name a budget. */
-export function describeBudget(budget: Pick<Budget, 'scope' | 'subject' | 'window' | 'limitPico'>): string {
-  const owner = budget.scope === 'global' ? 'the gateway' : `${budget.scope} ${budget.subject}`;
+export function describeBudget(
+  budget: Pick<Budget, 'scope' | 'subject' | 'subjectName' | 'window' | 'limitPico'>,
+): string {
+  const owner =
+    budget.scope === 'global' ? 'the gateway' : `${budget.scope} ${budget.subjectName ?? budget.subject}`;
   const span = budget.window === 'total' ? 'total (prepaid)' : budget.window;
   return `${span} budget of ${owner} ($${formatUsdExact(budget.limitPico)})`;
 }
 
-/** Creates or replaces a budget (one per scope, subject and window). */
+/**
+ * Creates or replaces a budget (one per scope, subject and window) and puts the change on the
+ * feed in the same transaction, so running gateways enforce it within a second (`change.at`).
+ * A new limit starts its alerts afresh: those sent were about the old one.
+ */
 export async function setBudget(
   database: AnyDb,
   input: BudgetInput,
   source: Budget['source'],
   now = Date.now(),
-): Promise<Budget> {
+): Promise<Budget & { change: Change }> {
   const parsed = budgetInputSchema.parse(input);
   const budget: Budget = {
     id: budgetId(parsed.scope, parsed.subject, parsed.window),
@@ -64,29 +74,41 @@ export async function setBudget(
     thresholds: [...new Set(parsed.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
     source,
   };
-  await moneyDb(database)
-    .insertInto('budgets')
-    .values({
-      id: budget.id,
-      scope: budget.scope,
-      subject: budget.subject,
-      window: budget.window,
-      limit_pico: budget.limitPico.toString(),
-      thresholds: JSON.stringify(budget.thresholds),
-      source,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((conflict) =>
-      conflict.column('id').doUpdateSet({
+  const change = await database.transaction().execute(async (trx) => {
+    const db = moneyDb(trx);
+    const before = await db
+      .selectFrom('budgets')
+      .select(sql<string>`cast(limit_pico as text)`.as('limit_pico'))
+      .where('id', '=', budget.id)
+      .executeTakeFirst();
+    if (before && BigInt(before.limit_pico) !== budget.limitPico)
+      await db.deleteFrom('budget_alerts').where('budget_id', '=', budget.id).execute();
+    await db
+      .insertInto('budgets')
+      .values({
+        id: budget.id,
+        scope: budget.scope,
+        subject: budget.subject,
+        window: budget.window,
         limit_pico: budget.limitPico.toString(),
         thresholds: JSON.stringify(budget.thresholds),
         source,
+        created_at: now,
         updated_at: now,
-      }),
-    )
-    .execute();
-  return budget;
+      })
+      .onConflict((conflict) =>
+        conflict.column('id').doUpdateSet({
+          limit_pico: budget.limitPico.toString(),
+          thresholds: JSON.stringify(budget.thresholds),
+          source,
+          updated_at: now,
+        }),
+      )
+      .execute();
+    return recordChange(trx, 'budget', budget.id);
+  });
+  const [named] = await withSubjectNames(database, [budget]);
+  return { ...named!, change };
 }
 
 export async function listBudgets(database: AnyDb): Promise<Budget[]> {
@@ -104,7 +126,7 @@ export async function listBudgets(database: AnyDb): Promise<Budget[]> {
     ])
     .orderBy('id')
     .execute();
-  return rows.map((row) => ({
+  const budgets = rows.map((row) => ({
     id: row.id,
     scope: row.scope,
     subject: row.subject,
@@ -113,10 +135,35 @@ export async function listBudgets(database: AnyDb): Promise<Budget[]> {
     thresholds: JSON.parse(row.thresholds) as number[],
     source: row.source as Budget['source'],
   }));
+  return withSubjectNames(database, budgets);
 }
 
-/** Removes a budget; true when it existed. */
+/** Adds each key budget's key name (keys live in the same store), so alerts and refusals can use it. */
+export async function withSubjectNames(database: AnyDb, budgets: Budget[]): Promise<Budget[]> {
+  const ids = [...new Set(budgets.filter((b) => b.scope === 'key').map((b) => b.subject))];
+  const names = new Map<string, string>();
+  if (ids.length > 0) {
+    const rows = await database
+      .selectFrom('virtual_keys')
+      .select(['id', 'name'])
+      .where('id', 'in', ids)
+      .execute()
+      .catch(() => []);
+    for (const row of rows as Array<{ id: string; name: string }>) names.set(row.id, row.name);
+  }
+  return budgets.map((budget) =>
+    budget.scope === 'global'
+      ? budget
+      : { ...budget, subjectName: names.get(budget.subject) ?? budget.subject },
+  );
+}
+
+/** Removes a budget (and says so on the change feed); true when it existed. */
 export async function deleteBudget(database: AnyDb, id: string): Promise<boolean> {
-  const result = await moneyDb(database).deleteFrom('budgets').where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+  return database.transaction().execute(async (trx) => {
+    const result = await moneyDb(trx).deleteFrom('budgets').where('id', '=', id).executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) > 0;
+    if (deleted) await recordChange(trx, 'budget', id);
+    return deleted;
+  });
 }

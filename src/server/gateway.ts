@@ -19,6 +19,7 @@ import { CallSignal } from '../pipeline/signal.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
 import { isRoutingAlias } from '../routing/tiers.js';
+import { type ChangeFeed, changeFeedFor } from '../store/changes.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { type AdminRoute, adminTokenMatches, keyRoutes, matchAdminRoute } from './admin.js';
@@ -55,6 +56,8 @@ export interface GatewayCore {
   catalog: Catalog;
   store: Store;
   keys: KeyService;
+  /** Operator changes made anywhere (CLI, admin API, other instances), for the caches to follow. */
+  changes: ChangeFeed;
   logger: Logger;
   metrics: Metrics;
 }
@@ -115,9 +118,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const store = options.store ?? (await openStore(config.database.url));
   const keys = new KeyService(store.db, keyPolicy(config));
   const metrics = new Metrics({ defaultMetrics: true });
-  const core: GatewayCore = { loaded, catalog, store, keys, logger, metrics };
+  const changes = changeFeedFor(store, {
+    pollMs: config.changes.pollMs,
+    onError: (error, where) => logger.error({ err: error, where }, 'change feed'),
+  });
+  // Followed from before the caches load, so no change falls between loading and following.
+  await changes.start();
+  const core: GatewayCore = { loaded, catalog, store, keys, changes, logger, metrics };
   const plugins = (await options.plugins?.(core)) ?? {};
-  const authenticator = new Authenticator(keys);
+  const authenticator = new Authenticator(keys, config.changes.refreshMs);
+  changes.on('key', (change) => authenticator.forget(change.subject));
   const client = new UpstreamClient(config.upstream.url, {
     connections: config.upstream.connections,
     timeoutMs: config.upstream.timeoutMs,
@@ -156,7 +166,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     record: plugins.record,
     requestLog: requestLogWriter(logger),
   });
-  const adminRoutes = [...keyRoutes(keys, () => authenticator.invalidate()), ...(plugins.adminRoutes ?? [])];
+  // A change made here applies here at once; other instances follow the feed.
+  const adminRoutes = [
+    ...keyRoutes(keys, (keyId) => authenticator.forget(keyId)),
+    ...(plugins.adminRoutes ?? []),
+  ];
   let inFlight = 0;
 
   // The body stage and the stage lists are built once: a request only brings its Call.
@@ -300,6 +314,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         server.closeAllConnections();
         await stopped;
         await plugins.close?.();
+        await changes.close();
         await authenticator.close();
         await client.close();
         if (!options.store) await store.close();

@@ -17,6 +17,8 @@ export type StoreKind = 'sqlite' | 'postgres';
 export interface Store {
   db: Database;
   kind: StoreKind;
+  /** The URL it was opened with (the change feed opens its own PostgreSQL connection from it). */
+  url: string;
   /**
    * Appends many rows to a table, skipping rows whose `conflictColumn` value exists. On SQLite
    * one prepared statement runs per row inside one transaction, far cheaper than compiling a
@@ -70,6 +72,7 @@ export async function openStore(url: string): Promise<Store> {
   return {
     db,
     kind,
+    url,
     insertRows,
     async close() {
       await writer?.close();
