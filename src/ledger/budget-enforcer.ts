@@ -230,9 +230,9 @@ export function appliesTo(budget: Budget, payer: Payer): boolean {
 
 /**
  * Alerts `state` calls for that `alerted` does not hold yet (they are added to it): thresholds
- * below 100 % that spend reached, then one "exhausted" (threshold 100), whether or not 100 is
- * among the thresholds, once spend reaches the limit or a request is refused. A refusal marks the
- * thresholds not yet reached as sent: it sends one alert, not one per threshold.
+ * below 100 % that spend reached, and one "exhausted" (threshold 100, whether or not 100 is among
+ * the thresholds) once spend reaches the limit or a request is refused. Exhaustion marks the
+ * thresholds not yet alerted as sent: it sends one alert, not one per threshold.
  */
 export function newlyCrossed(state: BudgetState, alerted: Set<number>, refused: boolean): ThresholdEvent[] {
   const { budget, spentPico, reservedPico } = state;
@@ -245,16 +245,17 @@ export function newlyCrossed(state: BudgetState, alerted: Set<number>, refused: 
     windowEnd: state.windowEnd,
     refused: exhausted,
   });
+  const exhausted = refused || spentPico >= budget.limitPico;
   const events: ThresholdEvent[] = [];
   for (const threshold of budget.thresholds) {
     if (threshold >= 100 || alerted.has(threshold)) continue;
-    if (refused) alerted.add(threshold);
+    if (exhausted) alerted.add(threshold);
     else if (spentPico * 100n >= BigInt(threshold) * budget.limitPico) {
       alerted.add(threshold);
       events.push(event(threshold, false));
     }
   }
-  if ((refused || spentPico >= budget.limitPico) && !alerted.has(100)) {
+  if (exhausted && !alerted.has(100)) {
     alerted.add(100);
     events.push(event(100, true));
   }
