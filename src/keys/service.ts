@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Config, DEFAULT_ENVIRONMENTS } from '../config/schema.js';
 import type { Principal, Priority, RouteTier } from '../pipeline/types.js';
 import { recordChange } from '../store/changes.js';
-import type { Database } from '../store/database.js';
+import { type Database, writeTransaction } from '../store/database.js';
 import type { VirtualKeysTable } from '../store/tables.js';
 import { generateVirtualKey, hashVirtualKey, keyHint } from './format.js';
 
@@ -116,7 +116,7 @@ export class KeyService {
       rotated_from: null,
       ...settingsToColumns(input),
     };
-    await this.db.transaction().execute(async (trx) => {
+    await writeTransaction(this.db, async (trx) => {
       await trx.insertInto('virtual_keys').values(row).execute();
       await this.event(trx, row.id, 'created', { environment: row.environment });
     });
@@ -141,7 +141,7 @@ export class KeyService {
     const row = await this.row(name);
     const columns = settingsToColumns(settings);
     if (Object.keys(columns).length > 0) {
-      await this.db.transaction().execute(async (trx) => {
+      await writeTransaction(this.db, async (trx) => {
         await trx.updateTable('virtual_keys').set(columns).where('id', '=', row.id).execute();
         await this.event(trx, row.id, 'updated', columns);
       });
@@ -152,7 +152,7 @@ export class KeyService {
   async revoke(name: string): Promise<KeyView> {
     const row = await this.row(name);
     if (row.revoked_at === null) {
-      await this.db.transaction().execute(async (trx) => {
+      await writeTransaction(this.db, async (trx) => {
         await trx
           .updateTable('virtual_keys')
           .set({ revoked_at: this.now() })
@@ -169,7 +169,7 @@ export class KeyService {
     const row = await this.row(name);
     if (row.revoked_at !== null) throw new KeyError(`key "${name}" is revoked; create a new one instead`);
     const key = generateVirtualKey();
-    await this.db.transaction().execute(async (trx) => {
+    await writeTransaction(this.db, async (trx) => {
       await trx
         .updateTable('virtual_keys')
         .set({ key_hash: hashVirtualKey(key), hint: keyHint(key), rotated_from: row.hint })

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { formatUsdExact, usdToPico } from '../catalog/money.js';
 import { type Change, recordChange } from '../store/changes.js';
+import { writeTransaction } from '../store/database.js';
 import { type AnyDb, type BudgetScope, type BudgetWindow, moneyDb } from './tables.js';
 
 export const DEFAULT_THRESHOLDS = [50, 80, 100];
@@ -74,7 +75,7 @@ export async function setBudget(
     thresholds: [...new Set(parsed.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
     source,
   };
-  const change = await database.transaction().execute(async (trx) => {
+  const change = await writeTransaction(database, async (trx) => {
     const db = moneyDb(trx);
     const before = await db
       .selectFrom('budgets')
@@ -160,7 +161,7 @@ export async function withSubjectNames(database: AnyDb, budgets: Budget[]): Prom
 
 /** Removes a budget (and says so on the change feed); true when it existed. */
 export async function deleteBudget(database: AnyDb, id: string): Promise<boolean> {
-  return database.transaction().execute(async (trx) => {
+  return writeTransaction(database, async (trx) => {
     const result = await moneyDb(trx).deleteFrom('budgets').where('id', '=', id).executeTakeFirst();
     const deleted = Number(result.numDeletedRows) > 0;
     if (deleted) await recordChange(trx, 'budget', id);
