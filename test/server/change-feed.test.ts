@@ -298,4 +298,28 @@ describe('a change takes effect at once', () => {
     expect(refused.message).toMatch(/key prod-backend-v1/);
     expect(upstream.counters().requests).toBe(requests);
   });
+
+  it('counts a request that was in flight when its budget was set', async () => {
+    const upstream = await simulator();
+    const hook = await webhookReceiver();
+    const a = await gateway({ upstream: upstream.url, databaseUrl: 'sqlite::memory:', webhook: hook.url });
+    const { key, view } = await a.keys.create({ name: 'prod-backend-v1', environment: 'production' });
+    upstream.faults.script([{ kind: 'delay', ms: 500 }]);
+    const slow = opus(a.url, key, 0);
+    await new Promise((r) => setTimeout(r, 150));
+    const set = await fetch(`${a.url}/admin/budgets`, {
+      method: 'PUT',
+      headers: { 'x-sluice-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'key', subject: 'prod-backend-v1', window: 'total', usd: '1' }),
+    });
+    expect(set.status).toBe(200);
+    const { costPico, status: answered } = await slow;
+    expect(answered).toBe(200);
+    const budgetStatus = (await (
+      await fetch(`${a.url}/admin/budgets/status`, { headers: { 'x-sluice-admin-token': ADMIN_TOKEN } })
+    ).json()) as { data: Array<{ id: string; spent_pico: string }> };
+    expect(budgetStatus.data).toEqual([
+      expect.objectContaining({ id: `key:${view.id}:total`, spent_pico: costPico.toString() }),
+    ]);
+  });
 });
