@@ -94,6 +94,7 @@ export class ChangeFeed {
   private pruneTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private failing = false;
   private listener: pg.Client | undefined;
   private reconnect: NodeJS.Timeout | undefined;
   private closed = false;
@@ -146,7 +147,16 @@ export class ChangeFeed {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.readOnce().catch((error) => this.options.onError?.(error, 'poll'));
+        await this.readOnce().then(
+          () => {
+            this.failing = false;
+          },
+          (error) => {
+            // Reported once per outage, not five times a second.
+            if (!this.failing) this.options.onError?.(error, 'poll');
+            this.failing = true;
+          },
+        );
       } while (this.again && !this.closed);
     })().finally(() => {
       this.running = undefined;
