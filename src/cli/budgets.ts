@@ -79,7 +79,7 @@ export function register(program: Command): void {
             enforcedEverywhereBy: everywhereBy,
           });
         process.stdout.write(
-          `Budget ${describeBudget(stored)} set (${budget.id}); alerts at ${budget.thresholds.join(', ')} %.\n`,
+          `Set the ${describeBudget(stored)} (${budget.id}); alerts at ${budget.thresholds.join(', ')} %.\n`,
         );
         process.stdout.write(
           `Stored at ${new Date(change.at).toISOString()}; every running gateway enforces it by ${everywhereBy} (they follow the change feed).\n`,
