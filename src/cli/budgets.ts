@@ -11,6 +11,7 @@ import {
   USD_AMOUNT,
 } from '../ledger/budget-store.js';
 import type { BudgetScope, BudgetWindow } from '../ledger/tables.js';
+import { CHANGE_BOUND_MS } from '../store/changes.js';
 import { textTable } from './catalog.js';
 import { type ConfigFlags, loadForCommand, printJson, withStore } from './context.js';
 
@@ -77,12 +78,20 @@ export function register(program: Command): void {
           { scope, subject: resolved ?? subject, window: flags.window, usd: flags.usd, thresholds },
           'cli',
         );
-        if (flags.json) return printJson({ ...budget, limitPico: budget.limitPico.toString() });
+        const { change, ...stored } = budget;
+        const everywhereBy = new Date(change.at + CHANGE_BOUND_MS).toISOString();
+        if (flags.json)
+          return printJson({
+            ...stored,
+            limitPico: stored.limitPico.toString(),
+            storedAt: new Date(change.at).toISOString(),
+            enforcedEverywhereBy: everywhereBy,
+          });
         process.stdout.write(
           `Budget of ${budgetOwner(budget)} (${budget.window}) set to $${flags.usd}; alerts at ${budget.thresholds.join(', ')} %.\n`,
         );
         process.stdout.write(
-          'A running gateway picks it up on its next budget reload (or use the admin API, which applies it at once).\n',
+          `Stored at ${new Date(change.at).toISOString()}; every running gateway enforces it by ${everywhereBy} (they follow the change feed).\n`,
         );
       });
     });

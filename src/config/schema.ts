@@ -96,6 +96,17 @@ export const configSchema = z.strictObject({
       critical: z.string().default(routing.critical),
     })
     .default({ default: routing.fast, reasoning: routing.reasoning, critical: routing.critical }),
+  /**
+   * How instances follow operator changes (docs/change-feed.md): the `changes` table is read every
+   * `pollMs` (woken at once by LISTEN on PostgreSQL); every `refreshMs` keys and budgets are
+   * reloaded in full anyway, the safety net should the feed stall.
+   */
+  changes: z
+    .strictObject({
+      pollMs: positiveInt.max(1000).default(200),
+      refreshMs: positiveInt.default(30_000),
+    })
+    .default({ pollMs: 200, refreshMs: 30_000 }),
   /** max_tokens filled in when a request has none and its key sets no cap. */
   maxTokens: positiveInt.default(DEFAULT_MAX_TOKENS),
   log: z

@@ -20,18 +20,21 @@ const MALFORMED: Authentication = { ok: false, reason: 'malformed' };
 const UNKNOWN: Authentication = { ok: false, reason: 'unknown' };
 
 /**
- * Turns a presented virtual key into a principal. Rows are cached for `ttlMs`, so the request
- * path normally waits on no database; a revocation made by another instance takes effect
- * within that time (one made through this instance's admin API, at once).
+ * Turns a presented virtual key into a principal. Rows are cached, so the request path normally
+ * waits on no database. A change to a key (revoked, rotated, new policy or quotas), made from
+ * anywhere, reaches `forget` through the change feed and drops the key at once; `ttlMs` is only
+ * the safety net should the feed stall.
  */
 export class Authenticator {
   private readonly cache = new Map<string, Cached>();
   private readonly lastUsed = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout;
+  /** Counts forgets, so a read that raced a change is not cached. */
+  private generation = 0;
 
   constructor(
     private readonly keys: KeyService,
-    private readonly ttlMs = 5000,
+    private readonly ttlMs = 30_000,
     private readonly now: () => number = Date.now,
   ) {
     this.flushTimer = setInterval(() => void this.flushLastUsed(), 10_000);
@@ -48,9 +51,12 @@ export class Authenticator {
     if (cached && now - cached.loadedAt < this.ttlMs) return this.judge(cached, now);
     // The checksum rejects typos and guesses without touching the store.
     if (!isValidVirtualKey(presented)) return MALFORMED;
+    const generation = this.generation;
     return this.keys.findByHash(hashVirtualKey(presented)).then(
       (row) => {
         const loaded: Cached = { row, principal: row ? toPrincipal(row) : undefined, loadedAt: now };
+        // A key changed while this row was read: the row may predate the change, so it is not kept.
+        if (generation !== this.generation) return this.judge(loaded, now);
         if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
         this.cache.set(presented, loaded);
         return this.judge(loaded, now);
@@ -73,9 +79,16 @@ export class Authenticator {
     return { ok: true, principal };
   }
 
-  /** Forget cached rows, after a change made through this instance. */
+  /** Forgets every cached row. */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
+  }
+
+  /** Forgets one key (it changed): its next request reads the store again. */
+  forget(keyId: string): void {
+    this.generation++;
+    for (const [presented, cached] of this.cache) if (cached.row?.id === keyId) this.cache.delete(presented);
   }
 
   async flushLastUsed(): Promise<void> {

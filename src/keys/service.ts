@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Config, DEFAULT_ENVIRONMENTS } from '../config/schema.js';
 import type { Principal, Priority, RouteTier } from '../pipeline/types.js';
-import type { Database } from '../store/database.js';
+import { recordChange } from '../store/changes.js';
+import { type Database, writeTransaction } from '../store/database.js';
 import type { VirtualKeysTable } from '../store/tables.js';
 import { generateVirtualKey, hashVirtualKey, keyHint } from './format.js';
 
@@ -115,8 +116,10 @@ export class KeyService {
       rotated_from: null,
       ...settingsToColumns(input),
     };
-    await this.db.insertInto('virtual_keys').values(row).execute();
-    await this.event(row.id, 'created', { environment: row.environment });
+    await writeTransaction(this.db, async (trx) => {
+      await trx.insertInto('virtual_keys').values(row).execute();
+      await this.event(trx, row.id, 'created', { environment: row.environment });
+    });
     return { key, view: toView(row, this.now()) };
   }
 
@@ -138,8 +141,10 @@ export class KeyService {
     const row = await this.row(name);
     const columns = settingsToColumns(settings);
     if (Object.keys(columns).length > 0) {
-      await this.db.updateTable('virtual_keys').set(columns).where('id', '=', row.id).execute();
-      await this.event(row.id, 'updated', columns);
+      await writeTransaction(this.db, async (trx) => {
+        await trx.updateTable('virtual_keys').set(columns).where('id', '=', row.id).execute();
+        await this.event(trx, row.id, 'updated', columns);
+      });
     }
     return this.get(name);
   }
@@ -147,12 +152,14 @@ export class KeyService {
   async revoke(name: string): Promise<KeyView> {
     const row = await this.row(name);
     if (row.revoked_at === null) {
-      await this.db
-        .updateTable('virtual_keys')
-        .set({ revoked_at: this.now() })
-        .where('id', '=', row.id)
-        .execute();
-      await this.event(row.id, 'revoked', null);
+      await writeTransaction(this.db, async (trx) => {
+        await trx
+          .updateTable('virtual_keys')
+          .set({ revoked_at: this.now() })
+          .where('id', '=', row.id)
+          .execute();
+        await this.event(trx, row.id, 'revoked', null);
+      });
     }
     return this.get(name);
   }
@@ -162,12 +169,14 @@ export class KeyService {
     const row = await this.row(name);
     if (row.revoked_at !== null) throw new KeyError(`key "${name}" is revoked; create a new one instead`);
     const key = generateVirtualKey();
-    await this.db
-      .updateTable('virtual_keys')
-      .set({ key_hash: hashVirtualKey(key), hint: keyHint(key), rotated_from: row.hint })
-      .where('id', '=', row.id)
-      .execute();
-    await this.event(row.id, 'rotated', { previousHint: row.hint });
+    await writeTransaction(this.db, async (trx) => {
+      await trx
+        .updateTable('virtual_keys')
+        .set({ key_hash: hashVirtualKey(key), hint: keyHint(key), rotated_from: row.hint })
+        .where('id', '=', row.id)
+        .execute();
+      await this.event(trx, row.id, 'rotated', { previousHint: row.hint });
+    });
     return { key, view: await this.get(name) };
   }
 
@@ -191,8 +200,10 @@ export class KeyService {
     return row;
   }
 
-  private async event(keyId: string, event: string, detail: unknown): Promise<void> {
-    await this.db
+  /** Audits the change and puts it on the change feed, in the transaction that made it. */
+  private async event(trx: Database, keyId: string, event: string, detail: unknown): Promise<void> {
+    await recordChange(trx, 'key', keyId);
+    await trx
       .insertInto('key_events')
       .values({
         key_id: keyId,

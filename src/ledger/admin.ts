@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Catalog } from '../catalog/catalog.js';
 import { formatUsd } from '../catalog/money.js';
 import { ApiError } from '../pipeline/errors.js';
+import { CHANGE_BOUND_MS, type Change } from '../store/changes.js';
 import { resolveKeyId } from './budget-config.js';
 import { type Budget, budgetInputSchema, deleteBudget, listBudgets, setBudget } from './budget-store.js';
 import { windowAt } from './budget-window.js';
@@ -18,6 +19,18 @@ export interface MoneyAdminContext {
   tier?: string;
   criticalModel?: string;
   clock?: () => number;
+}
+
+/**
+ * When a change is in force: on the instance that made it, at once (`here`, after its reload);
+ * on every other running instance, within the feed's bound of its being stored (`everywhere_by`).
+ */
+export function enforcedJson(change: Change, here: number) {
+  return {
+    stored_at: new Date(change.at).toISOString(),
+    here: new Date(here).toISOString(),
+    everywhere_by: new Date(change.at + CHANGE_BOUND_MS).toISOString(),
+  };
 }
 
 /** A budget as JSON: amounts as USD decimal strings. */
@@ -86,7 +99,7 @@ export function moneyAdmin(context: MoneyAdminContext) {
         input.subject = (await resolveKeyId(context.db, input.subject)) ?? input.subject;
       const budget = await setBudget(context.db, input, 'api', now());
       await context.enforcer?.load();
-      return budgetJson(budget, undefined, now());
+      return { ...budgetJson(budget, undefined, now()), enforced: enforcedJson(budget.change, Date.now()) };
     },
 
     async deleteBudget(id: string) {

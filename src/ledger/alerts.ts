@@ -31,7 +31,9 @@ export interface AnomalyEvent {
   hourStart: number;
 }
 
+/** The webhook payload, version 1 (documented in docs/change-feed.md). */
 export interface AlertMessage {
+  version: typeof ALERT_PAYLOAD_VERSION;
   /** Slack (and most chat webhooks) show this field. */
   text: string;
   alert: Record<string, unknown>;
@@ -161,6 +163,9 @@ export class Alerter {
   }
 }
 
+/** The version of the webhook payload (docs/change-feed.md); raised when a field changes meaning. */
+export const ALERT_PAYLOAD_VERSION = 1;
+
 export function thresholdMessage(event: ThresholdEvent): AlertMessage {
   const { budget } = event;
   const resets =
@@ -171,17 +176,21 @@ export function thresholdMessage(event: ThresholdEvent): AlertMessage {
     ? `Sluice: the ${describeBudget(budget)} is exhausted and requests are refused (${displayUsd(event.spentPico)} spent${inFlight}); ${resets}.`
     : `Sluice: ${event.threshold}% of the ${describeBudget(budget)} used (${displayUsd(event.spentPico)} spent${inFlight}); ${resets}.`;
   return {
+    version: ALERT_PAYLOAD_VERSION,
     text,
     alert: {
       kind: event.refused ? 'budget_exhausted' : 'budget_threshold',
       budget: budget.id,
+      budget_name: describeBudget(budget),
       scope: budget.scope,
-      subject: budget.subject,
-      ...(budget.subjectName === undefined ? {} : { subject_name: budget.subjectName }),
+      // Names first; the key's id as a second field (an environment is its name).
+      subject: budget.scope === 'global' ? null : (budget.subjectName ?? budget.subject),
+      subject_id: budget.scope === 'key' ? budget.subject : null,
       window: budget.window,
       threshold: event.threshold,
       limit_usd: formatUsd(budget.limitPico, 6),
       spent_usd: formatUsd(event.spentPico, 6),
+      reserved_usd: formatUsd(event.reservedPico, 6),
       window_start: new Date(event.windowStart).toISOString(),
       resets_at: event.windowEnd === null ? null : new Date(event.windowEnd).toISOString(),
     },
@@ -190,6 +199,7 @@ export function thresholdMessage(event: ThresholdEvent): AlertMessage {
 
 export function anomalyMessage(event: AnomalyEvent): AlertMessage {
   return {
+    version: ALERT_PAYLOAD_VERSION,
     text:
       `Sluice: spend anomaly, $${formatUsd(event.lastHourPico, 2)} in the last hour against an hourly average of ` +
       `$${formatUsd(event.averagePico, 4)} (alert above ${event.multiple}×).`,

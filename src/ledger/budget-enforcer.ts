@@ -21,7 +21,10 @@ export interface BudgetState {
   reservedPico: bigint;
 }
 
-/** An alert-worthy moment: spend crossed `threshold` % of a budget (or a request was refused). */
+/**
+ * An alert-worthy moment: spend crossed `threshold` % of a budget, or (`refused`, threshold 100)
+ * the budget is exhausted: spent, or too little left for the next request, which is refused.
+ */
 export interface ThresholdEvent {
   budget: Budget;
   threshold: number;
@@ -106,11 +109,27 @@ export class BudgetEnforcer {
         });
         continue;
       }
+      // A new limit starts its alerts afresh (the store forgot those sent, see setBudget).
+      if (counter.budget.limitPico !== budget.limitPico) counter.alerted = new Set();
       counter.budget = budget;
       this.roll(counter);
       if (counter.windowStart === start && spent > counter.spentPico) counter.spentPico = spent;
     }
     for (const id of this.counters.keys()) if (!seen.has(id)) this.counters.delete(id);
+    // A budget set at or below what is already spent is exhausted now, not at the next request.
+    for (const counter of this.counters.values()) this.crossed(counter, false);
+  }
+
+  /**
+   * Counts the cost of a request that was admitted before a budget covering it existed (set
+   * while it was in flight), so the budget sees all the spend.
+   */
+  charge(payer: Payer, actualPico: bigint): void {
+    if (actualPico <= 0n) return;
+    for (const counter of this.applicable(payer)) {
+      counter.spentPico += actualPico;
+      this.crossed(counter, false);
+    }
   }
 
   /**
@@ -210,28 +229,37 @@ export function appliesTo(budget: Budget, payer: Payer): boolean {
 }
 
 /**
- * Thresholds `state` has reached that `alerted` does not hold yet (they are added to it). A
- * refusal marks every threshold up to 100 % at once but sends one alert, not one per threshold.
+ * Alerts `state` calls for that `alerted` does not hold yet (they are added to it): thresholds
+ * below 100 % that spend reached, and one "exhausted" (threshold 100, whether or not 100 is among
+ * the thresholds) once spend reaches the limit or a request is refused. Exhaustion marks the
+ * thresholds not yet alerted as sent: it sends one alert, not one per threshold.
  */
 export function newlyCrossed(state: BudgetState, alerted: Set<number>, refused: boolean): ThresholdEvent[] {
   const { budget, spentPico, reservedPico } = state;
-  const crossed = budget.thresholds.filter(
-    (threshold) =>
-      !alerted.has(threshold) &&
-      (refused ? threshold <= 100 : spentPico * 100n >= BigInt(threshold) * budget.limitPico),
-  );
-  for (const threshold of crossed) alerted.add(threshold);
-  const event = (threshold: number): ThresholdEvent => ({
+  const event = (threshold: number, exhausted: boolean): ThresholdEvent => ({
     budget,
     threshold,
     spentPico,
     reservedPico,
     windowStart: state.windowStart,
     windowEnd: state.windowEnd,
-    refused,
+    refused: exhausted,
   });
-  if (refused) return crossed.length > 0 ? [event(Math.max(...crossed))] : [];
-  return crossed.map(event);
+  const exhausted = refused || spentPico >= budget.limitPico;
+  const events: ThresholdEvent[] = [];
+  for (const threshold of budget.thresholds) {
+    if (threshold >= 100 || alerted.has(threshold)) continue;
+    if (exhausted) alerted.add(threshold);
+    else if (spentPico * 100n >= BigInt(threshold) * budget.limitPico) {
+      alerted.add(threshold);
+      events.push(event(threshold, false));
+    }
+  }
+  if (exhausted && !alerted.has(100)) {
+    alerted.add(100);
+    events.push(event(100, true));
+  }
+  return events;
 }
 
 /** The refusal for a request that does not fit a budget: names it and says when it resets. */
@@ -252,7 +280,8 @@ export function budgetRefusal(state: BudgetState, requestedPico: bigint): Budget
     requestedPico,
     resetsAt,
     message,
-    error: new ApiError(400, message, {}, 'invalid_request_error'),
+    // The message names the budget by its key's or environment's name; its id follows here.
+    error: new ApiError(400, message, { 'x-sluice-budget': budget.id }, 'invalid_request_error'),
   };
 }
 

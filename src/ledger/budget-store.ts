@@ -1,18 +1,21 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { formatUsdExact, usdToPico } from '../catalog/money.js';
+import { type Change, recordChange } from '../store/changes.js';
+import { writeTransaction } from '../store/database.js';
 import { type AnyDb, type BudgetScope, type BudgetWindow, moneyDb } from './tables.js';
 
-export const DEFAULT_THRESHOLDS = [50, 80, 100];
-/** A USD amount as budgets take it: "100", "2.50". */
+/** A USD amount as budgets take it: whole dollars or up to twelve decimals. */
 export const USD_AMOUNT = /^\d+(\.\d{1,12})?$/;
+
+export const DEFAULT_THRESHOLDS = [50, 80, 100];
 
 export interface Budget {
   id: string;
   scope: BudgetScope;
   /** Key id, environment name, or '' for the global budget. */
   subject: string;
-  /** The key's name, for a key budget whose key exists: what people are shown instead of its id. */
+  /** How people know the subject: the key's name (its id until the key exists), the environment. */
   subjectName?: string;
   window: BudgetWindow;
   limitPico: bigint;
@@ -60,13 +63,17 @@ export function describeBudget(
   return `${span} budget of ${owner} ($${formatUsdExact(budget.limitPico)})`;
 }
 
-/** Creates or replaces a budget (one per scope, subject and window). */
+/**
+ * Creates or replaces a budget (one per scope, subject and window) and puts the change on the
+ * feed in the same transaction, so running gateways enforce it within a second (`change.at`).
+ * A new limit starts its alerts afresh: those sent were about the old one.
+ */
 export async function setBudget(
   database: AnyDb,
   input: BudgetInput,
   source: Budget['source'],
   now = Date.now(),
-): Promise<Budget> {
+): Promise<Budget & { change: Change }> {
   const parsed = budgetInputSchema.parse(input);
   const budget: Budget = {
     id: budgetId(parsed.scope, parsed.subject, parsed.window),
@@ -77,33 +84,41 @@ export async function setBudget(
     thresholds: [...new Set(parsed.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
     source,
   };
-  if (budget.scope === 'key') {
-    const name = (await keyNames(database, [budget.subject])).get(budget.subject);
-    if (name !== undefined) budget.subjectName = name;
-  }
-  await moneyDb(database)
-    .insertInto('budgets')
-    .values({
-      id: budget.id,
-      scope: budget.scope,
-      subject: budget.subject,
-      window: budget.window,
-      limit_pico: budget.limitPico.toString(),
-      thresholds: JSON.stringify(budget.thresholds),
-      source,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((conflict) =>
-      conflict.column('id').doUpdateSet({
+  const change = await writeTransaction(database, async (trx) => {
+    const db = moneyDb(trx);
+    const before = await db
+      .selectFrom('budgets')
+      .select(sql<string>`cast(limit_pico as text)`.as('limit_pico'))
+      .where('id', '=', budget.id)
+      .executeTakeFirst();
+    if (before && BigInt(before.limit_pico) !== budget.limitPico)
+      await db.deleteFrom('budget_alerts').where('budget_id', '=', budget.id).execute();
+    await db
+      .insertInto('budgets')
+      .values({
+        id: budget.id,
+        scope: budget.scope,
+        subject: budget.subject,
+        window: budget.window,
         limit_pico: budget.limitPico.toString(),
         thresholds: JSON.stringify(budget.thresholds),
         source,
+        created_at: now,
         updated_at: now,
-      }),
-    )
-    .execute();
-  return budget;
+      })
+      .onConflict((conflict) =>
+        conflict.column('id').doUpdateSet({
+          limit_pico: budget.limitPico.toString(),
+          thresholds: JSON.stringify(budget.thresholds),
+          source,
+          updated_at: now,
+        }),
+      )
+      .execute();
+    return recordChange(trx, 'budget', budget.id);
+  });
+  const [named] = await withSubjectNames(database, [budget]);
+  return { ...named!, change };
 }
 
 export async function listBudgets(database: AnyDb): Promise<Budget[]> {
@@ -121,43 +136,44 @@ export async function listBudgets(database: AnyDb): Promise<Budget[]> {
     ])
     .orderBy('id')
     .execute();
-  const names = await keyNames(
-    database,
-    rows.filter((row) => row.scope === 'key').map((row) => row.subject),
-  );
-  return rows.map((row) => {
-    const budget: Budget = {
-      id: row.id,
-      scope: row.scope,
-      subject: row.subject,
-      window: row.window,
-      limitPico: BigInt(row.limit_pico),
-      thresholds: JSON.parse(row.thresholds) as number[],
-      source: row.source as Budget['source'],
-    };
-    const name = row.scope === 'key' ? names.get(row.subject) : undefined;
-    if (name !== undefined) budget.subjectName = name;
-    return budget;
-  });
+  const budgets = rows.map((row) => ({
+    id: row.id,
+    scope: row.scope,
+    subject: row.subject,
+    window: row.window,
+    limitPico: BigInt(row.limit_pico),
+    thresholds: JSON.parse(row.thresholds) as number[],
+    source: row.source as Budget['source'],
+  }));
+  return withSubjectNames(database, budgets);
 }
 
-/** Names of the virtual keys with these ids (keys live in the same store; none if it has no keys). */
-async function keyNames(database: AnyDb, ids: string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  try {
+/** Adds each key budget's key name (keys live in the same store), so alerts and refusals can use it. */
+export async function withSubjectNames(database: AnyDb, budgets: Budget[]): Promise<Budget[]> {
+  const ids = [...new Set(budgets.filter((b) => b.scope === 'key').map((b) => b.subject))];
+  const names = new Map<string, string>();
+  if (ids.length > 0) {
     const rows = await database
       .selectFrom('virtual_keys')
-      .select([sql<string>`id`.as('id'), sql<string>`name`.as('name')])
+      .select(['id', 'name'])
       .where('id', 'in', ids)
-      .execute();
-    return new Map(rows.map((row) => [row.id, row.name]));
-  } catch {
-    return new Map();
+      .execute()
+      .catch(() => []);
+    for (const row of rows as Array<{ id: string; name: string }>) names.set(row.id, row.name);
   }
+  return budgets.map((budget) =>
+    budget.scope === 'global'
+      ? budget
+      : { ...budget, subjectName: names.get(budget.subject) ?? budget.subject },
+  );
 }
 
-/** Removes a budget; true when it existed. */
+/** Removes a budget (and says so on the change feed); true when it existed. */
 export async function deleteBudget(database: AnyDb, id: string): Promise<boolean> {
-  const result = await moneyDb(database).deleteFrom('budgets').where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+  return writeTransaction(database, async (trx) => {
+    const result = await moneyDb(trx).deleteFrom('budgets').where('id', '=', id).executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) > 0;
+    if (deleted) await recordChange(trx, 'budget', id);
+    return deleted;
+  });
 }

@@ -4,6 +4,7 @@ import { requestedCacheWrite, worstCaseCost } from '../catalog/cost.js';
 import type { Reserve } from '../pipeline/admit.js';
 import type { Call, Hold } from '../pipeline/types.js';
 import type { AdminRoute } from '../server/admin.js';
+import { type ChangeFeed, coalesce } from '../store/changes.js';
 import { moneyAdmin } from './admin.js';
 import { Alerter, type AlertLogger } from './alerts.js';
 import { applyBudgetsConfig, parseBudgetsConfig, webhookUrlOf } from './budget-config.js';
@@ -34,7 +35,9 @@ export interface MoneyPluginOptions {
   tier?: string;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
-  /** How often budgets are reloaded from the store (CLI changes, other instances). */
+  /** Budget changes made anywhere (CLI, admin API, other instances); each reloads the budgets. */
+  changes?: ChangeFeed;
+  /** How often budgets are reloaded in full anyway: the safety net should the feed stall. */
   refreshMs?: number;
   /** The store's bulk insert, for ledger rows. */
   insertRows?: LedgerWriterOptions['insertRows'];
@@ -65,6 +68,8 @@ export interface BudgetGate {
   reserve(payer: Payer, worstCasePico: bigint): Admission | Promise<Admission>;
   status(): BudgetState[] | Promise<BudgetState[]>;
   startRefresh(intervalMs?: number, onError?: (error: unknown) => void): () => void;
+  /** Counts the cost of a request admitted before a budget covering it existed. */
+  charge(payer: Payer, actualPico: bigint): void;
 }
 
 export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<MoneyPlugin> {
@@ -132,6 +137,18 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       logger.error({ err: error }, 'budget reload failed'),
     ),
   ];
+  if (options.changes) {
+    // This instance's rows are written first, so a new budget's spend includes them. The second
+    // pass counts a request that ended during the first, after the flush but before its budget
+    // was in memory (spend is only ever raised to the ledger's, so nothing counts twice).
+    const reload = coalesce(async () => {
+      for (let pass = 0; pass < 2; pass++) {
+        await writer.flush().catch(() => {});
+        await enforcer.load();
+      }
+    });
+    stops.push(options.changes.on('budget', () => reload()));
+  }
   if (budgetsConfig.anomaly.enabled)
     stops.push(alerter.startAnomalyChecks(budgetsConfig.anomaly.checkEveryMs));
   if (ledgerConfig.retainDays > 0) {
@@ -144,12 +161,22 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     stops.push(() => clearInterval(timer));
   }
 
-  const noHold: Hold = { settle: () => undefined };
+  // A request admitted while no budget covered it: should one be set before it ends, its cost is
+  // counted when it ends (a budget set while spend runs away must see all of it).
+  const unbudgeted: Hold = {
+    settle: (call) => {
+      const principal = call.principal;
+      const cost = call.cost?.pico ?? 0n;
+      if (!principal || cost === 0n) return;
+      const payer = { keyId: principal.keyId, environment: principal.environment };
+      if (enforcer.hasBudgetFor(payer)) enforcer.charge(payer, cost);
+    },
+  };
   const reserve: Reserve = (call) => {
-    if (!call.principal) return noHold;
+    if (!call.principal) return unbudgeted;
     const payer = { keyId: call.principal.keyId, environment: call.principal.environment };
     // No budget to check: skip estimating and pricing the worst case.
-    if (!enforcer.hasBudgetFor(payer)) return noHold;
+    if (!enforcer.hasBudgetFor(payer)) return unbudgeted;
     call.estimatedInputTokens ??= options.estimateInputTokens?.(call);
     const worst = worstCaseCost(
       call.model?.id ?? call.body.model,

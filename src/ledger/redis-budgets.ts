@@ -59,6 +59,22 @@ end
 return spent
 `;
 
+/**
+ * Raises `spent` to what the ledger holds: rows written by requests admitted before the budget
+ * existed, or by instances that flushed after another seeded the counter. Never lowers it: the
+ * counter runs ahead of the ledger, whose rows are written in batches.
+ */
+const raiseScript = `
+local current = redis.call('HGET', KEYS[1], 'spent')
+if (not current) or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'spent', ARGV[1])
+  current = ARGV[1]
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return current
+`;
+
 /** Drops the reservations of instances whose heartbeat expired (they crashed with requests in flight). */
 const sweepScript = `
 local removed = 0
@@ -117,13 +133,15 @@ export class RedisBudgetEnforcer {
     this.redis.defineCommand('sluiceBudgetReserve', { lua: reserveScript });
     this.redis.defineCommand('sluiceBudgetSettle', { lua: settleScript });
     this.redis.defineCommand('sluiceBudgetSweep', { lua: sweepScript, numberOfKeys: 1 });
+    this.redis.defineCommand('sluiceBudgetRaise', { lua: raiseScript, numberOfKeys: 1 });
   }
 
   /**
-   * Connects, starts the heartbeat, reads budgets, seeds new windows from the ledger, sweeps dead
-   * reservations. Redis unreachable: with `failOpen` the budgets are still read and the gateway
-   * starts (requests pass unbudgeted, reported through `onError`, while ioredis keeps
-   * reconnecting); without it, start-up stops with an error naming Redis and where it was sought.
+   * Connects, starts the heartbeat, reads budgets, brings each window's spend up to the ledger's,
+   * sweeps dead reservations, and alerts for a budget already passed (set below its spend).
+   * Redis unreachable: with `failOpen` the budgets are still read and the gateway starts
+   * (requests pass unbudgeted, reported through `onError`, while ioredis keeps reconnecting);
+   * without it, start-up stops with an error naming Redis and where it was sought.
    */
   async load(): Promise<void> {
     if (!this.heartbeat) {
@@ -152,16 +170,34 @@ export class RedisBudgetEnforcer {
     }
     this.budgets = await listBudgets(this.db);
     for (const budget of this.budgets) {
-      const { start } = windowAt(budget.window, this.clock());
+      const { start, end } = windowAt(budget.window, this.clock());
       const key = this.keyOf(budget, start);
-      if ((await this.redis.hexists(key, 'spent')) === 0) {
-        const spent = await spendTotal(this.db, { from: start, ...filterFor(budget) });
-        await this.redis.hsetnx(key, 'spent', spent.toString());
-        const ttl = this.ttlOf(budget);
-        if (ttl > 0) await this.redis.pexpire(key, ttl);
-      }
+      const ledger = await spendTotal(this.db, { from: start, ...filterFor(budget) });
+      const spent = (await this.call(
+        'sluiceBudgetRaise',
+        key,
+        ledger.toString(),
+        this.ttlOf(budget),
+      )) as string;
       await this.call('sluiceBudgetSweep', key, `${this.prefix}instance:`);
+      const state: BudgetState = {
+        budget,
+        windowStart: start,
+        windowEnd: end,
+        spentPico: BigInt(spent),
+        reservedPico: 0n,
+      };
+      this.emit(newlyCrossed(state, this.alertedFor(state), false));
     }
+  }
+
+  /** Counts the cost of a request admitted before a budget covering it existed. */
+  charge(payer: Payer, actualPico: bigint): void {
+    const budgets = this.budgets.filter((b) => appliesTo(b, payer));
+    if (budgets.length === 0 || actualPico <= 0n) return;
+    const windows = budgets.map((budget) => ({ budget, ...windowAt(budget.window, this.clock()) }));
+    const keys = windows.map((w) => this.keyOf(w.budget, w.start));
+    void this.settle(windows, keys, 0n, actualPico).catch((error) => this.options.onError?.(error));
   }
 
   startRefresh(intervalMs = 30_000, onError: (error: unknown) => void = () => {}): () => void {
@@ -282,7 +318,8 @@ export class RedisBudgetEnforcer {
   }
 
   private alertedFor(state: BudgetState): Set<number> {
-    const id = `${state.budget.id}@${state.windowStart}`;
+    // A new limit starts its alerts afresh (the store forgot those sent, see setBudget).
+    const id = `${state.budget.id}@${state.windowStart}@${state.budget.limitPico}`;
     let set = this.alerted.get(id);
     if (!set) {
       set = new Set();

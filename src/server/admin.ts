@@ -69,9 +69,9 @@ async function keyCall<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Virtual key management over HTTP: the same operations as `sluice keys`. */
-export function keyRoutes(keys: KeyService, onChange: () => void): AdminRoute[] {
-  const changed = <T>(value: T) => {
-    onChange();
+export function keyRoutes(keys: KeyService, onChange: (keyId: string) => void): AdminRoute[] {
+  const changed = <T extends { body: { id: string } }>(value: T) => {
+    onChange(value.body.id);
     return value;
   };
   return [

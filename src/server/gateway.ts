@@ -20,6 +20,7 @@ import { CallSignal, DrainCut } from '../pipeline/signal.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Call } from '../pipeline/types.js';
 import { isRoutingAlias } from '../routing/tiers.js';
+import { type ChangeFeed, changeFeedFor } from '../store/changes.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { type AdminRoute, adminTokenMatches, catalogRoutes, keyRoutes, matchAdminRoute } from './admin.js';
@@ -57,6 +58,8 @@ export interface GatewayCore {
   catalog: Catalog;
   store: Store;
   keys: KeyService;
+  /** Operator changes made anywhere (CLI, admin API, other instances), for the caches to follow. */
+  changes: ChangeFeed;
   logger: Logger;
   metrics: Metrics;
 }
@@ -157,9 +160,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const keys = new KeyService(store.db, keyPolicy(config));
   const metrics = new Metrics({ defaultMetrics: true });
   metrics.trackCatalog(catalog);
-  const core: GatewayCore = { loaded, catalog, store, keys, logger, metrics };
+  const changes = changeFeedFor(store, {
+    pollMs: config.changes.pollMs,
+    onError: (error, where) => logger.error({ err: error, where }, 'change feed'),
+  });
+  // Followed from before the caches load, so no change falls between loading and following.
+  await changes.start();
+  const core: GatewayCore = { loaded, catalog, store, keys, changes, logger, metrics };
   const plugins = (await options.plugins?.(core)) ?? {};
-  const authenticator = new Authenticator(keys);
+  const authenticator = new Authenticator(keys, config.changes.refreshMs);
+  changes.on('key', (change) => authenticator.forget(change.subject));
   const client = new UpstreamClient(config.upstream.url, {
     connections: config.upstream.connections,
     timeoutMs: config.upstream.timeoutMs,
@@ -198,8 +208,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     record: plugins.record,
     requestLog: requestLogWriter(logger),
   });
+  // A change made here applies here at once; other instances follow the feed.
   const adminRoutes = [
-    ...keyRoutes(keys, () => authenticator.invalidate()),
+    ...keyRoutes(keys, (keyId) => authenticator.forget(keyId)),
     ...catalogRoutes(catalog, catalogFile),
     ...(plugins.adminRoutes ?? []),
   ];
@@ -369,6 +380,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         server.closeAllConnections();
         await stopped;
         await plugins.close?.();
+        await changes.close();
         await authenticator.close();
         await client.close();
         if (!options.store) await store.close();

@@ -92,6 +92,8 @@ export async function gatewayPlugins(
     budgets: config.budgets,
     ledger: config.ledger,
     logger: core.logger,
+    changes: core.changes,
+    refreshMs: config.changes.refreshMs,
     criticalModel: config.models.critical,
     tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,

@@ -2,7 +2,16 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
-import { type Dialect, Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  type Dialect,
+  Kysely,
+  type Migration,
+  Migrator,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
 import { type InsertBatch, type InsertDone, insertBatch, type WriterData } from './sqlite-writer.js';
@@ -17,6 +26,8 @@ export type StoreKind = 'sqlite' | 'postgres';
 export interface Store {
   db: Database;
   kind: StoreKind;
+  /** The URL it was opened with (the change feed opens its own PostgreSQL connection from it). */
+  url: string;
   /**
    * Appends many rows to a table, skipping rows whose `conflictColumn` value exists. On SQLite
    * one prepared statement runs per row inside one transaction, far cheaper than compiling a
@@ -83,12 +94,36 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   return {
     db,
     kind,
+    url,
     insertRows,
     async close() {
       await writer?.close();
       await db.destroy();
     },
   };
+}
+
+/**
+ * Runs `work` in a transaction that writes. On SQLite it begins IMMEDIATE: a deferred transaction
+ * that reads first fails at its first write (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not
+ * wait out) when another connection — the gateway's ledger writer, the CLI — wrote meanwhile.
+ */
+export async function writeTransaction<DB, T>(
+  db: Kysely<DB>,
+  work: (trx: Kysely<DB>) => Promise<T>,
+): Promise<T> {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) return db.transaction().execute(work);
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      const result = await work(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(connection).catch(() => {});
+      throw error;
+    }
+  });
 }
 
 const isMemory = (target: string) => target === ':memory:' || target.includes('mode=memory');

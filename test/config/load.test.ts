@@ -100,3 +100,19 @@ describe('loadConfig', () => {
     expect(loaded.warnings.join('\n')).toMatch(/claude-sonnet-4-5 .*2026-11-30/);
   });
 });
+
+describe('changes section', () => {
+  it('polls every 200 ms and refreshes every 30 s by default; the environment can change both', () => {
+    const defaults = loadConfig({ cwd: dir(), env: {} });
+    expect(defaults.config.changes).toEqual({ pollMs: 200, refreshMs: 30_000 });
+    const set = loadConfig({
+      cwd: dir(),
+      env: { SLUICE_CHANGES_POLL_MS: '100', SLUICE_CHANGES_REFRESH_MS: '60000' },
+    });
+    expect(set.config.changes).toEqual({ pollMs: 100, refreshMs: 60_000 });
+    // A poll slower than the one-second bound is refused.
+    expect(() => loadConfig({ cwd: dir(), env: { SLUICE_CHANGES_POLL_MS: '5000' } })).toThrow(
+      /SLUICE_CHANGES_POLL_MS: Too big/,
+    );
+  });
+});

@@ -115,3 +115,41 @@ describe('Authenticator while the key store is away', () => {
     await authenticator.close();
   });
 });
+
+describe('Authenticator and the change feed', () => {
+  it('serves a changed key from its cache until told, then drops only that key', async () => {
+    const auth = new Authenticator(keys, 60_000, () => now);
+    const changed = await keys.create({ name: 'prod-backend-v1', environment: 'production' });
+    const other = await keys.create({ name: 'prod-backend-v2', environment: 'production' });
+    expect(await auth.authenticate(changed.key)).toMatchObject({ ok: true });
+    expect(await auth.authenticate(other.key)).toMatchObject({ ok: true });
+    await keys.revoke('prod-backend-v1');
+    // Cached: a hit is answered synchronously, without the store.
+    expect(auth.authenticate(changed.key)).toMatchObject({ ok: true });
+    auth.forget(changed.view.id);
+    expect(await auth.authenticate(changed.key)).toEqual({ ok: false, reason: 'revoked' });
+    expect(auth.authenticate(other.key)).toMatchObject({ ok: true }); // still cached
+    await auth.close();
+  });
+
+  it('does not cache a row read while a key changed (it may predate the change)', async () => {
+    const auth = new Authenticator(keys, 60_000, () => now);
+    const { key, view } = await keys.create({ name: 'prod-backend-v1', environment: 'production' });
+    const reading = auth.authenticate(key);
+    expect(reading).toBeInstanceOf(Promise);
+    auth.forget(view.id);
+    expect(await reading).toMatchObject({ ok: true });
+    expect(auth.authenticate(key)).toBeInstanceOf(Promise); // read again, not served from the cache
+    await auth.close();
+  });
+
+  it('puts every key change on the feed, in the transaction that made it', async () => {
+    const { view } = await keys.create({ name: 'prod-backend-v1', environment: 'production' });
+    await keys.update('prod-backend-v1', { rpm: 5 });
+    await keys.rotate('prod-backend-v1');
+    await keys.revoke('prod-backend-v1');
+    await keys.revoke('prod-backend-v1'); // already revoked: no change
+    const changes = await store.db.selectFrom('changes').selectAll().orderBy('seq').execute();
+    expect(changes.map((c) => [c.kind, c.subject])).toEqual(Array(4).fill(['key', view.id]));
+  });
+});

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usdToPico } from '../../src/catalog/money.js';
-import { Alerter, type AlertLogger } from '../../src/ledger/alerts.js';
+import { Alerter, type AlertLogger, thresholdMessage } from '../../src/ledger/alerts.js';
 import { BudgetEnforcer } from '../../src/ledger/budget-enforcer.js';
 import { setBudget } from '../../src/ledger/budget-store.js';
 import { postWebhook } from '../../src/ledger/webhook.js';
@@ -161,5 +162,40 @@ describe('alert delivery', () => {
     await alerter.idle();
     expect(receiver.bodies.map((b) => b.alert.kind)).toEqual(['spend_anomaly']);
     expect(receiver.bodies[0]!.text).toContain('$3.00 in the last hour');
+  });
+});
+
+describe('webhook payload, version 1', () => {
+  it('has the fields docs/change-feed.md documents, naming the key by name and its id second', () => {
+    const doc = readFileSync(new URL('../../docs/change-feed.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Alert webhook payload'));
+    const documented = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!);
+    const message = thresholdMessage({
+      budget: {
+        id: 'key:key_d27e:total',
+        scope: 'key',
+        subject: 'key_d27e',
+        subjectName: 'dev-bars-alerts',
+        window: 'total',
+        limitPico: usdToPico('0.02'),
+        thresholds: [50, 80],
+        source: 'cli',
+      },
+      threshold: 80,
+      spentPico: usdToPico('0.0163'),
+      reservedPico: 0n,
+      windowStart: 0,
+      windowEnd: null,
+      refused: false,
+    });
+    expect(Object.keys(message).sort()).toEqual(Object.keys(documented).sort());
+    expect(Object.keys(message.alert).sort()).toEqual(Object.keys(documented.alert).sort());
+    expect(message).toMatchObject({ version: 1, text: documented.text });
+    expect(message.alert).toMatchObject({
+      kind: 'budget_threshold',
+      subject: 'dev-bars-alerts',
+      subject_id: 'key_d27e',
+      budget_name: 'total (prepaid) budget of key dev-bars-alerts ($0.02)',
+    });
   });
 });

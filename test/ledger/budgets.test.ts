@@ -206,3 +206,87 @@ describe('budget windows', () => {
     await store.close();
   });
 });
+
+describe('budget changes', () => {
+  it('alerts "exhausted" once even when 100 is not among the thresholds', async () => {
+    const store = await storeKinds[0]!.open('exhausted');
+    const events: ThresholdEvent[] = [];
+    await setBudget(store.db, { scope: 'global', window: 'total', usd: '1', thresholds: [50, 80] }, 'cli');
+    const enforcer = new BudgetEnforcer(store.db, { onThreshold: (e) => events.push(e) });
+    await enforcer.load();
+    for (const usd of ['0.55', '0.30', '0.30', '0.30']) {
+      const a = enforcer.reserve({}, usdToPico(usd));
+      if (a.ok) a.reservation.settle(usdToPico(usd));
+    }
+    expect(events.map((e) => [e.threshold, e.refused])).toEqual([
+      [50, false],
+      [80, false],
+      [100, true],
+    ]);
+    await store.close();
+  });
+
+  it('a budget set at or below what is spent is exhausted when loaded: one alert, the next request refused', async () => {
+    const store = await storeKinds[0]!.open('below');
+    const writer = new LedgerWriter(store.db);
+    writer.write(entry({ keyId: 'key_a', usage: { input_tokens: 1_000_000, output_tokens: 0 } }));
+    await writer.close();
+    const events: ThresholdEvent[] = [];
+    const enforcer = new BudgetEnforcer(store.db, { onThreshold: (e) => events.push(e) });
+    await enforcer.load();
+    await setBudget(store.db, { scope: 'key', subject: 'key_a', window: 'total', usd: '0.01' }, 'api');
+    await enforcer.load();
+    expect(events.map((e) => [e.threshold, e.refused])).toEqual([[100, true]]);
+    expect(enforcer.reserve({ keyId: 'key_a' }, 0n).ok).toBe(false);
+    await store.close();
+  });
+
+  it('a new limit starts its alerts afresh, a repeated one does not', async () => {
+    const store = await storeKinds[0]!.open('afresh');
+    const budget = { scope: 'global', window: 'total', usd: '1' } as const;
+    await setBudget(store.db, budget, 'cli');
+    const claim = () =>
+      store.db
+        .insertInto('budget_alerts')
+        .values({ budget_id: 'global:total', window_start: 0, threshold: 50, sent_at: 1 })
+        .execute();
+    const sent = async () => (await store.db.selectFrom('budget_alerts').selectAll().execute()).length;
+    await claim();
+    await setBudget(store.db, budget, 'config');
+    expect(await sent()).toBe(1);
+    const changed = await setBudget(store.db, { ...budget, usd: '2' }, 'cli');
+    expect(await sent()).toBe(0);
+    expect(changed.change).toMatchObject({ kind: 'budget', subject: 'global:total' });
+    await store.close();
+  });
+
+  it('names a key budget by the key', async () => {
+    const store = await storeKinds[0]!.open('named');
+    await store.db
+      .insertInto('virtual_keys')
+      .values({
+        id: 'key_a',
+        name: 'prod-backend-v1',
+        environment: 'production',
+        key_hash: 'h',
+        hint: 'sk-sluice-…abcd',
+        created_at: 0,
+        allow_auto: 1,
+      })
+      .execute();
+    await setBudget(store.db, { scope: 'key', subject: 'key_a', window: 'daily', usd: '5' }, 'cli');
+    const [budget] = await listBudgets(store.db);
+    expect(budget).toMatchObject({ subject: 'key_a', subjectName: 'prod-backend-v1' });
+    const enforcer = new BudgetEnforcer(store.db);
+    await enforcer.load();
+    const refused = enforcer.reserve({ keyId: 'key_a' }, usdToPico('6'));
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) {
+      expect(refused.refusal.message).toMatch(
+        /^daily budget of key prod-backend-v1 \(\$5\) would be exceeded/,
+      );
+      expect(refused.refusal.error.headers).toEqual({ 'x-sluice-budget': 'key:key_a:daily' });
+    }
+    await store.close();
+  });
+});

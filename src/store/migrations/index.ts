@@ -3,6 +3,7 @@ import * as keys from './001_keys.js';
 import * as ledger from './002_ledger.js';
 import * as budgets from './003_budgets.js';
 import * as billing from './004_billing_from_usage.js';
+import * as changes from './005_changes.js';
 
 /** Every schema change, in order; the name's number decides the order. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '002_ledger': ledger,
   '003_budgets': budgets,
   '004_billing_from_usage': billing,
+  '005_changes': changes,
 };
