@@ -28,6 +28,7 @@ const DOC_PAGES = [
   'simulator-fidelity',
   'operations-and-deployment',
   'faults',
+  'change-feed',
   'benchmarks',
 ].map((name) => `docs/${name}.md`);
 const pages = ['README.md', ...DOC_PAGES];
@@ -88,7 +89,7 @@ describe('README and docs', () => {
   it('names only npm scripts that package.json has', () => {
     const scripts = JSON.parse(read('package.json')).scripts;
     for (const page of pages) {
-      for (const script of [...read(page).matchAll(/npm run ([\w:]+)/g)].map((m) => m[1]!)) {
+      for (const script of [...read(page).matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]!)) {
         expect(scripts, `${page}: npm run ${script}`).toHaveProperty([script]);
       }
     }
