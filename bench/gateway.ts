@@ -42,7 +42,7 @@ async function main() {
     for (const stream of [false, true]) {
       const kind = stream ? 'stream' : 'json';
       const body = JSON.stringify({
-        model: 'claude-haiku-5-5',
+        model: process.env.BENCH_MODEL ?? 'claude-haiku-5-5',
         max_tokens: 64,
         stream,
         messages: [

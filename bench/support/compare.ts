@@ -8,7 +8,8 @@ const roles = process.argv.slice(2);
 const simulator = await startServer('simulator');
 const servers = await Promise.all(roles.map((role) => startServer(role, simulator.url)));
 const body = JSON.stringify({
-  model: 'claude-haiku-5-5',
+  // BENCH_MODEL: a model both builds price, when comparing builds with different catalogs.
+  model: process.env.BENCH_MODEL ?? 'claude-haiku-5-5',
   max_tokens: 64,
   messages: [{ role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' }],
 });

@@ -4,7 +4,7 @@ import { BENCH_UPSTREAM_KEY, runLoad, startServer } from './load.js';
 const roles = process.argv.slice(2);
 const simulator = await startServer('simulator');
 const body = JSON.stringify({
-  model: 'claude-haiku-5-5',
+  model: process.env.BENCH_MODEL ?? 'claude-haiku-5-5',
   max_tokens: 64,
   messages: [{ role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' }],
 });

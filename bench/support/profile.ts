@@ -30,7 +30,7 @@ const target = await new Promise<{ url: string; key?: string }>((resolve) => {
   });
 });
 const body = JSON.stringify({
-  model: 'claude-haiku-5-5',
+  model: process.env.BENCH_MODEL ?? 'claude-haiku-5-5',
   max_tokens: 64,
   stream: mode === 'stream',
   messages: [{ role: 'user', content: 'Summarise the benefits of connection pooling in two sentences.' }],
