@@ -1,7 +1,7 @@
 import type { Usage } from '../pipeline/types.js';
 import { type Catalog, defaultCatalog } from './catalog.js';
 import { type Decimal, divideByPowerOfTen, multiplyDecimals, parseDecimal, usdToPico } from './money.js';
-import type { ModelInfo, PriceEntry, Rates } from './schema.js';
+import type { PriceEntry, Rates } from './schema.js';
 import { noteUnpriced } from './unpriced.js';
 
 export interface CostOptions {
@@ -470,9 +470,4 @@ export function requestedCacheWrite(body: unknown): '5m' | '1h' | undefined {
   };
   visit(body, 0);
   return found;
-}
-
-/** Whether a model can be priced on a day (for the guard's `refuse` policy and `doctor`). */
-export function hasPrice(catalog: Catalog, model: ModelInfo | undefined, at: Date): boolean {
-  return model !== undefined && catalog.priceAt(model.id, at) !== undefined;
 }

@@ -32,8 +32,3 @@ export function noteUnpriced(model: string, reason: string): void {
     model,
   );
 }
-
-/** Models warned about so far (for tests and `sluice catalog`). */
-export function unpricedModelsSeen(): string[] {
-  return [...warnedModels];
-}
