@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { Catalog, currentCatalogDocument, isNewerVersion, parseCatalogDocument } from '../catalog/catalog.js';
 import { diffCatalogs, formatDiff } from '../catalog/diff.js';
 import { installCatalogFile, readCatalogSource } from '../catalog/install.js';
+import { publishCatalog } from '../catalog/publish.js';
 import type { CatalogDocument } from '../catalog/schema.js';
 import { loadConfig } from '../config/load.js';
-import type { ConfigFlags } from './context.js';
+import { type ConfigFlags, withStore } from './context.js';
 import { type CommandIo, EXIT_CLEAN, EXIT_ERROR } from './scan.js';
 
 export interface UpdateFlags extends ConfigFlags {
@@ -40,13 +41,17 @@ export async function runCatalogUpdate(flags: UpdateFlags, io: CommandIo): Promi
         `${source}: version ${next.document.version} is not newer than the catalog in force (${inForce.version})`,
       );
     const diff = diffCatalogs(inForce, next.document);
-    if (!flags.dryRun) installCatalogFile(file, next.text);
+    if (!flags.dryRun) {
+      installCatalogFile(file, next.text);
+      // Instances on other hosts read the same store: the change feed brings it to them.
+      await withStore(loaded, (store) => publishCatalog(store.db, next.document, next.text));
+    }
     if (flags.json) {
       json(io, { installed: !flags.dryRun, file, source, from: inForce.version, to: diff.to, diff });
     } else {
       const outcome = flags.dryRun
         ? `Dry run: nothing installed (${file} unchanged).`
-        : `Installed catalog ${diff.to} at ${file}; a running gateway puts it in force within a second.`;
+        : `Installed catalog ${diff.to} at ${file} and in the database; every running gateway puts it in force within a second.`;
       io.stdout.write(`${formatDiff(diff)}\n\n${outcome}\n`);
     }
     return EXIT_CLEAN;

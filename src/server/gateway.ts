@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type Catalog, catalogInForce } from '../catalog/catalog.js';
+import { followPublishedCatalog } from '../catalog/publish.js';
 import { watchCatalog } from '../catalog/watch.js';
 import { upstreamKeyFor } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
@@ -170,6 +171,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const plugins = (await options.plugins?.(core)) ?? {};
   const authenticator = new Authenticator(keys, config.changes.refreshMs);
   changes.on('key', (change) => authenticator.forget(change.subject));
+  if (catalogFile !== undefined) {
+    // A catalog installed from another host reaches this one through the store and the feed.
+    const followCatalog = async () => {
+      const previous = catalog.version;
+      const version = await followPublishedCatalog(store.db, catalog, catalogProblem);
+      if (version)
+        logger.info({ event: 'catalog_reloaded', version, previous, from: 'database' }, 'catalog updated');
+    };
+    await followCatalog();
+    changes.on('catalog', () => followCatalog());
+  }
   const client = new UpstreamClient(config.upstream.url, {
     connections: config.upstream.connections,
     timeoutMs: config.upstream.timeoutMs,

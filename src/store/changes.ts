@@ -13,12 +13,12 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import pg from 'pg';
 import type { Store } from './database.js';
 
-export type ChangeKind = 'key' | 'budget';
+export type ChangeKind = 'key' | 'budget' | 'catalog';
 
 export interface Change {
   seq: number;
   kind: ChangeKind;
-  /** The key's id, or the budget's id. */
+  /** The key's id, the budget's id, or the catalog's version. */
   subject: string;
   /** When the change was stored, epoch ms. */
   at: number;

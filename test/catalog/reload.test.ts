@@ -7,7 +7,9 @@ import { costOf } from '../../src/catalog/cost.js';
 import { installCatalogFile } from '../../src/catalog/install.js';
 import { formatUsdExact } from '../../src/catalog/money.js';
 import { watchCatalog } from '../../src/catalog/watch.js';
+import { runCatalogUpdate } from '../../src/cli/catalog-update.js';
 import { startStack } from '../helpers/stack.js';
+import { memoryIo } from '../secrets/memory-io.js';
 import { documentText, NEW_MODEL, newerDocument, shipped } from './helpers.js';
 
 const usage = {
@@ -146,6 +148,71 @@ describe('a running gateway', () => {
       expect(readFileSync(file, 'utf8')).toBe(documentText(next));
     } finally {
       await stack.close();
+    }
+  });
+
+  it('puts a catalog installed on another host in force through the store and the change feed', async () => {
+    const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'sluice-shared-')), 'sluice.db')}`;
+    const next = newerDocument();
+    const simulator = { catalog: new Catalog({}, next) };
+    // Two instances on one database, each reading its own catalog file, as on two hosts.
+    const fileOf = (label: string) =>
+      join(mkdtempSync(join(tmpdir(), `sluice-${label}-`)), 'sluice-catalog.json');
+    const here = fileOf('here');
+    const there = fileOf('there');
+    const a = await startStack({ databaseUrl, simulator, env: { SLUICE_CATALOG_FILE: here } });
+    const b = await startStack({
+      databaseUrl,
+      simulator,
+      keyName: 'prod-backend-v2',
+      env: { SLUICE_CATALOG_FILE: there },
+    });
+    const admin = { 'x-sluice-admin-token': 'admin-token-for-tests-0123456789' };
+    const versionOf = async (stack: typeof a) =>
+      (
+        (await (await fetch(`${stack.gateway.url}/admin/catalog`, { headers: admin })).json()) as {
+          version: string;
+        }
+      ).version;
+    try {
+      const source = join(mkdtempSync(join(tmpdir(), 'sluice-source-')), 'catalog.json');
+      writeFileSync(source, documentText(next));
+      const io = memoryIo(mkdtempSync(join(tmpdir(), 'sluice-cli-')), {
+        SLUICE_DATABASE_URL: databaseUrl,
+        SLUICE_CATALOG_FILE: here,
+      });
+      const started = Date.now();
+      expect(await runCatalogUpdate({ from: source }, io)).toBe(0);
+      expect(io.out()).toContain('every running gateway puts it in force within a second');
+      // The other host's file was never touched: the store and the feed brought it.
+      const seen = await until(
+        () => versionOf(b),
+        (v) => v === next.version,
+      );
+      expect(seen).toBe(next.version);
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(readdirSync(join(there, '..'))).toEqual([]);
+      expect(
+        await until(
+          () => versionOf(a),
+          (v) => v === next.version,
+        ),
+      ).toBe(next.version);
+      const response = await b
+        .sdk()
+        .messages.create({
+          model: NEW_MODEL,
+          max_tokens: 40,
+          messages: [{ role: 'user', content: 'hello' }],
+        })
+        .withResponse();
+      const { input_tokens, output_tokens } = response.data.usage;
+      expect(response.response.headers.get('x-sluice-cost-usd')).toBe(
+        formatUsdExact(BigInt(input_tokens) * 1_000_000n + BigInt(output_tokens) * 2_000_000n),
+      );
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

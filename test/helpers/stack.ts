@@ -67,7 +67,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     plugins: options.plugins ? () => options.plugins! : (core) => gatewayPlugins(core),
     drainMs: options.drainMs,
   });
-  const { key } = await gateway.keys.create({ name: 'prod-backend-v1', environment: 'production' });
+  const { key } = await gateway.keys.create({
+    name: options.keyName ?? 'prod-backend-v1',
+    environment: 'production',
+  });
   return {
     simulator,
     gateway,
