@@ -34,6 +34,8 @@ export interface StackOptions {
   databaseUrl?: string;
   /** How long close() waits for calls in flight before cutting them. */
   drainMs?: number;
+  /** The virtual key's name (two stacks on one database need two). */
+  keyName?: string;
 }
 
 /** The simulator, a gateway in front of it (SQLite in memory), and one virtual key. */
