@@ -126,24 +126,16 @@ function buildState(doc: CatalogDocument, overrides: CatalogOverrides): CatalogS
  * in place, so holders see it without being rebuilt.
  */
 export class Catalog {
-  document!: CatalogDocument;
-  models!: ModelInfo[];
-  prices!: PriceEntry[];
-  pools!: PoolInfo[];
-  tiers!: TierInfo[];
-  defaultTier!: string;
-  version!: string;
   readonly unpricedPolicy: UnpricedPolicy;
   /** Bumped by every `replace`: caches derived from the catalog compare it to know they are stale. */
   generation = 0;
-  private byName!: Map<string, ModelInfo>;
-  private families!: string[];
+  private state: CatalogState;
   private readonly overrides: CatalogOverrides;
 
   constructor(overrides: CatalogOverrides = {}, document?: CatalogDocument) {
     this.overrides = overrides;
     this.unpricedPolicy = overrides.unpriced ?? 'worst-case';
-    this.apply(buildState(document ?? shippedDocument(), overrides));
+    this.state = buildState(document ?? shippedDocument(), overrides);
   }
 
   /**
@@ -151,25 +143,35 @@ export class Catalog {
    * catalog (a price for an unknown model, …) throws and leaves the one in force untouched.
    */
   replace(document: CatalogDocument): void {
-    this.apply(buildState(document, this.overrides));
+    this.state = buildState(document, this.overrides);
     this.generation++;
   }
 
-  private apply(state: CatalogState): void {
-    this.document = state.document;
-    this.version = state.document.version;
-    this.defaultTier = state.document.defaultTier;
-    this.models = state.models;
-    this.prices = state.prices;
-    this.pools = state.pools;
-    this.tiers = state.tiers;
-    this.byName = state.byName;
-    this.families = state.families;
+  get document(): CatalogDocument {
+    return this.state.document;
+  }
+  get version(): string {
+    return this.state.document.version;
+  }
+  get defaultTier(): string {
+    return this.state.document.defaultTier;
+  }
+  get models(): ModelInfo[] {
+    return this.state.models;
+  }
+  get prices(): PriceEntry[] {
+    return this.state.prices;
+  }
+  get pools(): PoolInfo[] {
+    return this.state.pools;
+  }
+  get tiers(): TierInfo[] {
+    return this.state.tiers;
   }
 
   /** A model by id, alias or dated id. */
   model(name: string): ModelInfo | undefined {
-    return this.byName.get(name);
+    return this.state.byName.get(name);
   }
 
   /** Status on a day: a past `retiresAt` retires the model whatever the published status said. */
@@ -198,7 +200,7 @@ export class Catalog {
     const known = this.model(name);
     if (known) return known.family;
     const lower = name.toLowerCase();
-    return this.families.find((family) => lower.includes(family));
+    return this.state.families.find((family) => lower.includes(family));
   }
 
   /**

@@ -348,8 +348,9 @@ function priceCounts(counts: TokenCounts, ctx: PriceContext): Cost {
  * A model without a price is `{ priced: false }` and counted at its family's dearest rates.
  */
 export function costOf(usage: Usage, model: string, at: Date, options: CostOptions = {}): Cost {
-  const ctx = priceContext(model, at, variantOf(usage, options), options.catalog ?? defaultCatalog());
-  if (ctx.unpriced && options.track !== false) noteUnpriced(ctx.model, ctx.unpriced);
+  const catalog = options.catalog ?? defaultCatalog();
+  const ctx = priceContext(model, at, variantOf(usage, options), catalog);
+  if (ctx.unpriced && options.track !== false) noteUnpriced(ctx.model, ctx.unpriced, catalog.unpricedPolicy);
   return priceCounts(tokenCounts(usage), ctx);
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type Catalog, catalogInForce } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/schema.js';
+import { unpricedTreatment } from '../catalog/unpriced.js';
 import { registerCheck } from './catalog-check.js';
 import { registerUpdate } from './catalog-update.js';
 import { type ConfigFlags, loadForCommand, printJson } from './context.js';
@@ -125,11 +126,7 @@ export function register(program: Command): void {
           const counted =
             catalog.statusAt(model, now) === 'retired'
               ? 'retired'
-              : catalog.unpricedPolicy === 'allow'
-                ? 'let through uncounted'
-                : catalog.unpricedPolicy === 'refuse'
-                  ? 'refused'
-                  : "counted at its family's dearest price";
+              : unpricedTreatment(catalog.unpricedPolicy);
           priceRows.push([
             model.id,
             '-',
@@ -138,7 +135,7 @@ export function register(program: Command): void {
             '-',
             '-',
             '-',
-            counted === 'retired' ? 'no price (retired)' : `no price: ${counted}`,
+            counted === 'retired' ? 'no price (retired)' : `no price: requests ${counted}`,
           ]);
           continue;
         }

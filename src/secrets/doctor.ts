@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/schema.js';
+import { unpricedTreatment } from '../catalog/unpriced.js';
 import { DEFAULT_MAX_TOKENS } from '../config/schema.js';
 import { parseRateLimitHeaders } from '../limits/headers.js';
 import { isSecretEnvFile } from './exposure.js';
@@ -430,12 +431,7 @@ function checkPrices(catalog: Catalog, env: NodeJS.ProcessEnv, now: Date, checks
     env.ANTHROPIC_CRITICAL_MODEL?.trim() || catalog.routingDefaults.critical,
   ].map((name) => catalog.model(name)?.id ?? name);
   const used = configured.filter((id) => unpriced.includes(id));
-  const treatment =
-    catalog.unpricedPolicy === 'allow'
-      ? 'let through uncounted'
-      : catalog.unpricedPolicy === 'refuse'
-        ? 'refused'
-        : "counted at their family's dearest price";
+  const treatment = unpricedTreatment(catalog.unpricedPolicy);
   if (used.length > 0) {
     checks.push({
       name: 'prices',

@@ -139,6 +139,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log.level);
   const catalogFile = options.catalog ? undefined : config.catalog.file;
   const catalogProblem = (message: string) => logger.warn({ event: 'catalog_refused' }, message);
+  const catalogReloaded = (version: string, previous: string, from: string) =>
+    logger.info({ event: 'catalog_reloaded', version, previous, from }, 'catalog updated');
   const catalog = options.catalog ?? catalogInForce(config.catalog, catalogProblem);
   // A catalog installed by `sluice catalog update` is put in force in place, without a restart.
   const catalogWatch =
@@ -146,11 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? undefined
       : watchCatalog(catalog, catalogFile, {
           onProblem: catalogProblem,
-          onReload: (version, previous) =>
-            logger.info(
-              { event: 'catalog_reloaded', version, previous, file: catalogFile },
-              'catalog updated',
-            ),
+          onReload: (version, previous) => catalogReloaded(version, previous, catalogFile),
         });
   const store =
     options.store ??
@@ -176,8 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const followCatalog = async () => {
       const previous = catalog.version;
       const version = await followPublishedCatalog(store.db, catalog, catalogProblem);
-      if (version)
-        logger.info({ event: 'catalog_reloaded', version, previous, from: 'database' }, 'catalog updated');
+      if (version) catalogReloaded(version, previous, 'database');
     };
     await followCatalog();
     changes.on('catalog', () => followCatalog());
