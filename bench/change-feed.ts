@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   let ok = true;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-feed-db-'));
   try {
-    ok &&= await run('SQLite (file, 200 ms poll)', `sqlite:${join(dir, 'sluice.db')}`, {});
+    ok &&= await run('SQLite (file, 50 ms poll)', `sqlite:${join(dir, 'sluice.db')}`, {});
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

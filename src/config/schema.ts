@@ -103,10 +103,10 @@ export const configSchema = z.strictObject({
    */
   changes: z
     .strictObject({
-      pollMs: positiveInt.max(1000).default(200),
+      pollMs: positiveInt.max(1000).default(50),
       refreshMs: positiveInt.default(30_000),
     })
-    .default({ pollMs: 200, refreshMs: 30_000 }),
+    .default({ pollMs: 50, refreshMs: 30_000 }),
   /** max_tokens filled in when a request has none and its key sets no cap. */
   maxTokens: positiveInt.default(DEFAULT_MAX_TOKENS),
   log: z

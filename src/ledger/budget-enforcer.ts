@@ -153,6 +153,18 @@ export class BudgetEnforcer {
         return { ok: false, refusal };
       }
     }
+    return { ok: true, reservation: this.hold(applicable, worstCasePico) };
+  }
+
+  /**
+   * Reserves for a request already under way when a budget covering it appeared: it cannot be
+   * refused any more, but the requests admitted after it must see its worst case until it ends.
+   */
+  adopt(payer: Payer, worstCasePico: bigint): Reservation {
+    return this.hold(this.applicable(payer), worstCasePico);
+  }
+
+  private hold(applicable: Counter[], worstCasePico: bigint): Reservation {
     const holds = applicable.map((counter) => ({ counter, windowStart: counter.windowStart }));
     for (const { counter } of holds) counter.reservedPico += worstCasePico;
     let open = true;
@@ -168,10 +180,7 @@ export class BudgetEnforcer {
         this.crossed(counter, false);
       }
     };
-    return {
-      ok: true,
-      reservation: { amountPico: worstCasePico, settle: finish, release: () => finish(0n) },
-    };
+    return { amountPico: worstCasePico, settle: finish, release: () => finish(0n) };
   }
 
   /** Current state of every budget (window, spend, reservations). */

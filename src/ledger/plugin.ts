@@ -14,6 +14,7 @@ import {
   type BudgetState,
   type Clock,
   type Payer,
+  type Reservation,
 } from './budget-enforcer.js';
 import { parseLedgerConfig } from './config.js';
 import { entryFromCall } from './entry.js';
@@ -70,6 +71,8 @@ export interface BudgetGate {
   startRefresh(intervalMs?: number, onError?: (error: unknown) => void): () => void;
   /** Counts the cost of a request admitted before a budget covering it existed. */
   charge(payer: Payer, actualPico: bigint): void;
+  /** Reserves, without refusing, for a request under way when a budget covering it appeared. */
+  adopt(payer: Payer, worstCasePico: bigint): Reservation;
 }
 
 export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<MoneyPlugin> {
@@ -146,6 +149,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
         await writer.flush().catch(() => {});
         await enforcer.load();
       }
+      adoptInFlight();
     });
     stops.push(options.changes.on('budget', () => reload()));
   }
@@ -161,24 +165,14 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     stops.push(() => clearInterval(timer));
   }
 
-  // A request admitted while no budget covered it: should one be set before it ends, its cost is
-  // counted when it ends (a budget set while spend runs away must see all of it).
-  const unbudgeted: Hold = {
-    settle: (call) => {
-      const principal = call.principal;
-      const cost = call.cost?.pico ?? 0n;
-      if (!principal || cost === 0n) return;
-      const payer = { keyId: principal.keyId, environment: principal.environment };
-      if (enforcer.hasBudgetFor(payer)) enforcer.charge(payer, cost);
-    },
-  };
-  const reserve: Reserve = (call) => {
-    if (!call.principal) return unbudgeted;
-    const payer = { keyId: call.principal.keyId, environment: call.principal.environment };
-    // No budget to check: skip estimating and pricing the worst case.
-    if (!enforcer.hasBudgetFor(payer)) return unbudgeted;
+  const noHold: Hold = { settle: () => undefined };
+  const payerOf = (call: Call) => ({
+    keyId: call.principal!.keyId,
+    environment: call.principal!.environment,
+  });
+  const worstCaseOf = (call: Call) => {
     call.estimatedInputTokens ??= options.estimateInputTokens?.(call);
-    const worst = worstCaseCost(
+    return worstCaseCost(
       call.model?.id ?? call.body.model,
       new Date(call.startedAtMs),
       {
@@ -192,6 +186,46 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
         speed: textField(call.body['speed']),
       },
     );
+  };
+  // Requests admitted while no budget covered them. Should one be set while they are in flight,
+  // each is reserved at once at its worst case (a client's next request can be admitted before
+  // this one settles, so counting it only when it ends could let spend pass the new budget), and
+  // settled with its cost when it ends. One that ends while no budget covers it is forgotten.
+  const inFlightUnbudgeted = new Set<Call>();
+  const adopted = new WeakMap<Call, Reservation>();
+  const adoptInFlight = () => {
+    for (const call of inFlightUnbudgeted) {
+      const payer = payerOf(call);
+      if (!enforcer.hasBudgetFor(payer)) continue;
+      inFlightUnbudgeted.delete(call);
+      adopted.set(call, enforcer.adopt(payer, worstCaseOf(call).pico));
+    }
+  };
+  const unbudgeted: Hold = {
+    settle: (call) => {
+      inFlightUnbudgeted.delete(call);
+      const reservation = adopted.get(call);
+      if (reservation) {
+        adopted.delete(call);
+        reservation.settle(call.cost?.pico ?? 0n);
+        return;
+      }
+      const cost = call.cost?.pico ?? 0n;
+      if (cost === 0n) return;
+      const payer = payerOf(call);
+      // A budget that appeared after the last adoption pass: counted at its cost.
+      if (enforcer.hasBudgetFor(payer)) enforcer.charge(payer, cost);
+    },
+  };
+  const reserve: Reserve = (call) => {
+    if (!call.principal) return noHold;
+    const payer = payerOf(call);
+    // No budget to check: skip estimating and pricing the worst case.
+    if (!enforcer.hasBudgetFor(payer)) {
+      inFlightUnbudgeted.add(call);
+      return unbudgeted;
+    }
+    const worst = worstCaseOf(call);
     // An unpriced model is reserved and settled at its worst case (nothing under the `allow` policy).
     const hold = (admission: Admission): Hold => {
       if (!admission.ok) throw admission.refusal.error;

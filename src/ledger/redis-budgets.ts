@@ -10,6 +10,7 @@ import {
   filterFor,
   newlyCrossed,
   type Payer,
+  type Reservation,
   type ThresholdEvent,
 } from './budget-enforcer.js';
 import { type Budget, listBudgets } from './budget-store.js';
@@ -204,6 +205,16 @@ export class RedisBudgetEnforcer {
     const timer = setInterval(() => void this.load().catch(onError), intervalMs);
     timer.unref();
     return () => clearInterval(timer);
+  }
+
+  /**
+   * A request already under way when a budget covering it appeared: counted at once at its worst
+   * case (the shared counters keep no reservation for it), so requests admitted after it cannot
+   * pass the budget; its real cost is not counted again when it ends.
+   */
+  adopt(payer: Payer, worstCasePico: bigint): Reservation {
+    this.charge(payer, worstCasePico);
+    return { amountPico: worstCasePico, settle: () => {}, release: () => {} };
   }
 
   /** Whether any budget covers this payer. */

@@ -5,7 +5,7 @@
  * instance follows the feed and applies each change to its caches, so the request path keeps
  * reading memory and a change is in force everywhere within a second.
  *
- * Following is one indexed query, `seq > last`, run every `pollMs` (200 ms); on PostgreSQL a
+ * Following is one indexed query, `seq > last`, run every `pollMs` (50 ms); on PostgreSQL a
  * dedicated LISTEN connection also wakes the poll as soon as a change commits. The caches'
  * periodic full reload stays as the safety net (docs/change-feed.md).
  */

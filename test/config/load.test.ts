@@ -102,9 +102,9 @@ describe('loadConfig', () => {
 });
 
 describe('changes section', () => {
-  it('polls every 200 ms and refreshes every 30 s by default; the environment can change both', () => {
+  it('polls every 50 ms and refreshes every 30 s by default; the environment can change both', () => {
     const defaults = loadConfig({ cwd: dir(), env: {} });
-    expect(defaults.config.changes).toEqual({ pollMs: 200, refreshMs: 30_000 });
+    expect(defaults.config.changes).toEqual({ pollMs: 50, refreshMs: 30_000 });
     const set = loadConfig({
       cwd: dir(),
       env: { SLUICE_CHANGES_POLL_MS: '100', SLUICE_CHANGES_REFRESH_MS: '60000' },
