@@ -72,8 +72,11 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     // A connection attempt gives up after a while, so a store that went away fails fast and the
     // ledger spools, rather than its writes waiting on a connect that never completes.
     const pool = new pg.Pool({ connectionString: target, max: 10, connectionTimeoutMillis: 5000 });
-    // Without a listener an idle connection's failure is an unhandled 'error' event: the process exits.
+    // Without a listener a connection's failure is an unhandled 'error' event: the process exits.
+    // The pool listens to idle connections only; a checked-out one between two queries (inside a
+    // transaction) needs its own, and a query running on it still fails as usual.
     pool.on('error', (error) => options.onConnectionError?.(error));
+    pool.on('connect', (client) => client.on('error', (error) => options.onConnectionError?.(error)));
     dialect = new PostgresDialect({ pool });
   }
   const db = new Kysely<Tables>({ dialect });
