@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { requestedCacheWrite, worstCaseCost } from '../catalog/cost.js';
 import type { Reserve } from '../pipeline/admit.js';
@@ -244,6 +244,39 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     criticalModel: options.criticalModel,
     clock,
   });
+  // Read from the ledger at scrape time, like `sluice budgets list`: the same figures everywhere.
+  const budgetGauge = (name: string, help: string, field: 'spent' | 'limit' | 'ratio') =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['budget', 'scope', 'subject', 'window'],
+      registers: options.registry ? [options.registry] : [],
+      async collect() {
+        this.reset();
+        let budgets: Awaited<ReturnType<typeof admin.listBudgets>>['data'];
+        try {
+          budgets = (await admin.listBudgets()).data;
+        } catch {
+          return; // the store is away; the scrape still answers
+        }
+        for (const b of budgets) {
+          const spent = Number(b.spent_usd ?? 0);
+          const limit = Number(b.limit_usd);
+          const value = field === 'spent' ? spent : field === 'limit' ? limit : limit > 0 ? spent / limit : 0;
+          this.set(
+            { budget: b.id, scope: b.scope, subject: b.subject_name ?? b.subject, window: b.window },
+            value,
+          );
+        }
+      },
+    });
+  budgetGauge('sluice_budget_spend_usd', 'Spend in the current window of each budget, US dollars', 'spent');
+  budgetGauge('sluice_budget_limit_usd', 'Limit of each budget, US dollars', 'limit');
+  budgetGauge(
+    'sluice_budget_used_ratio',
+    'Spend divided by limit in the current window of each budget',
+    'ratio',
+  );
   const ok = (body: unknown) => ({ status: 200, body });
   const adminRoutes: AdminRoute[] = [
     { method: 'GET', pattern: /^\/admin\/budgets$/, handle: async () => ok(await admin.listBudgets()) },

@@ -53,7 +53,7 @@ import {
 } from './headers.js';
 import { defaultLimitsLogger, type LimitsLogger } from './logger.js';
 import { MemoryBucketStore } from './memory-store.js';
-import { LimitsMetrics } from './metrics.js';
+import { type Headroom, LimitsMetrics } from './metrics.js';
 import { PriorityQueue } from './queue.js';
 import {
   type BucketCharge,
@@ -303,7 +303,11 @@ export class Limiter {
     this.logger = options.logger ?? defaultLimitsLogger();
     this.remainingSlack = options.remainingSlack ?? 500;
     this.probeUnlearned = options.probeUnlearned ?? true;
-    this.metrics = new LimitsMetrics(options.registry, () => this.storeDegraded());
+    this.metrics = new LimitsMetrics(
+      options.registry,
+      () => this.storeDegraded(),
+      () => this.headroom(),
+    );
     this.estimator =
       options.estimator ?? new InputTokenEstimator({ errorHistogram: this.metrics.estimateRatio });
   }
@@ -403,6 +407,25 @@ export class Limiter {
       estimator: this.estimator.learnedFactors(),
       sets,
     };
+  }
+
+  /** Each known bucket's free share, for the headroom gauge (only sets whose limits are known). */
+  private async headroom(): Promise<Headroom[]> {
+    const snapshot = await this.snapshot();
+    const out: Headroom[] = [];
+    for (const set of snapshot.sets) {
+      const kinds = [
+        ['requests', set.buckets.rpm],
+        ['input_tokens', set.buckets.itpm],
+        ['output_tokens', set.buckets.otpm],
+      ] as const;
+      for (const [limit, view] of kinds) {
+        if (!(view.limit > 0) || !Number.isFinite(view.limit)) continue;
+        const ratio = Math.min(1, Math.max(0, view.remaining / view.limit));
+        out.push({ credential: set.credentialId, pool: set.pool, speed: set.speed, limit, ratio });
+      }
+    }
+    return out;
   }
 
   /** Refuses everything still waiting and stops the timers; the store is closed by its owner. */

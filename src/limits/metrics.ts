@@ -1,5 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** One bucket's free share, 0–1. */
+export interface Headroom {
+  credential: string;
+  pool: string;
+  speed: string;
+  limit: 'requests' | 'input_tokens' | 'output_tokens';
+  ratio: number;
+}
+
 /** The limits module's metrics, registered on the registry the caller passes (never the global one). */
 export class LimitsMetrics {
   readonly estimateRatio: Histogram<'tokenizer'>;
@@ -9,10 +18,12 @@ export class LimitsMetrics {
   readonly refusals: Counter<'reason'>;
   readonly upstreamRateLimited: Counter<'credential' | 'pool' | 'speed'>;
   readonly storeDegraded: Gauge;
+  readonly headroom: Gauge<'credential' | 'pool' | 'speed' | 'limit'>;
 
   constructor(
     readonly registry: Registry = new Registry(),
     isStoreDegraded: () => boolean = () => false,
+    headroom: () => Promise<Headroom[]> = async () => [],
   ) {
     const registers = [registry];
     this.estimateRatio = new Histogram({
@@ -53,6 +64,21 @@ export class LimitsMetrics {
       registers,
       collect() {
         this.set(isStoreDegraded() ? 1 : 0);
+      },
+    });
+    this.headroom = new Gauge({
+      name: 'sluice_limits_headroom_ratio',
+      help: 'Share of each upstream bucket (requests, input tokens, output tokens per minute) still free, per credential, pool and speed',
+      labelNames: ['credential', 'pool', 'speed', 'limit'],
+      registers,
+      async collect() {
+        this.reset();
+        try {
+          for (const h of await headroom())
+            this.set({ credential: h.credential, pool: h.pool, speed: h.speed, limit: h.limit }, h.ratio);
+        } catch {
+          // A store outage shows as sluice_limits_store_degraded; the scrape itself must not fail.
+        }
       },
     });
   }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type Catalog, catalogInForce } from '../catalog/catalog.js';
@@ -199,7 +199,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstreamKey,
     fallback: config.upstream.fallback,
     price: plugins.price,
-    observe: plugins.observe,
+    observe: (call: Call, status: number, headers: IncomingHttpHeaders) => {
+      metrics.observeAttempt(call, status);
+      plugins.observe?.(call, status, headers);
+    },
   };
   const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
     forward(call, responder, forwardOptions);

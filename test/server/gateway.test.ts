@@ -321,11 +321,11 @@ describe('metrics', () => {
     );
     const text = await (await fetch(`${stack.gateway.url}/metrics`)).text();
     expect(text).toMatch(
-      /sluice_requests_total\{path="\/v1\/messages",status="200",model="claude-haiku-4-5-20251001",environment="production"\} \d+/,
+      /sluice_requests_total\{route="\/v1\/messages",status_class="2xx",model="claude-haiku-4-5-20251001",pool="[^"]+",environment="production"\} \d+/,
     );
-    expect(text).toMatch(/sluice_requests_total\{path="other",status="404",model="",environment=""\} \d+/);
+    expect(text).toMatch(/sluice_requests_total\{route="other",status_class="4xx",model="",pool="",environment=""\} \d+/);
     expect(text).toMatch(
-      /sluice_requests_total\{path="\/v1\/messages",status="404",model="other",environment="production"\} \d+/,
+      /sluice_requests_total\{route="\/v1\/messages",status_class="4xx",model="other",pool="",environment="production"\} \d+/,
     );
     expect(text).not.toContain('made-up-');
     expect(text).not.toContain('wp-admin');
@@ -334,7 +334,7 @@ describe('metrics', () => {
     // Counts kept between scrapes are added to what earlier scrapes showed.
     const okCount = (metrics: string) =>
       Number(
-        /sluice_requests_total\{path="\/v1\/messages",status="200",model="claude-haiku-4-5-20251001",environment="production"\} (\d+)/.exec(
+        /sluice_requests_total\{route="\/v1\/messages",status_class="2xx",model="claude-haiku-4-5-20251001",pool="[^"]+",environment="production"\} (\d+)/.exec(
           metrics,
         )![1],
       );
