@@ -323,7 +323,9 @@ describe('metrics', () => {
     expect(text).toMatch(
       /sluice_requests_total\{route="\/v1\/messages",status_class="2xx",model="claude-haiku-4-5-20251001",pool="[^"]+",environment="production"\} \d+/,
     );
-    expect(text).toMatch(/sluice_requests_total\{route="other",status_class="4xx",model="",pool="",environment=""\} \d+/);
+    expect(text).toMatch(
+      /sluice_requests_total\{route="other",status_class="4xx",model="",pool="",environment=""\} \d+/,
+    );
     expect(text).toMatch(
       /sluice_requests_total\{route="\/v1\/messages",status_class="4xx",model="other",pool="",environment="production"\} \d+/,
     );
