@@ -11,6 +11,7 @@ import {
   printJson,
   withStore,
 } from './context.js';
+import { registerKeysAudit } from './keys-audit.js';
 import { EXIT_ERROR } from './scan.js';
 
 interface SettingsFlags extends ConfigFlags {
@@ -124,6 +125,7 @@ async function run(flags: ConfigFlags, work: (keys: KeyService, loaded: LoadedCo
 
 export function register(program: Command): void {
   const keys = program.command('keys').description('manage virtual keys (sk-sluice-…)');
+  registerKeysAudit(keys);
 
   withSettings(
     keys.command('create').description('create a key; its secret is shown once').argument('[name]'),

@@ -138,17 +138,26 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     );
   }
   for (const [environment, key] of upstreamKeys) {
+    const source =
+      environment === DEFAULT_UPSTREAM_KEY
+        ? 'ANTHROPIC_AUTH_TOKEN'
+        : config.environments[environment]!.keyEnv;
+    // An Admin API key can create and delete keys: it must never travel with Messages requests.
+    if (key.startsWith('sk-ant-admin')) {
+      throw new ConfigError(
+        source,
+        'holds an Admin API key (sk-ant-admin01-…), which is never sent with API requests',
+        'put the admin key in ANTHROPIC_ADMIN_KEY (used only by `sluice keys audit --upstream`) and an API key (sk-ant-api03-…) here',
+      );
+    }
     if (!ANTHROPIC_KEY_SHAPE.test(key)) {
-      const source =
-        environment === DEFAULT_UPSTREAM_KEY
-          ? 'ANTHROPIC_AUTH_TOKEN'
-          : config.environments[environment]!.keyEnv;
       warnings.push(
         `${source} does not look like an Anthropic key (sk-ant-api03-…); requests may be refused upstream`,
       );
     }
   }
-  return { config, upstreamKeys, warnings, env, configuredModels };
+  const adminKey = env.ANTHROPIC_ADMIN_KEY?.trim() || undefined;
+  return { config, upstreamKeys, warnings, env, configuredModels, adminKey };
 }
 
 /** The upstream key a virtual key of this environment is forwarded with. */

@@ -141,4 +141,6 @@ export interface LoadedConfig {
   env: NodeJS.ProcessEnv;
   /** `models` as configured, before retired ones were replaced (`config.models` holds what routing uses). */
   configuredModels: Config['models'];
+  /** The Anthropic Admin API key (ANTHROPIC_ADMIN_KEY), for key audits only; never sent with API requests. */
+  adminKey?: string;
 }

@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { type Catalog, currentCatalogDocument } from '../catalog/catalog.js';
+import { auditKeys } from '../keys/audit.js';
 import { parseDuration } from '../keys/duration.js';
-import { KeyError, type KeyService } from '../keys/service.js';
+import { KeyError, type KeyPolicy, type KeyService } from '../keys/service.js';
 import { ApiError } from '../pipeline/errors.js';
+import type { Database } from '../store/database.js';
 
 export interface AdminResult {
   status: number;
@@ -69,6 +71,27 @@ async function keyCall<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Virtual key management over HTTP: the same operations as `sluice keys`. */
+/** `GET /admin/keys/audit?unused_days=90`: what `sluice keys audit --json` prints. */
+export function keyAuditRoutes(
+  db: Database,
+  keys: KeyService,
+  policy: KeyPolicy,
+  catalog: Catalog,
+): AdminRoute[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/admin\/keys\/audit$/,
+      handle: async (_params, _body, query) => {
+        const days = Number(query.get('unused_days') ?? 90);
+        if (!Number.isInteger(days) || days < 1)
+          throw new ApiError(400, 'unused_days: a whole number of days, at least 1');
+        return { status: 200, body: await auditKeys(db, keys, policy, catalog, { unusedDays: days }) };
+      },
+    },
+  ];
+}
+
 export function keyRoutes(keys: KeyService, onChange: (keyId: string) => void): AdminRoute[] {
   const changed = <T extends { body: { id: string } }>(value: T) => {
     onChange(value.body.id);

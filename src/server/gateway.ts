@@ -30,7 +30,14 @@ import { isRoutingAlias } from '../routing/tiers.js';
 import { type ChangeFeed, changeFeedFor } from '../store/changes.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
-import { type AdminRoute, adminTokenMatches, catalogRoutes, keyRoutes, matchAdminRoute } from './admin.js';
+import {
+  type AdminRoute,
+  adminTokenMatches,
+  catalogRoutes,
+  keyAuditRoutes,
+  keyRoutes,
+  matchAdminRoute,
+} from './admin.js';
 import { answerClientError } from './client-error.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
@@ -228,6 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // A change made here applies here at once; other instances follow the feed.
   const adminRoutes = [
+    ...keyAuditRoutes(store.db, keys, keyPolicy(config), catalog),
     ...keyRoutes(keys, (keyId) => authenticator.forget(keyId)),
     ...catalogRoutes(catalog, catalogFile),
     ...(plugins.adminRoutes ?? []),

@@ -14,6 +14,8 @@ export interface Exchange {
   state: SimulatorState;
   /** Whether responses count in the counters (API requests do, control requests do not). */
   counted: boolean;
+  /** The credential that was accepted, so usage can be reported per organization key. */
+  apiKey?: string;
 }
 
 export function baseHeaders(exchange: Exchange): Record<string, string> {

@@ -190,6 +190,7 @@ function record(exchange: Exchange, model: ModelInfo, usage: Usage): void {
   counters.cacheCreationInputTokens += usage.cache_creation_input_tokens;
   counters.cacheReadInputTokens += usage.cache_read_input_tokens;
   spend.add(model.id, usage);
+  exchange.state.organization.record(exchange.apiKey, model.id, usage);
 }
 
 const limitNames = { requests: 'requests', input: 'input tokens', output: 'output tokens' } as const;

@@ -66,9 +66,17 @@ function serve(
     if (!res.writableFinished && !closing() && !res.destroyedByFault) counters.abortedByClient++;
   });
   try {
+    if (url.pathname.startsWith('/v1/organizations/')) {
+      authenticateAdmin(state, req);
+      checkVersion(req);
+      const served = state.organization.serve(exchange, url.pathname);
+      if (!served) throw new ApiError(404, 'Not found');
+      served.catch((error) => fail(exchange, error));
+      return;
+    }
     const match = route(req.method ?? 'GET', url.pathname);
     if (!match) throw new ApiError(404, 'Not found');
-    authenticate(state, req);
+    exchange.apiKey = authenticate(state, req);
     checkVersion(req);
     if (!match.body) {
       run(exchange, match.handler, undefined);
@@ -108,15 +116,30 @@ declare module 'node:http' {
   }
 }
 
-function authenticate(state: SimulatorState, req: IncomingMessage): void {
+function credentialOf(req: IncomingMessage): string {
   const header = req.headers['x-api-key'];
   const authorization = req.headers.authorization;
   const key =
     (Array.isArray(header) ? header[0] : header) ??
     (authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : undefined);
   if (!key) throw new ApiError(401, 'x-api-key header is required');
-  const accepted = state.apiKeys ? state.apiKeys.has(key) : key.startsWith('sk-ant-');
+  return key;
+}
+
+/** The API key a request is made with; admin keys and deactivated keys are refused. */
+function authenticate(state: SimulatorState, req: IncomingMessage): string {
+  const key = credentialOf(req);
+  const accepted =
+    (state.apiKeys ? state.apiKeys.has(key) : key.startsWith('sk-ant-')) &&
+    !state.organization.isAdminKey(key) &&
+    !state.organization.isDeactivated(key);
   if (!accepted) throw new ApiError(401, 'invalid x-api-key');
+  return key;
+}
+
+/** The Admin API takes admin keys only. */
+function authenticateAdmin(state: SimulatorState, req: IncomingMessage): void {
+  if (!state.organization.isAdminKey(credentialOf(req))) throw new ApiError(401, 'invalid x-api-key');
 }
 
 function checkVersion(req: IncomingMessage): void {

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from './clock.js';
 import { Counters } from './counters.js';
 import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';
 import type { LatencyOption } from './latency.js';
+import { Organization, type OrganizationSeed } from './organization.js';
 import { type LimitSpec, limitsFromSpec, RateLimiter } from './rate-limits.js';
 import { SpendTracker } from './spend.js';
 
@@ -39,6 +40,8 @@ export interface SimulatorOptions {
   workspaceGeo?: string;
   /** Faults in force from the start. */
   faults?: { script?: FaultSpec[]; rates?: FaultRates };
+  /** The organization the Admin API shows: admin keys, more API keys and their past usage. */
+  organization?: OrganizationSeed;
 }
 
 /** Everything a request handler reads or changes. */
@@ -56,6 +59,7 @@ export class SimulatorState {
   readonly counters = new Counters();
   readonly organizationId = '00000000-0000-4000-8000-000000000000';
   readonly workspaceGeo: string;
+  readonly organization: Organization;
 
   constructor(options: SimulatorOptions = {}) {
     this.catalog = options.catalog ?? defaultCatalog();
@@ -73,6 +77,9 @@ export class SimulatorState {
     );
     this.spend = new SpendTracker(this.catalog, this.clock, options.monthlySpendCapUsd);
     this.faults = new FaultInjector(this.seed);
+    this.organization = new Organization(options.apiKeys ?? [], options.organization ?? {}, () =>
+      this.clock.now(),
+    );
     if (options.faults?.script) this.faults.script(options.faults.script);
     if (options.faults?.rates) this.faults.setRates(options.faults.rates);
   }
