@@ -59,13 +59,11 @@ let exported: Map<string, Set<string>>;
 beforeAll(async () => {
   stack = await startStack();
   // A workload that gives most families samples, so their label names can be checked too.
-  await stack
-    .sdk()
-    .messages.create({
-      model: 'claude-haiku-4-5',
-      max_tokens: 32,
-      messages: [{ role: 'user', content: 'Hi' }],
-    });
+  await stack.sdk().messages.create({
+    model: 'claude-haiku-4-5',
+    max_tokens: 32,
+    messages: [{ role: 'user', content: 'Hi' }],
+  });
   await stack
     .sdk()
     .messages.stream({ model: 'auto', max_tokens: 32, messages: [{ role: 'user', content: 'Hi' }] })
