@@ -102,6 +102,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR, 'SLUICE_LEDGER_SPOOL_DIR');
   set(['changes', 'pollMs'], int('SLUICE_CHANGES_POLL_MS'), 'SLUICE_CHANGES_POLL_MS');
   set(['changes', 'refreshMs'], int('SLUICE_CHANGES_REFRESH_MS'), 'SLUICE_CHANGES_REFRESH_MS');
+  set(['telemetry', 'otlpEndpoint'], env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  set(['telemetry', 'serviceName'], env.OTEL_SERVICE_NAME, 'OTEL_SERVICE_NAME');
+  set(['telemetry', 'headers'], otlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), 'OTEL_EXPORTER_OTLP_HEADERS');
   set(['server', 'host'], options.flags?.host);
   set(['server', 'port'], options.flags?.port);
 
@@ -158,6 +161,23 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   const adminKey = env.ANTHROPIC_ADMIN_KEY?.trim() || undefined;
   return { config, upstreamKeys, warnings, env, configuredModels, adminKey };
+}
+
+/** `OTEL_EXPORTER_OTLP_HEADERS`: `name=value` pairs joined by commas, values percent-encoded. */
+function otlpHeaders(raw: string | undefined): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  const headers: Record<string, string> = {};
+  for (const pair of raw.split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0)
+      throw new ConfigError(
+        'OTEL_EXPORTER_OTLP_HEADERS',
+        `"${pair}" is not name=value`,
+        'write name=value pairs joined by commas',
+      );
+    headers[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return headers;
 }
 
 /** The upstream key a virtual key of this environment is forwarded with. */

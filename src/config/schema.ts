@@ -125,6 +125,27 @@ export const configSchema = z.strictObject({
   routing: routingConfigSchema,
   budgets: budgetsConfigSchema.optional(),
   ledger: ledgerConfigSchema.optional(),
+  /**
+   * OpenTelemetry export (docs/observability.md): off unless an OTLP/HTTP endpoint is given
+   * (`OTEL_EXPORTER_OTLP_ENDPOINT`); spans and metrics follow the GenAI semantic conventions.
+   */
+  telemetry: z
+    .strictObject({
+      otlpEndpoint: z.url().optional(),
+      /** Extra headers for the collector (e.g. an auth token), `OTEL_EXPORTER_OTLP_HEADERS` style. */
+      headers: z.record(z.string(), z.string()).default({}),
+      serviceName: z.string().min(1).default('sluice'),
+      /** How often metrics are pushed. */
+      metricsIntervalMs: positiveInt.default(15_000),
+    })
+    .prefault({}),
+  /** Prometheus exposition at /metrics. */
+  metrics: z
+    .strictObject({
+      /** Distinct keys that get per-key series; later keys count under "_other". */
+      keyLabelLimit: positiveInt.default(200),
+    })
+    .prefault({}),
   /** Read by `sluice scan` (ignored paths). */
   scan: z.strictObject({ ignore: z.array(z.string()).default([]) }).optional(),
 });

@@ -111,6 +111,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
     const body =
       method === 'GET' ? undefined : call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
     let response: UpstreamResponse;
+    const logged = { startedAt: performance.now(), answeredAt: undefined as number | undefined, status: 0 };
+    (call.attemptLog ??= []).push(logged);
     try {
       response = await options.client.send({
         method,
@@ -120,6 +122,7 @@ export async function forward(call: Call, responder: Responder, options: Forward
         signal: call.signal,
       });
     } catch (error) {
+      logged.answeredAt = performance.now();
       // No answer (status 0), but the attempt counts: the log line and the ledger show the retries.
       call.upstream = { ...call.upstream, status: 0, attempts: attempt };
       if (call.signal.aborted) throw error;
@@ -135,6 +138,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
           : `upstream unreachable (${(error as { code?: string }).code ?? (error as Error).message})`,
       );
     }
+    logged.answeredAt = performance.now();
+    logged.status = response.status;
     call.upstream = {
       ...call.upstream,
       status: response.status,

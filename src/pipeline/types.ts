@@ -106,6 +106,8 @@ export interface Call {
     attempts: number;
     fallbackFrom?: string;
   };
+  /** Each upstream attempt: performance.now() when sent and when its answer (or failure) came; status 0 for none. */
+  attemptLog?: Array<{ startedAt: number; answeredAt?: number; status: number }>;
   usage?: Usage;
   firstByteAt?: number;
   finishedAt?: number;

@@ -42,6 +42,7 @@ import { answerClientError } from './client-error.js';
 import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
+import { Telemetry } from './telemetry.js';
 
 /** Optional parts that later stages plug in; each is a seam of the pipeline. */
 export interface GatewayPlugins {
@@ -81,6 +82,8 @@ export interface GatewayCore {
 export interface Gateway extends GatewayCore {
   url: string;
   server: Server;
+  /** OpenTelemetry export, when an OTLP endpoint is configured. */
+  telemetry?: Telemetry;
   inFlight(): number;
   close(): Promise<void>;
 }
@@ -170,7 +173,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger.warn({ err: error }, 'a database connection failed; it is replaced when next needed'),
     }));
   const keys = new KeyService(store.db, keyPolicy(config));
-  const metrics = new Metrics({ defaultMetrics: true });
+  const metrics = new Metrics({ defaultMetrics: true, keyLabelLimit: config.metrics.keyLabelLimit });
   metrics.trackCatalog(catalog);
   const changes = changeFeedFor(store, {
     pollMs: config.changes.pollMs,
@@ -226,9 +229,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     guardStage(catalog, config.maxTokens),
     admitStage(plugins.reservers ?? []),
   ];
+  const telemetry = Telemetry.fromConfig(config);
   const account = createAccount({
     logger,
-    metrics,
+    metrics: telemetry
+      ? {
+          observe: (call: Call) => {
+            metrics.observe(call);
+            telemetry.observe(call);
+          },
+        }
+      : metrics,
     price: plugins.price,
     record: plugins.record,
     requestLog: requestLogWriter(logger),
@@ -388,6 +399,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...core,
     url: `http://${host}:${address.port}`,
     server,
+    telemetry,
     inFlight: () => inFlight,
     close() {
       closing ??= (async () => {
@@ -409,6 +421,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await changes.close();
         await authenticator.close();
         await client.close();
+        await telemetry?.shutdown();
         if (!options.store) await store.close();
         await new Promise<void>((resolve) => logger.flush(() => resolve()));
       })();
