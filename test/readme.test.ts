@@ -27,6 +27,7 @@ const DOC_PAGES = [
   'simulator',
   'simulator-fidelity',
   'operations-and-deployment',
+  'observability',
   'faults',
   'change-feed',
   'benchmarks',
