@@ -297,6 +297,7 @@ export class KeyService {
           .set({ revoked_at: this.now() })
           .where('parent_id', '=', row.id)
           .where('revoked_at', 'is', null)
+          .where('expires_at', '>', this.now())
           .execute();
         await this.event(trx, row.id, 'revoked', null);
       });
