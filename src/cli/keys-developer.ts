@@ -84,6 +84,13 @@ printf 'Authorization: Bearer %s\\n' "$credential" |
 `;
 }
 
+/** Milliseconds as the shortest duration text that says them exactly (`1h`, `90m`, `45s`). */
+function durationText(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
 function ttlOption(value: string): string {
   try {
     parseDuration(value);
@@ -117,7 +124,8 @@ export function registerDeveloperCommands(keys: Command): void {
         flags: SettingsFlags & { name?: string; env?: string; url?: string; helper?: boolean; ttl?: string },
       ) => {
         const slug = developerSlug(who);
-        if (!slug) throw new InvalidArgumentError(`"${who}" has no letters or digits to name a key after`);
+        // A plain Error: main prints it (an InvalidArgumentError thrown from an action is not printed).
+        if (!slug) throw new Error(`"${who}" has no letters or digits to name a key after`);
         if (flags.ttl !== undefined) ttlOption(flags.ttl);
         await run(flags, async (service, loaded) => {
           const name = flags.name ?? `claude-code-${slug}${flags.helper ? '-helper' : ''}`;
@@ -136,7 +144,7 @@ export function registerDeveloperCommands(keys: Command): void {
             process.stderr.write(
               `warning: --ttl ${flags.ttl} is above keys.shortLived.maxTtl; the gateway will refuse it\n`,
             );
-          const ttl = flags.ttl ?? `${Math.round(ttlMs / 1000)}s`;
+          const ttl = flags.ttl ?? durationText(ttlMs);
           const helper = `sh ${HELPER_SCRIPT_FILE}`;
           const settings = flags.helper ? helperSettings(url, ttlMs, helper) : tokenSettings(url, key);
           if (flags.json) return printJson({ key, ...view, url, settings });

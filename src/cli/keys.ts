@@ -26,7 +26,7 @@ export interface SettingsFlags extends ConfigFlags {
   maxTier?: 'fast' | 'reasoning' | 'critical';
   auto?: boolean;
   developer?: string;
-  guard?: KeyGuards | null;
+  guard?: KeyGuards | 'default';
   json?: boolean;
 }
 
@@ -63,7 +63,7 @@ export function withSettings(command: Command): Command {
         '--guard <spec>',
         'runaway guards of this key: "off", "default", or e.g. session.rpm=60,key.usd_per_hour=30',
       ).argParser((value) => {
-        if (value.trim() === 'default') return null;
+        if (value.trim() === 'default') return 'default';
         try {
           return parseGuardSpec(value);
         } catch (error) {
@@ -91,7 +91,7 @@ export function settingsFrom(flags: SettingsFlags): KeySettings {
   if (flags.maxTier !== undefined) settings.maxTier = flags.maxTier;
   if (flags.auto === false) settings.allowAuto = false;
   if (flags.developer !== undefined) settings.developer = flags.developer;
-  if (flags.guard !== undefined) settings.guards = flags.guard;
+  if (flags.guard !== undefined) settings.guards = flags.guard === 'default' ? null : flags.guard;
   return settings;
 }
 

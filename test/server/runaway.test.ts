@@ -1,14 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/stack.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-async function webhookReceiver(): Promise<{ url: string; alerts: Array<{ text: string; alert: Record<string, unknown> }> }> {
+async function webhookReceiver(): Promise<{
+  url: string;
+  alerts: Array<{ text: string; alert: Record<string, unknown> }>;
+}> {
   const alerts: Array<{ text: string; alert: Record<string, unknown> }> = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -54,8 +57,16 @@ describe('runaway protection through the gateway', () => {
     const hook = await webhookReceiver();
     const s: Stack = await startStack({ env: { SLUICE_ALERT_WEBHOOK_URL: hook.url } });
     cleanup.push(() => s.close());
-    const alice = await s.gateway.keys.create({ name: 'claude-code-alice', environment: 'development', developer: 'alice' });
-    const bob = await s.gateway.keys.create({ name: 'claude-code-bob', environment: 'development', developer: 'bob' });
+    const alice = await s.gateway.keys.create({
+      name: 'claude-code-alice',
+      environment: 'development',
+      developer: 'alice',
+    });
+    const bob = await s.gateway.keys.create({
+      name: 'claude-code-bob',
+      environment: 'development',
+      developer: 'bob',
+    });
 
     // Bob works at a human pace during Alice's loop; every one of his requests must be answered.
     let looping = true;
@@ -123,13 +134,22 @@ describe('runaway protection through the gateway', () => {
   it("follows a key's own --guard settings and the SLUICE_RUNAWAY_* variables", async () => {
     const s: Stack = await startStack({ env: { SLUICE_RUNAWAY_KEY_RPM: '4' } });
     cleanup.push(() => s.close());
-    const carol = await s.gateway.keys.create({ name: 'claude-code-carol', environment: 'development', developer: 'carol' });
+    const carol = await s.gateway.keys.create({
+      name: 'claude-code-carol',
+      environment: 'development',
+      developer: 'carol',
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await claudeCode(s.gateway.url, carol.key, `s${i}`)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
 
     // The key says off: its requests are never refused by a runaway guard (the cache is dropped at once here).
-    const ci = await s.gateway.keys.create({ name: 'claude-code-ci', environment: 'development', developer: 'ci', guards: { off: true } });
+    const ci = await s.gateway.keys.create({
+      name: 'claude-code-ci',
+      environment: 'development',
+      developer: 'ci',
+      guards: { off: true },
+    });
     for (let i = 0; i < 8; i++) expect((await claudeCode(s.gateway.url, ci.key, 'same')).status).toBe(200);
 
     // A service key (no developer) is not guarded per key by default.
