@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { helperScript } from '../../src/cli/keys-developer.js';
 import { isValidVirtualKey } from '../../src/keys/format.js';
 import { spendReport } from '../../src/ledger/reports.js';
+import { createPostgresDatabase } from '../helpers/services.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -24,9 +25,11 @@ async function stack(options: Parameters<typeof startStack>[0] = {}): Promise<St
   return started;
 }
 
-/** Two gateways on one SQLite file, as two instances of one deployment. */
-async function twoInstances(env: Record<string, string> = {}) {
-  const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'sluice-short-lived-')), 'sluice.db')}`;
+/** Two gateways on one database (a SQLite file unless given), as two instances of one deployment. */
+async function twoInstances(
+  env: Record<string, string> = {},
+  databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'sluice-short-lived-')), 'sluice.db')}`,
+) {
   const a = await stack({ databaseUrl, env });
   const b = await stack({ databaseUrl, env, keyName: 'prod-backend-v2' });
   return { a, b };
@@ -186,6 +189,25 @@ describe('short-lived keys for apiKeyHelper', () => {
       'revoked',
     ]);
     expect((await a.gateway.keys.list()).some((k) => k.kind === 'short_lived')).toBe(false);
+  });
+
+  it('on PostgreSQL: a revoked short-lived key is refused within a second by both instances', async () => {
+    const database = await createPostgresDatabase('short_lived');
+    const { a, b } = await twoInstances({}, database.url);
+    stacks.unshift({ close: () => database.drop() } as Stack);
+    const { key: credential } = await credentialFor(a);
+    const bought = JSON.parse((await exchange(a.gateway.url, credential, '?ttl=5m')).text) as {
+      key: string;
+      name: string;
+    };
+    expect((await ask(b.gateway.url, bought.key)).status).toBe(200);
+    expect((await ask(a.gateway.url, bought.key)).status).toBe(200);
+    await b.gateway.keys.revoke(bought.name);
+    for (const s of [a, b]) {
+      const took = await within(3000, async () => (await ask(s.gateway.url, bought.key)).status === 401);
+      expect(took).toBeDefined();
+      expect(took!).toBeLessThan(1000);
+    }
   });
 
   it('caps the keys alive per credential', async () => {
