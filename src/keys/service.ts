@@ -272,6 +272,10 @@ export class KeyService {
   async update(name: string, settings: KeySettings): Promise<KeyView> {
     const row = await this.row(name);
     const columns = settingsToColumns(settings);
+    if (row.kind === 'short_lived' && Object.keys(columns).some((column) => column !== 'expires_at'))
+      throw new KeyError(
+        `key "${name}" is short-lived: it acts with its credential's settings; change those instead`,
+      );
     if (Object.keys(columns).length > 0) {
       await writeTransaction(this.db, async (trx) => {
         await trx.updateTable('virtual_keys').set(columns).where('id', '=', row.id).execute();
@@ -309,6 +313,10 @@ export class KeyService {
   async rotate(name: string): Promise<{ key: string; view: KeyView }> {
     const row = await this.row(name);
     if (row.revoked_at !== null) throw new KeyError(`key "${name}" is revoked; create a new one instead`);
+    if (row.kind === 'short_lived')
+      throw new KeyError(
+        `key "${name}" is short-lived: its credential buys a new one; revoke this one instead`,
+      );
     const key = generateVirtualKey();
     await writeTransaction(this.db, async (trx) => {
       await trx
