@@ -276,5 +276,5 @@ describe('short-lived keys for apiKeyHelper', () => {
     );
     expect(failed.stdout).toBe('');
     expect((failed as { code: number }).code).not.toBe(0);
-  });
+  }, 90_000); // a CLI process compiling TypeScript on start, and two shells running curl
 });
