@@ -107,7 +107,7 @@ describe('README and docs', () => {
       for (const { lang, code } of codeBlocks(read(page))) {
         if (!['sh', 'bash', ''].includes(lang)) continue;
         for (const line of code.split('\n')) {
-          const match = /^(?:\$ )?(?:npx )?sluice ([a-z]+)(?: ([a-z]+))?(.*)$/.exec(line.trim());
+          const match = /^(?:\$ )?(?:npx )?sluice ([a-z]+)(?: ([a-z][a-z-]*))?(.*)$/.exec(line.trim());
           if (!match) continue;
           let command = program.commands.find((c) => c.name() === match[1]);
           expect(command, `${page}: ${line}`).toBeDefined();

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { LoadedConfig } from '../config/schema.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyService, type KeySettings, type KeyView } from '../keys/service.js';
+import { type KeyGuards, parseGuardSpec } from '../limits/runaway-config.js';
 import { textTable } from './catalog.js';
 import {
   type ConfigFlags,
@@ -12,9 +13,10 @@ import {
   withStore,
 } from './context.js';
 import { registerKeysAudit } from './keys-audit.js';
+import { registerDeveloperCommands } from './keys-developer.js';
 import { EXIT_ERROR } from './scan.js';
 
-interface SettingsFlags extends ConfigFlags {
+export interface SettingsFlags extends ConfigFlags {
   expires?: string;
   models?: string;
   maxTokens?: number;
@@ -24,6 +26,8 @@ interface SettingsFlags extends ConfigFlags {
   priority?: 'interactive' | 'batch';
   maxTier?: 'fast' | 'reasoning' | 'critical';
   auto?: boolean;
+  developer?: string;
+  guard?: KeyGuards | 'default';
   json?: boolean;
 }
 
@@ -37,7 +41,7 @@ function intOption(flags: string, description: string): Option {
   });
 }
 
-function withSettings(command: Command): Command {
+export function withSettings(command: Command): Command {
   return command
     .option('--expires <duration>', 'expire after this long, e.g. 90d, 12h')
     .option('--models <list>', 'comma-separated models this key may use')
@@ -54,11 +58,25 @@ function withSettings(command: Command): Command {
       ]),
     )
     .option('--no-auto', 'refuse model "auto" for this key (tier aliases stay allowed within --max-tier)')
+    .option('--developer <who>', 'the developer this key belongs to (sluice spend --by developer)')
+    .addOption(
+      new Option(
+        '--guard <spec>',
+        'runaway guards of this key: "off", "default", or e.g. session.rpm=60,key.usd_per_hour=30',
+      ).argParser((value) => {
+        if (value.trim() === 'default') return 'default';
+        try {
+          return parseGuardSpec(value);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message);
+        }
+      }),
+    )
     .option('--config <path>', 'path to sluice.yaml')
     .option('--json', 'machine-readable output');
 }
 
-function settingsFrom(flags: SettingsFlags): KeySettings {
+export function settingsFrom(flags: SettingsFlags): KeySettings {
   const settings: KeySettings = {};
   if (flags.expires !== undefined) settings.expiresAt = Date.now() + parseDuration(flags.expires);
   if (flags.models !== undefined)
@@ -73,11 +91,17 @@ function settingsFrom(flags: SettingsFlags): KeySettings {
   if (flags.priority !== undefined) settings.priority = flags.priority;
   if (flags.maxTier !== undefined) settings.maxTier = flags.maxTier;
   if (flags.auto === false) settings.allowAuto = false;
+  if (flags.developer !== undefined) settings.developer = flags.developer;
+  if (flags.guard !== undefined) settings.guards = flags.guard === 'default' ? null : flags.guard;
   return settings;
 }
 
 function limitsOf(view: KeyView): string {
   return [
+    view.developer && `developer ${view.developer}`,
+    view.kind === 'exchange' && 'exchange credential',
+    view.kind === 'short_lived' && 'short-lived',
+    view.guards && `guards ${guardText(view.guards)}`,
     view.maxTokens && `max_tokens≤${view.maxTokens}`,
     view.rpm && `${view.rpm} rpm`,
     view.tpm && `${view.tpm} tpm`,
@@ -88,6 +112,18 @@ function limitsOf(view: KeyView): string {
   ]
     .filter(Boolean)
     .join(' ');
+}
+
+function guardText(guards: KeyGuards): string {
+  if (guards.off) return 'off';
+  const names = { rpm: 'rpm', tpm: 'tpm', usdPerHour: 'usd_per_hour' } as const;
+  return (['session', 'key'] as const)
+    .flatMap((scope) =>
+      Object.entries(guards[scope] ?? {}).map(
+        ([field, value]) => `${scope}.${names[field as keyof typeof names]}=${value}`,
+      ),
+    )
+    .join(',');
 }
 
 const KEY_COLUMNS = ['name', 'environment', 'status', 'key', 'last used', 'expires', 'limits'];
@@ -109,7 +145,10 @@ export function keyTable(views: KeyView[]): string {
   return textTable([KEY_COLUMNS, ...views.map(keyRow)]);
 }
 
-async function run(flags: ConfigFlags, work: (keys: KeyService, loaded: LoadedConfig) => Promise<void>) {
+export async function run(
+  flags: ConfigFlags,
+  work: (keys: KeyService, loaded: LoadedConfig) => Promise<void>,
+) {
   const loaded = loadForCommand(flags);
   try {
     await withStore(loaded, (store) => work(keyServiceFor(loaded, store), loaded));
@@ -151,11 +190,12 @@ export function register(program: Command): void {
   keys
     .command('list')
     .description('list keys (never their secrets)')
+    .option('--short-lived', 'include short-lived keys bought with exchange credentials')
     .option('--config <path>', 'path to sluice.yaml')
     .option('--json', 'machine-readable output')
-    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+    .action(async (flags: ConfigFlags & { json?: boolean; shortLived?: boolean }) => {
       await run(flags, async (service) => {
-        const views = await service.list();
+        const views = await service.list({ shortLived: flags.shortLived });
         if (flags.json) return printJson(views);
         if (views.length === 0)
           return void process.stdout.write(
@@ -203,4 +243,5 @@ export function register(program: Command): void {
         });
       });
   }
+  registerDeveloperCommands(keys);
 }

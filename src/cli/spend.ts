@@ -40,7 +40,9 @@ export function register(program: Command): void {
     .command('spend')
     .description('spend from the ledger: totals, tokens, requests and cache savings')
     .option('--since <age>', 'how far back, e.g. 30d or 12h', '30d')
-    .addOption(new Option('--by <dimension>', 'group by').choices(['model', 'key', 'env', 'day']))
+    .addOption(
+      new Option('--by <dimension>', 'group by').choices(['model', 'key', 'env', 'day', 'developer']),
+    )
     .option('--routing', 'routed requests: actual cost against the same usage on the critical model')
     .option('--baseline-model <model>', 'model to compare routed requests with (default: the critical model)')
     .option('--config <path>', 'path to sluice.yaml')

@@ -100,6 +100,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   set(['catalog', 'file'], env.SLUICE_CATALOG_FILE, 'SLUICE_CATALOG_FILE');
   set(['catalog', 'updateUrl'], env.SLUICE_CATALOG_URL, 'SLUICE_CATALOG_URL');
   set(['ledger', 'spoolDir'], env.SLUICE_LEDGER_SPOOL_DIR, 'SLUICE_LEDGER_SPOOL_DIR');
+  set(['keys', 'shortLived', 'defaultTtl'], env.SLUICE_SHORT_LIVED_TTL, 'SLUICE_SHORT_LIVED_TTL');
+  set(['keys', 'shortLived', 'maxTtl'], env.SLUICE_SHORT_LIVED_MAX_TTL, 'SLUICE_SHORT_LIVED_MAX_TTL');
   set(['changes', 'pollMs'], int('SLUICE_CHANGES_POLL_MS'), 'SLUICE_CHANGES_POLL_MS');
   set(['changes', 'refreshMs'], int('SLUICE_CHANGES_REFRESH_MS'), 'SLUICE_CHANGES_REFRESH_MS');
   set(['telemetry', 'otlpEndpoint'], env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT');

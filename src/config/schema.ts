@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defaultCatalog } from '../catalog/catalog.js';
 import { catalogOverridesSchema } from '../catalog/schema.js';
+import { parseDuration } from '../keys/duration.js';
 import { budgetsConfigSchema } from '../ledger/budget-config.js';
 import { ledgerConfigSchema } from '../ledger/config.js';
 import { limitsConfigSchema } from '../limits/config.js';
@@ -18,6 +19,29 @@ export const DEFAULT_KEY_NAMING = {
 export const DEFAULT_CATALOG_FILE = './sluice-catalog.json';
 
 const positiveInt = z.number().int().positive();
+/** A duration such as `1h` or `30m`, as milliseconds. */
+const duration = z.string().transform((text, context) => {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+const shortLivedSchema = z
+  .strictObject({
+    /** Lifetime of a short-lived key when the exchange names none (SLUICE_SHORT_LIVED_TTL). */
+    defaultTtl: duration.prefault('1h'),
+    /** The longest lifetime an exchange may ask for (SLUICE_SHORT_LIVED_MAX_TTL). */
+    maxTtl: duration.prefault('12h'),
+    /** Short-lived keys alive at once per credential. */
+    maxActive: positiveInt.default(50),
+  })
+  .transform(({ defaultTtl, maxTtl, maxActive }) => ({
+    defaultTtlMs: Math.min(defaultTtl, maxTtl),
+    maxTtlMs: maxTtl,
+    maxActive,
+  }));
 const routing = defaultCatalog().routingDefaults;
 
 /** Far above what 128 allowed (a thousand streams at once), well within Node's raised file limit. */
@@ -86,8 +110,10 @@ export const configSchema = z.strictObject({
   keys: z
     .strictObject({
       naming: z.strictObject({ pattern: z.string(), rule: z.string() }).default(DEFAULT_KEY_NAMING),
+      /** Short-lived keys bought with an exchange credential (Claude Code's apiKeyHelper). */
+      shortLived: shortLivedSchema.prefault({}),
     })
-    .default({ naming: DEFAULT_KEY_NAMING }),
+    .prefault({}),
   /** The models `auto` routes to; by default the catalog's current ones. */
   models: z
     .strictObject({

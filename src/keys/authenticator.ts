@@ -1,15 +1,15 @@
 import type { Principal } from '../pipeline/types.js';
 import { hashVirtualKey, isValidVirtualKey } from './format.js';
-import { type KeyService, keyStatus, toPrincipal } from './service.js';
+import { type KeyRecord, type KeyService, keyStatus, toPrincipal } from './service.js';
 
 export type Authentication =
   | { ok: true; principal: Principal }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' };
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'exchange_only' };
 
 const MAX_CACHED = 100_000;
 
 interface Cached {
-  row: Awaited<ReturnType<KeyService['findByHash']>>;
+  record: KeyRecord | undefined;
   /** Built once per load: the principal is read, never changed, by the stages. */
   principal?: Principal;
   loadedAt: number;
@@ -18,6 +18,7 @@ interface Cached {
 const MISSING: Authentication = { ok: false, reason: 'missing' };
 const MALFORMED: Authentication = { ok: false, reason: 'malformed' };
 const UNKNOWN: Authentication = { ok: false, reason: 'unknown' };
+const EXCHANGE_ONLY: Authentication = { ok: false, reason: 'exchange_only' };
 
 /**
  * Turns a presented virtual key into a principal. Rows are cached, so the request path normally
@@ -52,9 +53,13 @@ export class Authenticator {
     // The checksum rejects typos and guesses without touching the store.
     if (!isValidVirtualKey(presented)) return MALFORMED;
     const generation = this.generation;
-    return this.keys.findByHash(hashVirtualKey(presented)).then(
-      (row) => {
-        const loaded: Cached = { row, principal: row ? toPrincipal(row) : undefined, loadedAt: now };
+    return this.keys.findRecord(hashVirtualKey(presented)).then(
+      (record) => {
+        const loaded: Cached = {
+          record,
+          principal: record ? toPrincipal(record.row, record.parent) : undefined,
+          loadedAt: now,
+        };
         // A key changed while this row was read: the row may predate the change, so it is not kept.
         if (generation !== this.generation) return this.judge(loaded, now);
         if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
@@ -71,10 +76,18 @@ export class Authenticator {
   }
 
   private judge(cached: Cached, now: number): Authentication {
-    const { row, principal } = cached;
-    if (!row || !principal) return UNKNOWN;
+    const { record, principal } = cached;
+    if (!record || !principal) return UNKNOWN;
+    const { row, parent } = record;
     const status = keyStatus(row, now);
     if (status !== 'active') return { ok: false, reason: status };
+    if (row.kind === 'exchange') return EXCHANGE_ONLY;
+    if (row.parent_id) {
+      // A short-lived key ends with its credential.
+      if (!parent) return UNKNOWN;
+      const credential = keyStatus(parent, now);
+      if (credential !== 'active') return { ok: false, reason: credential };
+    }
     this.lastUsed.set(row.id, now);
     return { ok: true, principal };
   }
@@ -85,10 +98,13 @@ export class Authenticator {
     this.cache.clear();
   }
 
-  /** Forgets one key (it changed): its next request reads the store again. */
+  /** Forgets one key (it changed), and the short-lived keys bought with it: their next request reads the store again. */
   forget(keyId: string): void {
     this.generation++;
-    for (const [presented, cached] of this.cache) if (cached.row?.id === keyId) this.cache.delete(presented);
+    for (const [presented, cached] of this.cache) {
+      const row = cached.record?.row;
+      if (row?.id === keyId || row?.parent_id === keyId) this.cache.delete(presented);
+    }
   }
 
   async flushLastUsed(): Promise<void> {

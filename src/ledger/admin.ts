@@ -110,7 +110,7 @@ export function moneyAdmin(context: MoneyAdminContext) {
 
     async spend(query: unknown) {
       const q = parse(
-        z.object({ since: sinceSchema, by: z.enum(['model', 'key', 'env', 'day']).optional() }),
+        z.object({ since: sinceSchema, by: z.enum(['model', 'key', 'env', 'day', 'developer']).optional() }),
         query,
       );
       return spendReport(context.db, {

@@ -75,6 +75,11 @@ export class Alerter {
     this.track(this.sendThreshold(event));
   };
 
+  /** Sends an alert composed elsewhere (a runaway guard's trip); delivery happens in the background. */
+  readonly notify = (message: AlertMessage, logLine: string): void => {
+    this.track(this.send(message, logLine));
+  };
+
   /** Compares the last hour with the trailing average and alerts once per hour when it is out of line. */
   async checkAnomaly(): Promise<AnomalyEvent | undefined> {
     if (!this.options.db) return undefined;

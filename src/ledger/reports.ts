@@ -9,7 +9,7 @@ import { spendTotal } from './queries.js';
 import { DAY_MS, dailyLedgerGroups, dayOf } from './rollup.js';
 import { type AnyDb, moneyDb } from './tables.js';
 
-export type SpendDimension = 'model' | 'key' | 'env' | 'day';
+export type SpendDimension = 'model' | 'key' | 'env' | 'day' | 'developer';
 
 export interface SpendLine {
   requests: number;
@@ -121,7 +121,8 @@ export async function spendReport(
   const total = emptyAccumulator();
   const groupOf = (row: { model: string; key: string; environment: string; day: string }) => {
     if (options.by === 'model') return row.model;
-    if (options.by === 'key') return row.key;
+    // A developer's spend is their keys' spend, gathered below.
+    if (options.by === 'key' || options.by === 'developer') return row.key;
     if (options.by === 'env') return row.environment;
     if (options.by === 'day') return row.day;
     return '';
@@ -186,6 +187,7 @@ export async function spendReport(
     ])
     .executeTakeFirst();
 
+  if (options.by === 'developer') await regroupByDeveloper(database, groups);
   const names =
     options.by === 'key' ? await keyNames(database, [...groups.keys()]) : new Map<string, string>();
   const ordered = [...groups.entries()].sort((a, b) =>
@@ -215,6 +217,28 @@ export async function spendReport(
       code_execution_requests: Number(tools?.code ?? 0),
     },
   };
+}
+
+/** Key groups merged into their keys' developers; keys without one are grouped under "". */
+async function regroupByDeveloper(database: AnyDb, groups: Map<string, Accumulator>): Promise<void> {
+  const ids = [...groups.keys()].filter((id) => id !== '');
+  const rows =
+    ids.length === 0
+      ? []
+      : ((await database
+          .selectFrom('virtual_keys')
+          .select(['id', 'developer'])
+          .where('id', 'in', ids)
+          .execute()) as Array<{ id: string; developer: string | null }>);
+  const developerOf = new Map(rows.map((r) => [r.id, r.developer ?? '']));
+  const byKey = [...groups.entries()];
+  groups.clear();
+  for (const [keyId, a] of byKey) {
+    const developer = developerOf.get(keyId) ?? '';
+    const g = groups.get(developer) ?? emptyAccumulator();
+    groups.set(developer, g);
+    add(g, a);
+  }
 }
 
 async function keyNames(database: AnyDb, ids: string[]): Promise<Map<string, string>> {

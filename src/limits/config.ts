@@ -4,6 +4,7 @@ import type { RateLimits } from '../catalog/schema.js';
 import type { Priority, Quotas } from '../pipeline/types.js';
 import { sharedCountersSchema } from '../store/redis-config.js';
 import type { Speed } from './headers.js';
+import { runawayConfigSchema } from './runaway-config.js';
 
 const positiveInt = z.number().int().positive();
 const rateLimits = z.object({ rpm: positiveInt, itpm: positiveInt, otpm: positiveInt });
@@ -39,6 +40,8 @@ export const limitsConfigSchema = z.object({
   windowMs: positiveInt.default(60_000),
   /** Redis unreachable, failOpen true: local buckets with a warning; false: refuse with overloaded_error. */
   store: sharedCountersSchema('sluice:limits:'),
+  /** Runaway guards per session and per key (docs/limits.md); read with SLUICE_RUNAWAY_* over it. */
+  runaway: runawayConfigSchema.optional(),
 });
 
 export type LimitsConfig = z.infer<typeof limitsConfigSchema>;

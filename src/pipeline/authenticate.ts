@@ -9,6 +9,8 @@ const REASONS = {
   unknown: 'invalid x-api-key',
   revoked: 'this API key has been revoked',
   expired: 'this API key has expired',
+  exchange_only:
+    'this is an exchange credential: it only buys short-lived keys (POST /sluice/v1/keys/exchange, or sluice keys exchange)',
 } as const;
 
 /** The key a client presented, from `x-api-key` or `Authorization: Bearer`. */

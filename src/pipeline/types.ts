@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Cost } from '../catalog/cost.js';
 import type { ModelInfo } from '../catalog/schema.js';
+import type { KeyGuards } from '../limits/runaway-config.js';
 import type { CallSignal } from './signal.js';
 
 /** The Messages request body. Unknown fields are kept and forwarded as they are. */
@@ -61,6 +62,10 @@ export interface Principal {
   quotas?: Quotas;
   priority?: Priority;
   routing?: { maxTier?: RouteTier; allowAuto?: boolean };
+  /** Who the key belongs to (keys made for a developer). */
+  developer?: string;
+  /** The key's own runaway-guard settings (docs/limits.md). */
+  guards?: KeyGuards;
 }
 
 export interface RouteDecision {

@@ -4,6 +4,7 @@ import { type Catalog, currentCatalogDocument } from '../catalog/catalog.js';
 import { auditKeys } from '../keys/audit.js';
 import { parseDuration } from '../keys/duration.js';
 import { KeyError, type KeyPolicy, type KeyService } from '../keys/service.js';
+import { keyGuardsSchema } from '../limits/runaway-config.js';
 import { ApiError } from '../pipeline/errors.js';
 import type { Database } from '../store/database.js';
 
@@ -42,6 +43,9 @@ const keySettings = z.object({
   allowAuto: z.boolean().optional(),
   /** A duration from now, e.g. "90d"; null removes the expiry. */
   expires: z.string().nullable().optional(),
+  developer: z.string().min(1).nullable().optional(),
+  /** The key's own runaway guards (docs/limits.md); null returns it to the defaults. */
+  guards: keyGuardsSchema.nullable().optional(),
 });
 const keyCreate = keySettings.extend({ name: z.string().min(1), environment: z.string().min(1) });
 

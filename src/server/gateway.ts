@@ -14,6 +14,7 @@ import { watchCatalog } from '../catalog/watch.js';
 import { upstreamKeyFor } from '../config/load.js';
 import type { LoadedConfig } from '../config/schema.js';
 import { Authenticator } from '../keys/authenticator.js';
+import { EXCHANGE_PATH, exchangeHandler } from '../keys/exchange.js';
 import { KeyService, keyPolicy } from '../keys/service.js';
 import { createAccount } from '../pipeline/account.js';
 import { admitStage, type Reserve } from '../pipeline/admit.js';
@@ -360,6 +361,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
+  const handleExchange = exchangeHandler(keys);
   let ready = true;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     // The path as sent, not normalised: API paths must match exactly, and are forwarded as matched.
@@ -380,7 +382,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               })
             : path.startsWith('/admin/')
               ? handleAdmin(req, res, target)
-              : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
+              : path === EXCHANGE_PATH
+                ? handleExchange(req, res, target)
+                : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
     work.catch((error) => {
       logger.error({ err: error }, 'unhandled error while answering');
       if (!res.headersSent)

@@ -2,6 +2,8 @@ import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
+import { RunawayGuard, runawayAlert } from '../limits/runaway.js';
+import { runawayFromEnvironment } from '../limits/runaway-config.js';
 import type { RouteOutcome, Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
@@ -102,15 +104,22 @@ export async function gatewayPlugins(
       call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
   });
   const limiting = config.limits?.enabled !== false;
+  const runaway = new RunawayGuard({
+    config: runawayFromEnvironment(config.limits?.runaway, env),
+    registry: core.metrics.registry,
+    onTrip: (trip) => money.alerter.notify(runawayAlert(trip), 'runaway guard tripped'),
+  });
   return {
     router: createRouter(core),
     price: createPricer(core),
-    // Budgets first: a refused request must not take a rate-limit slot.
-    reservers: limiting ? [money.reserve, limits.reserve] : [money.reserve],
+    // The runaway guard first: a looping session is refused before it reserves budget or a
+    // rate-limit slot. Budgets next: a refused request must not take a rate-limit slot.
+    reservers: limiting ? [runaway.reserve, money.reserve, limits.reserve] : [runaway.reserve, money.reserve],
     record: money.record,
     observe: limiting ? limits.observe : undefined,
     adminRoutes: [...money.adminRoutes, ...limits.adminRoutes],
     async close() {
+      runaway.close();
       await limits.close();
       await money.close();
     },

@@ -21,6 +21,14 @@ export interface VirtualKeysTable {
   max_tier: string | null;
   allow_auto: number;
   rotated_from: string | null;
+  /** Who the key belongs to (migration 010); spend can be grouped by it. */
+  developer?: string | null;
+  /** `standard`, `exchange` (buys short-lived keys only) or `short_lived` (migration 010). */
+  kind?: string;
+  /** The exchange credential a short-lived key was bought with. */
+  parent_id?: string | null;
+  /** The key's own runaway-guard settings, JSON (docs/limits.md). */
+  guards?: string | null;
 }
 
 export interface KeyEventsTable {

@@ -153,3 +153,65 @@ describe('Authenticator and the change feed', () => {
     expect(changes.map((c) => [c.kind, c.subject])).toEqual(Array(4).fill(['key', view.id]));
   });
 });
+
+describe('developer keys and short-lived keys', () => {
+  const policy = {
+    naming: DEFAULT_KEY_NAMING,
+    environments: ['development'],
+    shortLived: { defaultTtlMs: 60_000, maxTtlMs: 120_000, maxActive: 3 },
+  };
+
+  it('buys short-lived keys that act as their credential and end with it', async () => {
+    const service = new KeyService(store.db, policy, () => now);
+    const { key: credential, view } = await service.create({
+      name: 'claude-code-dana-helper',
+      environment: 'development',
+      developer: 'dana',
+      kind: 'exchange',
+      models: ['claude-haiku-4-5'],
+      guards: { session: { rpm: 30 } },
+    });
+    const authenticator = new Authenticator(service, 30_000, () => now);
+    expect(await authenticator.authenticate(credential)).toEqual({ ok: false, reason: 'exchange_only' });
+
+    const bought = await service.exchange(credential);
+    expect(bought.ttlMs).toBe(60_000);
+    const result = await authenticator.authenticate(bought.key);
+    expect(result).toMatchObject({
+      ok: true,
+      principal: {
+        keyId: view.id,
+        name: 'claude-code-dana-helper',
+        developer: 'dana',
+        models: ['claude-haiku-4-5'],
+        guards: { session: { rpm: 30 } },
+      },
+    });
+    // Its own settings cannot be changed, nor its secret rotated: the credential's apply.
+    await expect(service.update(bought.view.name, { rpm: 5 })).rejects.toThrow(
+      /acts with its credential's settings/,
+    );
+    await expect(service.rotate(bought.view.name)).rejects.toThrow(/short-lived/);
+
+    // Expiry, to the millisecond, also from the cache (the row was read a millisecond before).
+    now += 59_999;
+    expect((await authenticator.authenticate(bought.key)).ok).toBe(true);
+    now += 1;
+    expect(authenticator.authenticate(bought.key)).toEqual({ ok: false, reason: 'expired' });
+
+    // The credential's expiry bounds the keys it buys; its revocation ends them.
+    await service.update('claude-code-dana-helper', { expiresAt: now + 10_000 });
+    const capped = await service.exchange(credential, 120_000);
+    expect(capped.ttlMs).toBe(10_000);
+    await expect(service.exchange(credential, 120_001)).rejects.toThrow(/above the cap of 120 s/);
+    const other = await service.exchange(credential);
+    await service.exchange(credential);
+    await expect(service.exchange(credential)).rejects.toMatchObject({ status: 429 });
+    expect(((await authenticator.authenticate(other.key)) as { ok: boolean }).ok).toBe(true);
+    await service.revoke('claude-code-dana-helper');
+    authenticator.forget(view.id);
+    expect(await authenticator.authenticate(other.key)).toEqual({ ok: false, reason: 'revoked' });
+    await expect(service.exchange(credential)).rejects.toMatchObject({ status: 401 });
+    await authenticator.close();
+  });
+});
