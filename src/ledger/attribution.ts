@@ -58,7 +58,8 @@ function fromUserAgent(
     );
   if (!match) return undefined;
   const details = (match[3] ?? '').split(',').map((part) => part.trim());
-  const entrypoint = match[1] === 'claude-cli' ? details[details.length - 1] : undefined;
+  // `(external, sdk-ts, agent-sdk/0.3.332)`: the entrypoint is the second part; more may follow.
+  const entrypoint = match[1] === 'claude-cli' ? (details[1] ?? details[0]) : undefined;
   return { client: match[1]!, clientVersion: match[2]!, clientEntrypoint: clean(entrypoint) };
 }
 

@@ -25,6 +25,12 @@ describe('attribution from what the client sent', () => {
     });
   });
 
+  it('reads the entrypoint of an Agent SDK client, whose user-agent adds the SDK after it', () => {
+    expect(
+      attributionOf(call({ 'user-agent': 'claude-cli/2.1.332 (external, sdk-ts, agent-sdk/0.3.332)' })),
+    ).toMatchObject({ client: 'claude-cli', clientVersion: '2.1.332', clientEntrypoint: 'sdk-ts' });
+  });
+
   it('falls back to the session in metadata.user_id, JSON or the older form', () => {
     const json = JSON.stringify({ device_id: 'd', account_uuid: '', session_id: 'sess-json' });
     expect(attributionOf(call({}, { metadata: { user_id: json } })).sessionId).toBe('sess-json');
