@@ -211,3 +211,74 @@ describe('Agent SDK through Sluice', () => {
     }
   }, 150_000);
 });
+
+describe('Claude Code and what Sluice refuses or lists', () => {
+  let limited: Stack;
+  let front: RecordingProxy;
+  beforeAll(async () => {
+    // A daily budget no request fits: every Messages request is stopped by Sluice.
+    limited = await startStack({
+      keyName: 'dev-coding-bob',
+      yaml: { budgets: { limits: [{ scope: 'global', window: 'daily', usd: '0.000001' }] } },
+    });
+    front = await startRecordingProxy(limited.gateway.url);
+  });
+  afterAll(async () => {
+    await front?.close();
+    await limited?.close();
+  });
+
+  async function run(prompt: string, extraEnv: Record<string, string> = {}) {
+    const home = mkdtempSync(join(tmpdir(), 'sluice-claude-home-'));
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-claude-cwd-'));
+    const child = spawn(claudeBinary(), ['-p', prompt], {
+      cwd,
+      env: {
+        ...claudeEnv(home),
+        ANTHROPIC_BASE_URL: front.url,
+        ANTHROPIC_AUTH_TOKEN: limited.key,
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    return { code, output };
+  }
+
+  it('shows a budget stop without retrying it, and discovers only the models the key may use', async () => {
+    const { key } = await limited.gateway.keys.create({
+      name: 'dev-coding-carol',
+      environment: 'production',
+      models: ['claude-opus-5-5', 'claude-haiku-4-5'],
+    });
+    const started = performance.now();
+    const result = await run('Say hello in one short sentence.', {
+      ANTHROPIC_AUTH_TOKEN: key,
+      CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY: '1',
+    });
+    const seconds = (performance.now() - started) / 1000;
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/budget/i);
+    const calls = messagesCalls(front.requests);
+    expect(calls).toHaveLength(1); // x-should-retry: false: Claude Code did not retry
+    expect(seconds).toBeLessThan(60);
+    expect(limited.simulator.counters().byPath['POST /v1/messages']).toBeUndefined();
+    // Model discovery asked the gateway, with the key; what it was shown is the key's two models.
+    const discovery = front.requests.filter((r) => r.method === 'GET' && r.url.startsWith('/v1/models'));
+    expect(discovery.map((r) => r.url)).toContain('/v1/models?limit=1000');
+    const listed = await fetch(`${limited.gateway.url}/v1/models?limit=1000`, {
+      headers: { ...discovery[0]!.headers, host: undefined } as unknown as Record<string, string>,
+    });
+    const page = (await listed.json()) as { data: Array<{ id: string }> };
+    expect(page.data.map((m) => m.id).sort()).toEqual(['claude-haiku-4-5-20251001', 'claude-opus-5-5']);
+  }, 150_000);
+});
