@@ -31,6 +31,7 @@ const DOC_PAGES = [
   'faults',
   'change-feed',
   'benchmarks',
+  'claude-code',
 ].map((name) => `docs/${name}.md`);
 const pages = ['README.md', ...DOC_PAGES];
 

@@ -1,7 +1,13 @@
 import { type Command, Option } from 'commander';
 import { catalogInForce } from '../catalog/catalog.js';
 import { sinceToDate } from '../ledger/admin.js';
-import { routingReport, type SpendDimension, type SpendLine, spendReport } from '../ledger/reports.js';
+import {
+  routingReport,
+  SPEND_DIMENSIONS,
+  type SpendDimension,
+  type SpendLine,
+  spendReport,
+} from '../ledger/reports.js';
 import { pruneLedger } from '../ledger/rollup.js';
 import { textTable } from './catalog.js';
 import { type ConfigFlags, loadForCommand, printJson, withStore } from './context.js';
@@ -40,9 +46,7 @@ export function register(program: Command): void {
     .command('spend')
     .description('spend from the ledger: totals, tokens, requests and cache savings')
     .option('--since <age>', 'how far back, e.g. 30d or 12h', '30d')
-    .addOption(
-      new Option('--by <dimension>', 'group by').choices(['model', 'key', 'env', 'day', 'developer']),
-    )
+    .addOption(new Option('--by <dimension>', 'group by').choices(SPEND_DIMENSIONS))
     .option('--routing', 'routed requests: actual cost against the same usage on the critical model')
     .option('--baseline-model <model>', 'model to compare routed requests with (default: the critical model)')
     .option('--config <path>', 'path to sluice.yaml')

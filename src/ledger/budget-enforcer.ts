@@ -224,7 +224,7 @@ export class BudgetEnforcer {
   }
 
   private refusal(counter: Counter, requestedPico: bigint): BudgetRefusal {
-    return budgetRefusal(counter, requestedPico);
+    return budgetRefusal(counter, requestedPico, this.clock());
   }
 }
 
@@ -271,8 +271,12 @@ export function newlyCrossed(state: BudgetState, alerted: Set<number>, refused: 
   return events;
 }
 
-/** The refusal for a request that does not fit a budget: names it and says when it resets. */
-export function budgetRefusal(state: BudgetState, requestedPico: bigint): BudgetRefusal {
+/**
+ * The refusal for a request that does not fit a budget: names it and says when it resets. It is
+ * a spend stop, not a throttle: 429 `billing_error` with `x-should-retry: false`, which the SDKs
+ * and Claude Code show without retrying, and `retry-after` (whole seconds) until the window resets.
+ */
+export function budgetRefusal(state: BudgetState, requestedPico: bigint, now = Date.now()): BudgetRefusal {
   const { budget, spentPico, reservedPico, windowEnd } = state;
   const resetsAt = windowEnd === null ? null : new Date(windowEnd);
   const when = resetsAt
@@ -290,7 +294,18 @@ export function budgetRefusal(state: BudgetState, requestedPico: bigint): Budget
     resetsAt,
     message,
     // The message names the budget by its key's or environment's name; its id follows here.
-    error: new ApiError(400, message, { 'x-sluice-budget': budget.id }, 'invalid_request_error'),
+    error: new ApiError(
+      429,
+      message,
+      {
+        'x-sluice-budget': budget.id,
+        'x-should-retry': 'false',
+        ...(windowEnd === null
+          ? {}
+          : { 'retry-after': String(Math.max(1, Math.ceil((windowEnd - now) / 1000))) }),
+      },
+      'billing_error',
+    ),
   };
 }
 

@@ -2,6 +2,7 @@ import type { Insertable } from 'kysely';
 import { type Cost, type TokenCounts, tokenCounts } from '../catalog/cost.js';
 import { picoToSafeNumber } from '../catalog/money.js';
 import type { Call, Usage } from '../pipeline/types.js';
+import { type Attribution, attributionOf } from './attribution.js';
 import type { LedgerTable } from './tables.js';
 
 /** What the accounting stage knows about a finished request. */
@@ -27,6 +28,8 @@ export interface LedgerEntry {
   batch?: boolean;
   geo?: string | null;
   speed?: string | null;
+  /** The client's session, agent and name/version/entrypoint (see attribution.ts). */
+  attribution?: Attribution;
 }
 
 const emptyUsage: Usage = {
@@ -73,6 +76,7 @@ export function entryFromCall(
     batch: overrides.batch ?? call.usage?.service_tier === 'batch',
     geo: typeof geo === 'string' ? geo : null,
     speed: call.usage?.speed ?? null,
+    attribution: attributionOf(call),
   };
 }
 
@@ -130,5 +134,10 @@ export function toLedgerRow(entry: LedgerEntry): Insertable<LedgerTable> {
     web_fetch_requests: entry.tokens.webFetches,
     code_execution_requests: entry.tokens.codeExecutions,
     unpriced_reason: entry.cost.priced ? null : entry.cost.reason,
+    session_id: entry.attribution?.sessionId ?? null,
+    agent_id: entry.attribution?.agentId ?? null,
+    client: entry.attribution?.client ?? null,
+    client_version: entry.attribution?.clientVersion ?? null,
+    client_entrypoint: entry.attribution?.clientEntrypoint ?? null,
   };
 }

@@ -6,10 +6,13 @@ import type { RateLimits } from '../catalog/schema.js';
 import type { Usage } from '../pipeline/types.js';
 import { windowAt } from './budget-window.js';
 import { spendTotal } from './queries.js';
-import { DAY_MS, dailyLedgerGroups, dayOf } from './rollup.js';
+import { DAY_MS, dailyLedgerGroups, dayOf, type RawDimension } from './rollup.js';
 import { type AnyDb, moneyDb } from './tables.js';
 
-export type SpendDimension = 'model' | 'key' | 'env' | 'day' | 'developer';
+/** What `sluice spend --by` groups on; session and client come from raw rows only. */
+export const SPEND_DIMENSIONS = ['model', 'key', 'env', 'day', 'developer', 'session', 'client'] as const;
+export type SpendDimension = (typeof SPEND_DIMENSIONS)[number];
+const RAW_ONLY: ReadonlySet<SpendDimension> = new Set(['session', 'client']);
 
 export interface SpendLine {
   requests: number;
@@ -108,7 +111,8 @@ function line(a: Accumulator): SpendLine {
 
 /**
  * Totals, tokens, requests and cache savings since a moment, over raw rows and pruned daily
- * totals, optionally grouped by model, key, environment or UTC day.
+ * totals, optionally grouped by model, key, environment, UTC day, client session or client
+ * (pruned totals keep no session or client: they count under the empty group).
  */
 export async function spendReport(
   database: AnyDb,
@@ -119,7 +123,14 @@ export async function spendReport(
   const until = options.now ?? Date.now();
   const groups = new Map<string, Accumulator>();
   const total = emptyAccumulator();
-  const groupOf = (row: { model: string; key: string; environment: string; day: string }) => {
+  const groupOf = (row: {
+    model: string;
+    key: string;
+    environment: string;
+    day: string;
+    dimension?: string;
+  }) => {
+    if (options.by && RAW_ONLY.has(options.by)) return row.dimension ?? '';
     if (options.by === 'model') return row.model;
     // A developer's spend is their keys' spend, gathered below.
     if (options.by === 'key' || options.by === 'developer') return row.key;
@@ -134,7 +145,11 @@ export async function spendReport(
     add(total, a);
   };
 
-  const raw = await dailyLedgerGroups(db, { from, before: until });
+  const raw = await dailyLedgerGroups(
+    db,
+    { from, before: until },
+    options.by && RAW_ONLY.has(options.by) ? (options.by as RawDimension) : undefined,
+  );
   for (const r of raw) {
     const day = dayOf(Number(r.day_number) * DAY_MS);
     const read = Number(r.read);

@@ -10,11 +10,28 @@ export const DAY_MS = 86_400_000;
  * Ledger rows in `[from, before)` grouped per UTC day, key, environment, model, batch flag and
  * `inference_geo` (what cache savings depend on), with the sums the reports and the rollup keep.
  */
-export function dailyLedgerGroups(database: AnyDb, range: { from?: number; before: number }) {
+/**
+ * Groupings only raw ledger rows can give: the client's session, and the client as
+ * `name version (entrypoint)`. Empty when the row does not say.
+ */
+const RAW_DIMENSIONS = {
+  session: sql<string>`coalesce(session_id, '')`,
+  client: sql<string>`trim(coalesce(client, '') || ' ' || coalesce(client_version, '') || case when client_entrypoint is null then '' else ' (' || client_entrypoint || ')' end)`,
+};
+export type RawDimension = keyof typeof RAW_DIMENSIONS;
+
+export function dailyLedgerGroups(
+  database: AnyDb,
+  range: { from?: number; before: number },
+  /** A further grouping, selected as `dimension` (raw rows only: the rollup does not keep it). */
+  dimension?: RawDimension,
+) {
   let query = moneyDb(database).selectFrom('ledger').where('at', '<', range.before);
   if (range.from !== undefined) query = query.where('at', '>=', range.from);
+  const extra = dimension ? RAW_DIMENSIONS[dimension] : sql<string>`''`;
   return query
     .select([
+      extra.as('dimension'),
       sql<number>`at / ${sql.lit(DAY_MS)}`.as('day_number'),
       sql<string>`coalesce(key_id, '')`.as('key'),
       'environment',
@@ -31,6 +48,8 @@ export function dailyLedgerGroups(database: AnyDb, range: { from?: number; befor
       sql<string>`cast(sum(cost_pico) as text)`.as('cost'),
     ])
     .groupBy([
+      // Not a constant: PostgreSQL refuses to group by one.
+      ...(dimension ? [extra] : []),
       sql`at / ${sql.lit(DAY_MS)}`,
       sql`coalesce(key_id, '')`,
       'environment',

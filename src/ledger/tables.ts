@@ -34,6 +34,12 @@ export interface LedgerTable {
   code_execution_requests: number;
   /** Why a row is unpriced (`priced` 0); its cost_pico is then what budgets counted. */
   unpriced_reason: string | null;
+  /** The client's session and agent ids and its name, version and entrypoint (migration 009). */
+  session_id: string | null;
+  agent_id: string | null;
+  client: string | null;
+  client_version: string | null;
+  client_entrypoint: string | null;
 }
 
 /** Totals per UTC day, key and model for rows that were pruned; `key_id` is '' for keyless rows. */

@@ -11,6 +11,7 @@ import {
   sleep,
 } from '../upstream/retry.js';
 import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
+import { patchedBody } from './body-bytes.js';
 import { ApiError } from './errors.js';
 import type { Responder } from './stage.js';
 import type { Call } from './types.js';
@@ -30,6 +31,8 @@ export interface ForwardOptions {
    */
   observe?: (call: Call, status: number, headers: IncomingHttpHeaders) => void;
   random?: () => number;
+  /** Whether the call's key may use a model (the Models API lists only those); all when absent. */
+  modelVisible?: (call: Call, model: string) => boolean;
 }
 
 // Client headers that are Sluice's or the connection's, never forwarded.
@@ -105,11 +108,18 @@ export async function forward(call: Call, responder: Responder, options: Forward
   const fallbacks = options.fallback[call.body.model];
   let nextFallback = 0;
   const method = call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
+  if (call.path.startsWith('/v1/models/')) {
+    // A model the key may not use does not exist for it, as the API answers an unknown one.
+    const id = call.path.slice('/v1/models/'.length);
+    if (options.modelVisible && !options.modelVisible(call, id))
+      throw new ApiError(404, `model: ${id}`, {}, 'not_found_error');
+  }
   let attempt = 0;
   for (;;) {
     attempt++;
+    // The client's bytes; when a stage changed the body, only the values it changed are re-written.
     const body =
-      method === 'GET' ? undefined : call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+      method === 'GET' ? undefined : call.bodyChanged ? patchedBody(call.rawBody, call.body) : call.rawBody;
     let response: UpstreamResponse;
     const logged = { startedAt: performance.now(), answeredAt: undefined as number | undefined, status: 0 };
     (call.attemptLog ??= []).push(logged);
@@ -196,6 +206,8 @@ async function relayJson(
     throw error;
   }
   call.firstByteAt = performance.now();
+  if (call.path === '/v1/models' && options.modelVisible)
+    bytes = visibleModels(call, bytes, options.modelVisible);
   if (call.path === '/v1/messages') {
     call.usage = usageFromJson(bytes).usage;
     options.price?.(call);
@@ -263,6 +275,30 @@ async function relayStream(
   if (tap.error) call.errorType = tap.error.type;
   if (!tap.sawMessageStop && !tap.error) call.errorType = 'incomplete_stream';
   responder.end();
+}
+
+/**
+ * The Models API list without the models the key may not use (Claude Code's model discovery
+ * offers what it lists). The page's first and last ids follow the entries kept.
+ */
+function visibleModels(call: Call, bytes: Buffer, visible: (call: Call, model: string) => boolean): Buffer {
+  let page: { data?: Array<{ id?: unknown }>; first_id?: unknown; last_id?: unknown };
+  try {
+    page = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return bytes;
+  }
+  if (!Array.isArray(page.data)) return bytes;
+  const kept = page.data.filter((model) => typeof model?.id === 'string' && visible(call, model.id));
+  if (kept.length === page.data.length) return bytes;
+  return Buffer.from(
+    JSON.stringify({
+      ...page,
+      data: kept,
+      first_id: kept[0]?.id ?? null,
+      last_id: kept[kept.length - 1]?.id ?? null,
+    }),
+  );
 }
 
 function costEventData(call: Call) {

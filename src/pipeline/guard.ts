@@ -62,7 +62,8 @@ function checkModelCallable(catalog: Catalog, call: Call): void {
   }
 }
 
-function modelAllowed(catalog: Catalog, allowed: string[], requested: string): boolean {
+/** Whether a key limited to `allowed` models may use `requested` (aliases and ids are the same model). */
+export function modelAllowed(catalog: Catalog, allowed: string[], requested: string): boolean {
   const id = catalog.model(requested)?.id ?? requested;
   return allowed.some((name) => name === requested || (catalog.model(name)?.id ?? name) === id);
 }

@@ -21,7 +21,7 @@ import { admitStage, type Reserve } from '../pipeline/admit.js';
 import { authenticateStage } from '../pipeline/authenticate.js';
 import { ApiError, errorBody, newRequestId } from '../pipeline/errors.js';
 import { forward } from '../pipeline/forward.js';
-import { checkMessagesBody, guardStage } from '../pipeline/guard.js';
+import { checkMessagesBody, guardStage, modelAllowed } from '../pipeline/guard.js';
 import { type Route, runCall } from '../pipeline/pipeline.js';
 import { type Router, routeStage } from '../pipeline/route.js';
 import { CallSignal, DrainCut } from '../pipeline/signal.js';
@@ -220,6 +220,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics.observeAttempt(call, status);
       plugins.observe?.(call, status, headers);
     },
+    modelVisible: (call: Call, model: string) => {
+      const allowed = call.principal?.models;
+      return !allowed || allowed.length === 0 || modelAllowed(catalog, allowed, model);
+    },
   };
   const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
     forward(call, responder, forwardOptions);
@@ -370,6 +374,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const target = sent.startsWith('/') ? sent : absolutePath(sent);
     const queryAt = target.indexOf('?');
     const path = queryAt === -1 ? target : target.slice(0, queryAt);
+    // Claude Code's start-up probe (`HEAD /`, newer versions `HEAD /api/hello`): answered here,
+    // without a key and without the upstream.
+    if (req.method === 'HEAD' && (path === '/' || path === '/api/hello')) {
+      res.writeHead(200, { 'content-length': '0' });
+      res.end();
+      return;
+    }
     const work =
       path === '/healthz'
         ? Promise.resolve(sendJson(res, 200, { status: 'ok' }))

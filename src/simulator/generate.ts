@@ -97,7 +97,7 @@ export function generate(request: MessagesRequest, options: GenerationOptions): 
     type: 'tool_use',
     id: toolUseId(rng.next),
     name: tool.name,
-    input: valueForSchema(tool.input_schema ?? { type: 'object' }, rng),
+    input: toolInput(request, tool, rng),
   };
   if (countOutputTokens([call], options.tokenizer) > budget) {
     // Cut inside the tool input: the partial input is not usable, as with the real service.
@@ -109,27 +109,102 @@ export function generate(request: MessagesRequest, options: GenerationOptions): 
 }
 
 /**
- * Which tool the answer calls, if any. `none` or no tools: none. `tool`: the named one. `any`:
- * the tool whose name the last user message mentions, else the first. `auto` (the default):
- * a tool only when the last user message mentions its name (case-insensitive, `_` or `-` may be
- * written as spaces) and carries no tool_result; an answer to a tool_result is text.
+ * Which tool the answer calls, if any, as a model for agents would: `none` or no tools: none.
+ * `tool`: the named one. `any`: the tool the last user message asks for, else the first. `auto`
+ * (the default): a tool only when the last user message asks for one, and never in answer to a
+ * tool_result (the answer to a tool's result is text, so an agent's loop ends). A message asks for
+ * a tool when its own words (not the `<system-reminder>` blocks a client adds) name it (`lookup
+ * order` for `lookup_order`) or ask to read, list, search or run something and a tool for that
+ * exists (`Read`, `Glob`, `Grep`, `Bash`).
  */
 export function chooseTool(request: MessagesRequest): ToolDefinition | undefined {
   const tools = (request.tools ?? []).filter((tool) => tool.input_schema !== undefined);
   const choice = request.tool_choice ?? { type: 'auto' };
   if (tools.length === 0 || choice.type === 'none') return undefined;
   if (choice.type === 'tool') return tools.find((tool) => tool.name === choice.name);
-  const last = request.messages[request.messages.length - 1]!;
-  const hasToolResult = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-  const text = last.role === 'user' ? messageText(last.content).toLowerCase() : '';
-  const mentioned = tools.find((tool) => mentions(text, tool.name));
-  if (choice.type === 'any') return mentioned ?? tools[0];
-  return hasToolResult ? undefined : mentioned;
+  const last = lastTurn(request);
+  const hasToolResult = Array.isArray(last?.content) && last.content.some((b) => b.type === 'tool_result');
+  const text = last?.role === 'user' ? ownWords(last.content).toLowerCase() : '';
+  const asked = askedTool(text, tools);
+  if (choice.type === 'any') return asked ?? tools[0];
+  return hasToolResult ? undefined : asked;
+}
+
+/** The last user or assistant turn: system messages after it (the client's environment notes) are not a turn. */
+function lastTurn(request: MessagesRequest): MessagesRequest['messages'][number] | undefined {
+  for (let i = request.messages.length - 1; i >= 0; i--) {
+    if (request.messages[i]!.role !== 'system') return request.messages[i];
+  }
+  return undefined;
+}
+
+/** Words a tool's name may have besides the one saying what it does (`read_file`, `run_command`). */
+const objectWords = new Set([
+  'file',
+  'files',
+  'dir',
+  'directory',
+  'content',
+  'contents',
+  'text',
+  'command',
+  'tool',
+]);
+
+/**
+ * What a request asks a tool to do: the verbs that ask, and the words of a tool's name that do it.
+ * A tool qualifies when every word of its name is one of those or an object word (`ListAgents`
+ * does not list files).
+ */
+const intents: Array<{ asks: RegExp; does: Set<string> }> = [
+  {
+    asks: /\b(read|open|show|view|cat|print|contents? of)\b/,
+    does: new Set(['read', 'view', 'cat', 'open']),
+  },
+  { asks: /\b(list|ls|glob)\b|\bfind (the |all )?files\b/, does: new Set(['list', 'ls', 'glob', 'find']) },
+  { asks: /\b(search|grep)\b/, does: new Set(['grep', 'search']) },
+  {
+    asks: /\b(run|execute)\b/,
+    does: new Set(['bash', 'shell', 'run', 'exec', 'execute', 'command', 'terminal']),
+  },
+];
+
+function askedTool(text: string, tools: ToolDefinition[]): ToolDefinition | undefined {
+  if (!text) return undefined;
+  // A name made of several words (`lookup_order`) is a request when written out.
+  const named = tools.find((tool) => nameWords(tool.name).length > 1 && mentions(text, tool.name));
+  if (named) return named;
+  for (const intent of intents) {
+    if (!intent.asks.test(text)) continue;
+    const tool = tools.find((t) => {
+      const words = nameWords(t.name);
+      return (
+        words.some((word) => intent.does.has(word)) &&
+        words.every((word) => intent.does.has(word) || objectWords.has(word))
+      );
+    });
+    if (tool) return tool;
+  }
+  return undefined;
+}
+
+/** `read_file`, `readFile`, `Read` → its lower-case words. */
+function nameWords(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 }
 
 function mentions(text: string, name: string): boolean {
   const lower = name.toLowerCase();
   return text.includes(lower) || text.includes(lower.replace(/[_-]/g, ' '));
+}
+
+/** The user's own words: text blocks, without the `<system-reminder>` sections clients add. */
+function ownWords(content: MessagesRequest['messages'][number]['content']): string {
+  return messageText(content).replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, ' ');
 }
 
 function messageText(content: MessagesRequest['messages'][number]['content']): string {
@@ -138,6 +213,66 @@ function messageText(content: MessagesRequest['messages'][number]['content']): s
     .filter((block) => block.type === 'text')
     .map((block) => String(block.text))
     .join('\n');
+}
+
+/**
+ * Arguments a model would give the tool: its required properties, a path, command or pattern
+ * taken from the request where the property asks for one (a relative path made absolute against
+ * the working directory the prompt names, when the schema asks for an absolute one), schema-valid
+ * values for the rest.
+ */
+export function toolInput(request: MessagesRequest, tool: ToolDefinition, rng: Rng): unknown {
+  const schema = tool.input_schema ?? { type: 'object' };
+  const base = valueForSchema(schema, rng);
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return base;
+  const input = base as Record<string, unknown>;
+  const properties = (schema.properties ?? {}) as Record<string, { type?: unknown; description?: unknown }>;
+  const last = lastTurn(request);
+  const words = last ? ownWords(last.content) : '';
+  for (const name of Object.keys(input)) {
+    const property = properties[name] ?? {};
+    if (property.type !== 'string') continue;
+    const lower = name.toLowerCase();
+    if (/path|file/.test(lower)) {
+      const path = mentionedPath(words);
+      if (path) input[name] = absoluteIfAsked(path, String(property.description ?? ''), request);
+    } else if (/command|cmd/.test(lower)) {
+      input[name] = /`([^`]+)`/.exec(words)?.[1] ?? 'ls';
+    } else if (/pattern|glob|query/.test(lower)) {
+      input[name] = /`([^`]+)`/.exec(words)?.[1] ?? /\S*\*\S*/.exec(words)?.[0] ?? '*';
+    }
+  }
+  return input;
+}
+
+/** A file path written in the text: with a slash, or a name with an extension. */
+function mentionedPath(text: string): string | undefined {
+  const quoted = /`([^`\s]+)`/.exec(text)?.[1];
+  if (quoted && /[/.]/.test(quoted)) return quoted;
+  const match =
+    /(?:^|[\s"'(])((?:~|\.{1,2})?\/?(?:[\w.-]+\/)*[\w-]+\.[A-Za-z0-9]{1,8})(?=$|[\s"'),:;!?]|\.(?:\s|$))/.exec(
+      text,
+    );
+  return match?.[1];
+}
+
+function absoluteIfAsked(path: string, description: string, request: MessagesRequest): string {
+  if (path.startsWith('/') || !/absolute/i.test(description)) return path;
+  const directory = workingDirectory(request);
+  return directory ? `${directory.replace(/\/$/, '')}/${path.replace(/^\.\//, '')}` : path;
+}
+
+/** The working directory a client states in its prompt (`Working directory: /…`). */
+function workingDirectory(request: MessagesRequest): string | undefined {
+  const texts = [
+    typeof request.system === 'string' ? request.system : messageText(request.system ?? []),
+    ...request.messages.map((m) => messageText(m.content)),
+  ];
+  for (const text of texts) {
+    const found = /working directory:\s*(\/\S+)/i.exec(text)?.[1];
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Exactly `tokens` tokens of sentences made of filler words. */

@@ -19,7 +19,7 @@ import { offersServerTool } from './web-search.js';
 export function countTokens(exchange: Exchange, body: unknown): void {
   const version = versionOf(exchange);
   checkVersionFields(body, version);
-  const request = validateCountTokensRequest(body);
+  const request = validateCountTokensRequest(body, { beta: namesBeta(exchange) });
   checkVersionContent(request, version);
   const model = resolveModel(exchange, request.model);
   sendJson(exchange, 200, { input_tokens: inputTokens(request, model).total });
@@ -29,7 +29,7 @@ export function countTokens(exchange: Exchange, body: unknown): void {
 export function createMessage(exchange: Exchange, body: unknown): void | Promise<void> {
   const version = versionOf(exchange);
   checkVersionFields(body, version);
-  const request = validateMessagesRequest(body);
+  const request = validateMessagesRequest(body, { beta: namesBeta(exchange) });
   checkVersionContent(request, version);
   const model = resolveModel(exchange, request.model);
   checkModelRules(request, model);
@@ -160,6 +160,11 @@ function answer(
   };
   if (!latency) return send();
   return sleep(latency.ttftMs + generationMs(latency, usage.output_tokens)).then(send);
+}
+
+/** A request that names any beta may use what the SDK's beta types define. */
+function namesBeta(exchange: Exchange): boolean {
+  return betasOf(exchange.req.headers['anthropic-beta']).size > 0;
 }
 
 function versionOf(exchange: Exchange): string {

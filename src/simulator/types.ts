@@ -34,7 +34,8 @@ export type ToolChoice =
 export type ThinkingConfig =
   | { type: 'enabled'; budget_tokens: number }
   | { type: 'disabled' }
-  | { type: 'adaptive' };
+  | { type: 'adaptive' }
+  | { type: 'between_tools' };
 
 /** What count_tokens and messages share: everything that makes up the prompt. */
 export interface PromptRequest {

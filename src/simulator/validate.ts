@@ -1,56 +1,75 @@
 import { invalidRequest } from './errors.js';
-import type { CacheControl, ContentBlock, MessagesRequest, PromptRequest, ToolDefinition } from './types.js';
+import { requestShape } from './request-shape.generated.js';
+import type { Namespace } from './request-shape.js';
+import type {
+  CacheControl,
+  ContentBlock,
+  MessageParam,
+  MessagesRequest,
+  PromptRequest,
+  ToolDefinition,
+} from './types.js';
 
-/** Top-level fields the Messages API accepts; anything else is rejected like the real service does. */
-const messagesFields = new Set([
-  'model',
-  'messages',
-  'max_tokens',
-  'system',
-  'stream',
-  'tools',
-  'tool_choice',
-  'temperature',
-  'top_p',
-  'top_k',
-  'stop_sequences',
-  'metadata',
-  'thinking',
-  'service_tier',
-  'cache_control',
-  'container',
-  'context_management',
-  'mcp_servers',
-  'output_config',
-  'output_format',
-  'inference_geo',
-  'speed',
-  'diagnostics',
-  'user_profile_id',
-  'workspace_id',
-]);
+/**
+ * What a request may carry comes from the official SDK's request types (`request-shape.generated.ts`):
+ * the GA types for every request, the beta types as well once the request names a beta
+ * (`anthropic-beta`), as the API refuses a beta-only field without one ("Extra inputs are not
+ * permitted"). The sampling parameters are older than the SDK 1.x types; the API still takes them
+ * under the versions before 2026-10-21 (see versions.ts).
+ */
+export interface ValidationOptions {
+  /** The request carries an `anthropic-beta` header. */
+  beta?: boolean;
+}
 
-const contentTypes = new Set([
-  'text',
-  'image',
-  'document',
-  'search_result',
-  'tool_use',
-  'tool_result',
-  'thinking',
-  'redacted_thinking',
-  'server_tool_use',
-  'web_search_tool_result',
-  'web_fetch_tool_result',
-  'code_execution_tool_result',
-  'bash_code_execution_tool_result',
-  'text_editor_code_execution_tool_result',
-  'mcp_tool_use',
-  'mcp_tool_result',
-  'container_upload',
-  'tool_search_tool_result',
-  'tool_reference',
-]);
+const samplingFields = ['temperature', 'top_p', 'top_k'];
+
+function union(...lists: string[][]): Set<string> {
+  return new Set(lists.flat());
+}
+
+/** The accepted values, per shape (GA only, or GA and beta). */
+function accepted(beta: boolean) {
+  const namespaces = beta ? [requestShape.ga, requestShape.beta] : [requestShape.ga];
+  const of = (pick: (n: Namespace) => string[]) => union(...namespaces.map(pick));
+  const roles = new Map<string, { fields: Set<string>; content: Set<string> }>();
+  for (const namespace of namespaces) {
+    for (const [role, shape] of Object.entries(namespace.roles)) {
+      const known = roles.get(role) ?? { fields: new Set<string>(), content: new Set<string>() };
+      for (const field of [...shape.required, ...shape.optional]) known.fields.add(field);
+      for (const tag of shape.content) known.content.add(tag);
+      roles.set(role, known);
+    }
+  }
+  return {
+    body: of((n) => [...n.body.required, ...n.body.optional, ...samplingFields]),
+    roles,
+    roleNames: sortedRoles([...roles.keys()]),
+    thinking: of((n) => n.thinking),
+    toolChoice: of((n) => n.toolChoice),
+    effort: of((n) => n.effort),
+    systemBlocks: of((n) => n.systemBlocks),
+  };
+}
+
+/** user, assistant, then the others: the order the API's messages name them in. */
+function sortedRoles(roles: string[]): string[] {
+  const first = ['user', 'assistant'];
+  return [...first.filter((r) => roles.includes(r)), ...roles.filter((r) => !first.includes(r)).sort()];
+}
+
+const shapes = { ga: accepted(false), beta: accepted(true) };
+type Shape = ReturnType<typeof accepted>;
+
+/** The field set of the Messages body, GA or with the beta types: exported for the SDK check. */
+export function acceptedFields(beta: boolean): ReadonlySet<string> {
+  return shapes[beta ? 'beta' : 'ga'].body;
+}
+
+function quoteList(values: Iterable<string>): string {
+  const list = [...values].map((v) => `'${v}'`);
+  return list.length <= 1 ? list.join('') : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`;
+}
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,128}$/;
 const maxBreakpoints = 4;
@@ -72,12 +91,13 @@ function requireObject(body: unknown): Fields {
 }
 
 /** The body of `POST /v1/messages`, checked the way the API checks it; throws a 400 ApiError. */
-export function validateMessagesRequest(raw: unknown): MessagesRequest {
+export function validateMessagesRequest(raw: unknown, options: ValidationOptions = {}): MessagesRequest {
   const body = requireObject(raw);
+  const shape = shapes[options.beta ? 'beta' : 'ga'];
   for (const key of Object.keys(body)) {
-    if (!messagesFields.has(key)) fail(key, 'Extra inputs are not permitted');
+    if (!shape.body.has(key)) fail(key, 'Extra inputs are not permitted');
   }
-  const prompt = validatePrompt(body);
+  const prompt = validatePrompt(body, shape);
   const maxTokens = body.max_tokens;
   if (maxTokens === undefined) fail('max_tokens', 'Field required');
   if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens))
@@ -117,7 +137,7 @@ export function validateMessagesRequest(raw: unknown): MessagesRequest {
     temperature: optionalNumber(body.temperature),
     top_p: optionalNumber(body.top_p),
     top_k: optionalNumber(body.top_k),
-    effort: validateEffort(body.output_config),
+    effort: validateEffort(body.output_config, shape),
     inference_geo: (body.inference_geo ?? undefined) as string | undefined,
     speed: (body.speed ?? undefined) as MessagesRequest['speed'],
   };
@@ -125,15 +145,13 @@ export function validateMessagesRequest(raw: unknown): MessagesRequest {
   return request;
 }
 
-const efforts = ['low', 'medium', 'high', 'xhigh', 'max'];
-
-function validateEffort(config: unknown): string | undefined {
+function validateEffort(config: unknown, shape: Shape): string | undefined {
   if (config === undefined || config === null) return undefined;
   if (!isObject(config)) fail('output_config', 'Input should be a valid dictionary');
   const effort = config.effort;
   if (effort === undefined || effort === null) return undefined;
-  if (typeof effort !== 'string' || !efforts.includes(effort)) {
-    fail('output_config.effort', "Input should be 'low', 'medium', 'high', 'xhigh' or 'max'");
+  if (typeof effort !== 'string' || !shape.effort.has(effort)) {
+    fail('output_config.effort', `Input should be ${quoteList(shape.effort)}`);
   }
   return effort;
 }
@@ -144,25 +162,27 @@ function optionalNumber(value: unknown): number | undefined {
 }
 
 /** The body of `POST /v1/messages/count_tokens`. */
-export function validateCountTokensRequest(raw: unknown): PromptRequest {
-  return validatePrompt(requireObject(raw));
+export function validateCountTokensRequest(raw: unknown, options: ValidationOptions = {}): PromptRequest {
+  // Top-level fields are not checked here: clients send their Messages body as it is.
+  return validatePrompt(requireObject(raw), shapes[options.beta ? 'beta' : 'ga']);
 }
 
-function validatePrompt(body: Fields): PromptRequest {
+function validatePrompt(body: Fields, shape: Shape): PromptRequest {
   if (body.model === undefined) fail('model', 'Field required');
   if (typeof body.model !== 'string') fail('model', 'Input should be a valid string');
   if (body.messages === undefined) fail('messages', 'Field required');
   const rawMessages = body.messages;
   if (!Array.isArray(rawMessages)) fail('messages', 'Input should be a valid list');
   if (rawMessages.length === 0) fail('messages', 'at least one message is required');
-  const messages = rawMessages.map((message, i) => validateMessage(message, i, rawMessages.length));
+  const messages = rawMessages.map((message, i) => validateMessage(message, i, rawMessages.length, shape));
+  checkSystemPlacement(messages);
   checkToolPairs(messages);
   const request: PromptRequest = { model: body.model, messages };
-  if (body.system !== undefined) request.system = validateSystem(body.system);
+  if (body.system !== undefined) request.system = validateSystem(body.system, shape);
   if (body.tools !== undefined) request.tools = validateTools(body.tools);
   if (body.tool_choice !== undefined)
-    request.tool_choice = validateToolChoice(body.tool_choice, request.tools);
-  if (body.thinking !== undefined) request.thinking = validateThinkingShape(body.thinking);
+    request.tool_choice = validateToolChoice(body.tool_choice, request.tools, shape);
+  if (body.thinking !== undefined) request.thinking = validateThinkingShape(body.thinking, shape);
   if (body.cache_control !== undefined && body.cache_control !== null) {
     request.cache_control = validateCacheControl(body.cache_control, 'cache_control');
   }
@@ -170,34 +190,47 @@ function validatePrompt(body: Fields): PromptRequest {
   return request;
 }
 
-function validateMessage(message: unknown, index: number, count: number): PromptRequest['messages'][number] {
+function validateMessage(
+  message: unknown,
+  index: number,
+  count: number,
+  shape: Shape,
+): PromptRequest['messages'][number] {
   const path = `messages.${index}`;
   if (!isObject(message)) fail(path, 'Input should be a valid dictionary');
   if (message.role === undefined) fail(`${path}.role`, 'Field required');
-  if (message.role !== 'user' && message.role !== 'assistant' && message.role !== 'system')
-    fail(`${path}.role`, "Input should be 'user', 'assistant' or 'system'");
+  const role = typeof message.role === 'string' ? shape.roles.get(message.role) : undefined;
+  if (!role) fail(`${path}.role`, `Input should be ${quoteList(shape.roleNames)}`);
+  for (const key of Object.keys(message)) {
+    if (!role.fields.has(key)) fail(`${path}.${key}`, 'Extra inputs are not permitted');
+  }
   if (message.content === undefined) fail(`${path}.content`, 'Field required');
   const finalAssistant = index === count - 1 && message.role === 'assistant';
   if (typeof message.content === 'string') {
     if (message.content.length === 0 && !finalAssistant) {
       fail(path, 'all messages must have non-empty content except for the optional final assistant message');
     }
-    return { role: message.role, content: message.content };
+    return { role: message.role as MessageParam['role'], content: message.content };
   }
   if (!Array.isArray(message.content)) fail(`${path}.content`, 'Input should be a valid string or list');
   if (message.content.length === 0 && !finalAssistant) {
     fail(path, 'all messages must have non-empty content except for the optional final assistant message');
   }
-  const content = message.content.map((block, j) => validateContentBlock(block, `${path}.content.${j}`));
-  return { role: message.role, content };
+  const content = message.content.map((block, j) =>
+    validateContentBlock(block, `${path}.content.${j}`, role.content),
+  );
+  return { role: message.role as MessageParam['role'], content };
 }
 
-function validateContentBlock(block: unknown, path: string): ContentBlock {
+function validateContentBlock(block: unknown, path: string, tags: ReadonlySet<string>): ContentBlock {
   if (!isObject(block)) fail(path, 'Input should be a valid dictionary');
   const type = block.type;
   if (typeof type !== 'string') fail(`${path}.type`, 'Field required');
-  if (!contentTypes.has(type)) {
-    fail(`${path}.type`, `Input tag '${type}' found using 'type' does not match any of the expected tags`);
+  if (!tags.has(type)) {
+    fail(
+      `${path}.type`,
+      `Input tag '${type}' found using 'type' does not match any of the expected tags: ${quoteList(tags)}`,
+    );
   }
   if (type === 'text') {
     if (typeof block.text !== 'string') fail(`${path}.text`, 'Field required');
@@ -215,6 +248,40 @@ function validateContentBlock(block: unknown, path: string): ContentBlock {
     validateCacheControl(block.cache_control, `${path}.cache_control`);
   }
   return block as ContentBlock;
+}
+
+/**
+ * Where a mid-conversation system message may stand: not first; after a user turn (tool results
+ * included) or an assistant turn that ends in a server tool's result; before an assistant turn or
+ * at the end. Consecutive system messages are one section.
+ */
+function checkSystemPlacement(messages: PromptRequest['messages']): void {
+  messages.forEach((message, i) => {
+    if (message.role !== 'system') return;
+    let before = i - 1;
+    while (before >= 0 && messages[before]!.role === 'system') before--;
+    const previous = messages[before];
+    const next = messages.slice(i + 1).find((m) => m.role !== 'system');
+    if (!previous) fail(`messages.${i}`, 'a system message may not be the first message');
+    if (previous.role === 'assistant' && !endsInServerToolResult(previous)) {
+      fail(
+        `messages.${i}`,
+        'a system message must follow a user message or an assistant message ending in a server tool result',
+      );
+    }
+    if (next && next.role !== 'assistant') {
+      fail(
+        `messages.${i}`,
+        'a system message must be followed by an assistant message or end the conversation',
+      );
+    }
+  });
+}
+
+function endsInServerToolResult(message: PromptRequest['messages'][number]): boolean {
+  if (typeof message.content === 'string') return false;
+  const last = message.content[message.content.length - 1];
+  return last !== undefined && last.type !== 'tool_result' && last.type.endsWith('_tool_result');
 }
 
 /** Every tool_use must be answered by a tool_result in the next message, and only those. */
@@ -248,11 +315,12 @@ function checkToolPairs(messages: PromptRequest['messages']): void {
   });
 }
 
-function validateSystem(system: unknown): string | ContentBlock[] {
+function validateSystem(system: unknown, shape: Shape): string | ContentBlock[] {
   if (typeof system === 'string') return system;
   if (!Array.isArray(system)) fail('system', 'Input should be a valid string or list');
   return system.map((block, i) => {
-    if (!isObject(block) || block.type !== 'text') fail(`system.${i}.type`, "Input should be 'text'");
+    if (!isObject(block) || typeof block.type !== 'string' || !shape.systemBlocks.has(block.type))
+      fail(`system.${i}.type`, `Input should be ${quoteList(shape.systemBlocks)}`);
     if (typeof block.text !== 'string') fail(`system.${i}.text`, 'Field required');
     if (block.text.length === 0) fail('system', 'text content blocks must be non-empty');
     if (block.cache_control !== undefined && block.cache_control !== null) {
@@ -290,11 +358,12 @@ function validateTools(tools: unknown): ToolDefinition[] {
 function validateToolChoice(
   choice: unknown,
   tools: ToolDefinition[] | undefined,
+  shape: Shape,
 ): PromptRequest['tool_choice'] {
   if (!isObject(choice)) fail('tool_choice', 'Input should be a valid dictionary');
   const type = choice.type;
-  if (type !== 'auto' && type !== 'any' && type !== 'tool' && type !== 'none') {
-    fail('tool_choice.type', "Input should be 'auto', 'any', 'tool' or 'none'");
+  if (typeof type !== 'string' || !shape.toolChoice.has(type)) {
+    fail('tool_choice.type', `Input should be ${quoteList(shape.toolChoice)}`);
   }
   if (type !== 'none' && type !== 'auto' && (!tools || tools.length === 0)) {
     fail('', 'tool_choice may only be specified while providing tools.');
@@ -306,18 +375,19 @@ function validateToolChoice(
     }
     return { type, name: choice.name };
   }
-  return { type };
+  return { type } as PromptRequest['tool_choice'];
 }
 
-function validateThinkingShape(thinking: unknown): PromptRequest['thinking'] {
+function validateThinkingShape(thinking: unknown, shape: Shape): PromptRequest['thinking'] {
   if (!isObject(thinking)) fail('thinking', 'Input should be a valid dictionary');
-  if (thinking.type === 'disabled' || thinking.type === 'adaptive') return { type: thinking.type };
-  if (thinking.type !== 'enabled') {
+  const type = thinking.type;
+  if (typeof type !== 'string' || !shape.thinking.has(type)) {
     fail(
       'thinking',
-      `Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'`,
+      `Input tag '${String(type)}' found using 'type' does not match any of the expected tags: ${quoteList(shape.thinking)}`,
     );
   }
+  if (type !== 'enabled') return { type } as PromptRequest['thinking'];
   const budget = thinking.budget_tokens;
   if (budget === undefined) fail('thinking.enabled.budget_tokens', 'Field required');
   if (typeof budget !== 'number' || !Number.isInteger(budget)) {

@@ -36,8 +36,11 @@ describe.each(storeKinds)('budgets on $kind', ({ kind, open }) => {
       if (!admission.ok) {
         refused += 1;
         expect(admission.refusal.message).toMatch(/monthly budget of key key_a \(\$1\) would be exceeded/);
-        expect(admission.refusal.error.status).toBe(400);
-        expect(admission.refusal.error.type).toBe('invalid_request_error');
+        // A spend stop: 429 billing_error that clients must not retry, with the wait until the reset.
+        expect(admission.refusal.error.status).toBe(429);
+        expect(admission.refusal.error.type).toBe('billing_error');
+        expect(admission.refusal.error.headers['x-should-retry']).toBe('false');
+        expect(Number(admission.refusal.error.headers['retry-after'])).toBeGreaterThan(0);
         return;
       }
       admitted += 1;
@@ -285,7 +288,10 @@ describe('budget changes', () => {
       expect(refused.refusal.message).toMatch(
         /^daily budget of key prod-backend-v1 \(\$5\) would be exceeded/,
       );
-      expect(refused.refusal.error.headers).toEqual({ 'x-sluice-budget': 'key:key_a:daily' });
+      expect(refused.refusal.error.headers).toMatchObject({
+        'x-sluice-budget': 'key:key_a:daily',
+        'x-should-retry': 'false',
+      });
     }
     await store.close();
   });

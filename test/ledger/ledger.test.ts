@@ -11,6 +11,7 @@ import { LedgerWriter } from '../../src/ledger/writer.js';
 import type { Store } from '../../src/store/database.js';
 import { up as createLedgerTablesAsFirstWritten } from '../../src/store/migrations/002_ledger.js';
 import { up as addBillingColumns } from '../../src/store/migrations/004_billing_from_usage.js';
+import { up as addClientColumns } from '../../src/store/migrations/009_ledger_client.js';
 import { entry, storeKinds } from './stores.js';
 
 const day = (d: number, h = 12) => Date.UTC(2026, 9, d, h, 0, 0);
@@ -222,4 +223,5 @@ describe('ledger writer when the store fails', () => {
 async function createLedgerTables(db: Kysely<any>): Promise<void> {
   await createLedgerTablesAsFirstWritten(db);
   await addBillingColumns(db);
+  await addClientColumns(db);
 }

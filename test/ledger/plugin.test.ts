@@ -94,7 +94,9 @@ describe.each([
       answered += 1;
     }
     expect(refusal).toBeInstanceOf(ApiError);
-    expect((refusal as ApiError).status).toBe(400);
+    expect((refusal as ApiError).status).toBe(429);
+    expect((refusal as ApiError).type).toBe('billing_error');
+    expect((refusal as ApiError).headers['x-should-retry']).toBe('false');
     expect((refusal as ApiError).message).toMatch(
       /daily budget of environment production \(\$0\.1\) would be exceeded.*resets at/,
     );

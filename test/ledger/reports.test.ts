@@ -28,6 +28,57 @@ describe.each(storeKinds)('reports on $kind', ({ kind, open }) => {
     await writer.close();
   }
 
+  it('groups by client session and by client from raw rows; pruned rows count under no session', async () => {
+    const claude = {
+      client: 'claude-cli',
+      clientVersion: '2.1.332',
+      clientEntrypoint: 'sdk-cli',
+      agentId: null,
+    };
+    await write(
+      entry({
+        at: daysAgo(1),
+        attribution: { ...claude, sessionId: 'sess-a' },
+        usage: { input_tokens: 1000 },
+      }),
+      entry({
+        at: daysAgo(1, 5),
+        attribution: { ...claude, sessionId: 'sess-a' },
+        usage: { input_tokens: 3000 },
+      }),
+      entry({
+        at: daysAgo(2),
+        attribution: { ...claude, clientEntrypoint: 'sdk-ts', sessionId: 'sess-b' },
+        usage: { input_tokens: 500 },
+      }),
+      entry({ at: daysAgo(2, 5), usage: { input_tokens: 200 } }),
+      entry({
+        at: daysAgo(40),
+        attribution: { ...claude, sessionId: 'sess-old' },
+        usage: { input_tokens: 7 },
+      }),
+    );
+    await pruneLedger(store.db, { before: new Date(daysAgo(30)), catalog });
+    const bySession = await spendReport(store.db, {
+      since: new Date(daysAgo(60)),
+      by: 'session',
+      catalog,
+      now,
+    });
+    const sessions = Object.fromEntries(bySession.groups.map((g) => [g.group, g]));
+    expect(sessions['sess-a']).toMatchObject({ requests: 2, input_tokens: 4000 });
+    expect(sessions['sess-b']).toMatchObject({ requests: 1, input_tokens: 500 });
+    // The row without a session and the pruned one (its session is not kept in the rollup).
+    expect(sessions['']).toMatchObject({ requests: 2, input_tokens: 207 });
+    expect(bySession.total.requests).toBe(5);
+    const byClient = await spendReport(store.db, { since: new Date(daysAgo(7)), by: 'client', catalog, now });
+    expect(Object.fromEntries(byClient.groups.map((g) => [g.group, g.requests]))).toEqual({
+      'claude-cli 2.1.332 (sdk-cli)': 2,
+      'claude-cli 2.1.332 (sdk-ts)': 1,
+      '': 1,
+    });
+  });
+
   it('totals spend, tokens and cache savings, by dimension, across pruned days', async () => {
     await write(
       // Haiku: 1000 input ($0.001) + 10,000 cache read ($0.001) + 100 output ($0.0005); saved 10,000 × $0.90/M = $0.009

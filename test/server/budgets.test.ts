@@ -52,7 +52,8 @@ describe('budgets through the gateway', () => {
       expect(outcomes.filter((o) => o.ok).length).toBeGreaterThan(0);
       expect(refused.length).toBeGreaterThan(0);
       for (const o of refused) {
-        expect(o.error).toBeInstanceOf(Anthropic.BadRequestError);
+        expect(o.error).toBeInstanceOf(Anthropic.RateLimitError);
+        expect((o.error as InstanceType<typeof Anthropic.APIError>).type).toBe('billing_error');
         expect(String((o.error as Error).message)).toMatch(/budget/i);
       }
       // Refused requests never reached the upstream.
@@ -144,7 +145,10 @@ describe('budget thresholds, one request at a time', () => {
           });
         await new Promise((resolve) => setTimeout(resolve, 30)); // let the webhook deliveries land in order
       }
-      expect(refusal).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(refusal).toBeInstanceOf(Anthropic.RateLimitError);
+      expect((refusal as InstanceType<typeof Anthropic.APIError>).headers?.get('x-should-retry')).toBe(
+        'false',
+      );
       expect(String((refusal as Error).message)).toMatch(/resets at \d{4}-\d{2}-\d{2}T00:00:00/);
       for (let i = 0; i < 100 && alerts.length < 3; i++)
         await new Promise((resolve) => setTimeout(resolve, 20));

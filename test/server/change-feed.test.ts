@@ -159,7 +159,7 @@ function expectScenario(
   expect(run.spentPico).toBeLessThanOrEqual(usdToPico('0.02'));
   expect(run.refusals).toHaveLength(2);
   for (const refusal of run.refusals) {
-    expect(refusal.status).toBe(400);
+    expect(refusal.status).toBe(429);
     expect(refusal.message).toMatch(
       /^total \(prepaid\) budget of key prod-backend-v1 \(\$0\.02\) would be exceeded/,
     );
@@ -294,7 +294,7 @@ describe('a change takes effect at once', () => {
     expect(hook.alerts[0]!.text).toMatch(/budget of key prod-backend-v1 \(\$0\.001\) is exhausted/);
     const requests = upstream.counters().requests;
     const refused = await opus(a.url, key, 9);
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(429);
     expect(refused.message).toMatch(/key prod-backend-v1/);
     expect(upstream.counters().requests).toBe(requests);
   });

@@ -169,3 +169,115 @@ describe('values for JSON schemas', () => {
     expect(Object.keys(value).sort()).toEqual([...(schemas.scalars!.required as string[])].sort());
   });
 });
+
+describe('a model for agents', () => {
+  const schema = (properties: Record<string, unknown>, required: string[]) => ({
+    type: 'object',
+    properties,
+    required,
+  });
+  // Names and schemas as Claude Code declares them.
+  const agentTools = [
+    { name: 'Agent', input_schema: schema({ prompt: { type: 'string' } }, ['prompt']) },
+    {
+      name: 'Bash',
+      input_schema: schema({ command: { type: 'string' }, description: { type: 'string' } }, ['command']),
+    },
+    { name: 'ListAgents', input_schema: schema({}, []) },
+    {
+      name: 'Read',
+      input_schema: schema(
+        { file_path: { type: 'string', description: 'The absolute path to the file to read' } },
+        ['file_path'],
+      ),
+    },
+    {
+      name: 'Write',
+      input_schema: schema({ file_path: { type: 'string' }, content: { type: 'string' } }, [
+        'file_path',
+        'content',
+      ]),
+    },
+  ];
+  const turn = (text: string) => ({
+    role: 'user' as const,
+    content: [
+      {
+        type: 'text',
+        text: '<system-reminder>\nYou can Read, Write and run Bash; list files with care.\n</system-reminder>',
+      },
+      { type: 'text', text },
+    ],
+  });
+  const environment = {
+    role: 'system' as const,
+    content: [{ type: 'text', text: '# Environment\n - Primary working directory: /tmp/work' }],
+  };
+
+  it('answers a plain prompt with text and end_turn, whatever the reminders name', () => {
+    const answer = generate(
+      request({ tools: agentTools, messages: [turn('Say hello in one short sentence.'), environment] }),
+      options,
+    );
+    expect(answer.stopReason).toBe('end_turn');
+    expect(answer.content.map((b) => b.type)).toEqual(['text']);
+    for (const text of ['Write a haiku about rain.', 'What is a list in Python?']) {
+      expect(chooseTool(request({ tools: agentTools, messages: [turn(text)] }))).toBeUndefined();
+    }
+  });
+
+  it('reads the file the prompt names, with its absolute path in the working directory', () => {
+    const answer = generate(
+      request({
+        tools: agentTools,
+        messages: [turn('Read the file notes.txt and tell me the secret word.'), environment],
+      }),
+      options,
+    );
+    expect(answer.stopReason).toBe('tool_use');
+    const call = answer.content.find((b) => b.type === 'tool_use');
+    expect(call).toMatchObject({ name: 'Read', input: { file_path: '/tmp/work/notes.txt' } });
+  });
+
+  it('runs the command the prompt quotes, and no tool lists files unless one does', () => {
+    const run = generate(
+      request({ tools: agentTools, messages: [turn('Please run `ls -la` here.')] }),
+      options,
+    );
+    expect(run.content.find((b) => b.type === 'tool_use')).toMatchObject({
+      name: 'Bash',
+      input: { command: 'ls -la' },
+    });
+    // ListAgents lists agents, not files: no tool fits.
+    expect(chooseTool(request({ tools: agentTools, messages: [turn('list the files')] }))).toBeUndefined();
+    const glob = { name: 'Glob', input_schema: schema({ pattern: { type: 'string' } }, ['pattern']) };
+    const listed = generate(
+      request({ tools: [...agentTools, glob], messages: [turn('List the *.ts files.')] }),
+      options,
+    );
+    expect(listed.content.find((b) => b.type === 'tool_use')).toMatchObject({
+      name: 'Glob',
+      input: { pattern: '*.ts' },
+    });
+  });
+
+  it('answers a tool_result with text and end_turn, so the loop ends', () => {
+    const messages = [
+      turn('Read notes.txt'),
+      {
+        role: 'assistant' as const,
+        content: [
+          { type: 'tool_use', id: 'toolu_1', name: 'Read', input: { file_path: '/tmp/work/notes.txt' } },
+        ],
+      },
+      {
+        role: 'user' as const,
+        content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'pelican' }],
+      },
+      environment,
+    ];
+    const answer = generate(request({ tools: agentTools, messages }), options);
+    expect(answer.stopReason).toBe('end_turn');
+    expect(answer.content.every((b) => b.type === 'text')).toBe(true);
+  });
+});

@@ -315,8 +315,8 @@ describe('anthropic-version 2026-10-21', () => {
     const sim = await simulator();
     const messages = [
       { role: 'user', content: 'Plan a trip.' },
-      { role: 'assistant', content: 'Where to?' },
       { role: 'system', content: 'The user prefers trains.' },
+      { role: 'assistant', content: 'Where to?' },
       { role: 'user', content: 'Lisbon.' },
     ];
     const without = params('claude-opus-5-5', { messages: messages.filter((m) => m.role !== 'system') });
