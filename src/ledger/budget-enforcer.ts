@@ -38,8 +38,12 @@ export interface ThresholdEvent {
 
 export interface Reservation {
   readonly amountPico: bigint;
-  /** Replaces the reserved worst case with the real cost (0 when nothing was billed). */
-  settle(actualPico: bigint): void;
+  /**
+   * Replaces the reserved worst case with the real cost (0 when nothing was billed). The request's
+   * id lets counters kept outside the process count it again should they be lost before its
+   * ledger row is stored.
+   */
+  settle(actualPico: bigint, requestId?: string): void;
   /** The request was not sent: give the reservation back. */
   release(): void;
 }

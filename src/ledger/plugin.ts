@@ -1,6 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { requestedCacheWrite, worstCaseCost } from '../catalog/cost.js';
+import { inputTokenBound } from '../limits/estimate.js';
 import type { Reserve } from '../pipeline/admit.js';
 import type { Call, Hold } from '../pipeline/types.js';
 import type { AdminRoute } from '../server/admin.js';
@@ -42,8 +43,11 @@ export interface MoneyPluginOptions {
   refreshMs?: number;
   /** The store's bulk insert, for ledger rows. */
   insertRows?: LedgerWriterOptions['insertRows'];
-  /** Input tokens of a request before it is sent (the worst case a budget reserves). */
-  estimateInputTokens?: (call: Call) => number;
+  /**
+   * At most how many input tokens a request can be billed, before it is sent: the input part of
+   * the worst case a budget reserves. Default: its UTF-8 bytes plus framing (`inputTokenBound`).
+   */
+  inputTokenBound?: (call: Call) => number;
   /** Where the ledger's spool counters are registered. */
   registry?: Registry;
 }
@@ -70,7 +74,9 @@ export interface BudgetGate {
   status(): BudgetState[] | Promise<BudgetState[]>;
   startRefresh(intervalMs?: number, onError?: (error: unknown) => void): () => void;
   /** Counts the cost of a request admitted before a budget covering it existed. */
-  charge(payer: Payer, actualPico: bigint): void;
+  charge(payer: Payer, actualPico: bigint, requestId?: string): void;
+  /** These requests' ledger rows are stored (counters in Redis need not keep their spend aside). */
+  rowsStored?(requestIds: Iterable<string>): void;
   /** Reserves, without refusing, for a request under way when a budget covering it appeared. */
   adopt(payer: Payer, worstCasePico: bigint): Reservation;
 }
@@ -129,6 +135,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       logger.warn({ rows, spoolDir: spool.dir }, 'ledger rows replayed from the spool');
     },
     insertRows: options.insertRows,
+    onStored: (requestIds) => enforcer.rowsStored?.(requestIds),
     batchSize: ledgerConfig.batchSize,
     intervalMs: ledgerConfig.flushIntervalMs,
     onError: (error, pending) =>
@@ -170,13 +177,16 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     keyId: call.principal!.keyId,
     environment: call.principal!.environment,
   });
+  // A bound, not the rate limiter's calibrated estimate (call.estimatedInputTokens): an estimate
+  // that learned from English undercounts CJK, emoji or punctuation several times over, and a
+  // budget reserved from it is passed; the limiter's admission keeps its closer estimate.
+  const inputBound = options.inputTokenBound ?? ((call: Call) => inputTokenBound(call.body));
   const worstCaseOf = (call: Call) => {
-    call.estimatedInputTokens ??= options.estimateInputTokens?.(call);
     return worstCaseCost(
       call.model?.id ?? call.body.model,
       new Date(call.startedAtMs),
       {
-        inputTokens: call.estimatedInputTokens ?? 0,
+        inputTokens: inputBound(call),
         maxTokens: call.body.max_tokens ?? call.model?.maxOutputTokens ?? 0,
         cacheWrite: requestedCacheWrite(call.body),
       },
@@ -207,14 +217,14 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       const reservation = adopted.get(call);
       if (reservation) {
         adopted.delete(call);
-        reservation.settle(call.cost?.pico ?? 0n);
+        reservation.settle(call.cost?.pico ?? 0n, call.id);
         return;
       }
       const cost = call.cost?.pico ?? 0n;
       if (cost === 0n) return;
       const payer = payerOf(call);
       // A budget that appeared after the last adoption pass: counted at its cost.
-      if (enforcer.hasBudgetFor(payer)) enforcer.charge(payer, cost);
+      if (enforcer.hasBudgetFor(payer)) enforcer.charge(payer, cost, call.id);
     },
   };
   const reserve: Reserve = (call) => {
@@ -230,7 +240,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     const hold = (admission: Admission): Hold => {
       if (!admission.ok) throw admission.refusal.error;
       const { reservation } = admission;
-      return { settle: (ended) => reservation.settle(ended.cost?.pico ?? 0n) };
+      return { settle: (ended) => reservation.settle(ended.cost?.pico ?? 0n, ended.id) };
     };
     const admission = enforcer.reserve(payer, worst.pico);
     return admission instanceof Promise ? admission.then(hold) : hold(admission);

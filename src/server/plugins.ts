@@ -97,9 +97,6 @@ export async function gatewayPlugins(
     criticalModel: config.models.critical,
     tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,
-    // Estimated once: the rate limiter reads the same figure later.
-    estimateInputTokens: (call) =>
-      call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
   });
   const limiting = config.limits?.enabled !== false;
   return {
