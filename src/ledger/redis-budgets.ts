@@ -158,8 +158,11 @@ interface UnstoredSpend {
 }
 
 const UNCOUNTED = '-';
-/** Instances' clocks may differ this much: rows stored this close to a seed count again. */
-const STORE_CLOCK_MARGIN_MS = 2_000;
+/**
+ * Instances' clocks are taken to agree within this much: a row stored this close before a seed
+ * read the ledger is counted again (over, never under).
+ */
+const STORE_CLOCK_MARGIN_MS = 1_000;
 /** Stored spend is remembered this long after it was stored (a seed reading the ledger sees it). */
 const STORED_KEPT_MS = 60_000;
 /** Spend whose row is never reported stored (another instance replayed its spool) is forgotten after a day. */
