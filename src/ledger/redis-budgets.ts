@@ -115,7 +115,7 @@ return 1
  * Raises `spent` to what the ledger holds: rows written by requests admitted before the budget
  * existed, or by instances that flushed after another seeded the counter. Never lowers it: the
  * counter runs ahead of the ledger, whose rows are written in batches. A window not seeded yet
- * is left to the seed (which adds the ledger's spend to what the hash already counts).
+ * is left to seeding (which adds the ledger's spend to what the hash already counts).
  */
 const raiseScript = `
 if not redis.call('HGET', KEYS[1], 'epoch') then return redis.call('HGET', KEYS[1], 'spent') or '0' end
@@ -493,7 +493,7 @@ export class RedisBudgetEnforcer {
       for (const spend of this.unstored.values()) {
         const countedIn = spend.countedIn.get(key);
         if (countedIn === undefined || countedIn === epoch) continue;
-        // '' : settled while the window was lost, before the seed, which kept it.
+        // '' : settled while the window was lost, before the window was seeded, which kept it.
         if (
           countedIn !== '' &&
           (spend.storedAt === undefined || spend.storedAt >= seededAt - STORE_CLOCK_MARGIN_MS)
