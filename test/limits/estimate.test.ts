@@ -81,7 +81,7 @@ describe('input token estimator', () => {
 });
 
 /** Texts on which a character-based estimate learned from English undercounts. */
-export const hardTexts = {
+const hardTexts = {
   english: prose,
   cjk: '東京の天気は晴れです。明日は雨が降るでしょう。'.repeat(60),
   punctuation: '!?.,;:()[]{}<>-_=+*&^%$#@~/\\|'.repeat(60),
