@@ -153,10 +153,14 @@ interface UnstoredSpend {
   addedAt: number;
   /** When the ledger row was stored (unset while it waits in memory or in the spool). */
   storedAt?: number;
-  /** Window key → epoch; '' = counted while the window was lost; UNCOUNTED = the settle failed. */
+  /**
+   * Window key → epoch; '' = counted while the window was lost (the seed kept it); SETTLING = its
+   * settlement is on its way (it counts itself); UNCOUNTED = the settlement failed.
+   */
   countedIn: Map<string, string>;
 }
 
+const SETTLING = '+';
 const UNCOUNTED = '-';
 /**
  * Instances' clocks are taken to agree within this much: a row stored this close before a seed
@@ -435,19 +439,26 @@ export class RedisBudgetEnforcer {
     }
     const spend: UnstoredSpend | undefined =
       requestId && actual > 0n
-        ? { amountPico: actual, addedAt: Date.now(), countedIn: new Map(keys.map((key) => [key, UNCOUNTED])) }
+        ? { amountPico: actual, addedAt: Date.now(), countedIn: new Map(keys.map((key) => [key, SETTLING])) }
         : undefined;
     if (spend && requestId) this.unstored.set(requestId, spend);
-    const answer = (await this.call(
-      'sluiceBudgetSettle',
-      keys.length,
-      ...keys,
-      (-reserved).toString(),
-      actual.toString(),
-      this.field,
-      ...windows.map((w) => this.ttlOf(w.budget)),
-      ...keys.map((key) => this.epochs.get(key) ?? ''),
-    )) as string[];
+    let answer: string[];
+    try {
+      answer = (await this.call(
+        'sluiceBudgetSettle',
+        keys.length,
+        ...keys,
+        (-reserved).toString(),
+        actual.toString(),
+        this.field,
+        ...windows.map((w) => this.ttlOf(w.budget)),
+        ...keys.map((key) => this.epochs.get(key) ?? ''),
+      )) as string[];
+    } catch (error) {
+      // Counted at the next heartbeat that reaches Redis (a resync), or should the window be lost.
+      for (const key of keys) spend?.countedIn.set(key, UNCOUNTED);
+      throw error;
+    }
     windows.forEach((w, i) => {
       const epoch = answer[2 * i + 1]!;
       spend?.countedIn.set(keys[i]!, epoch);
@@ -487,12 +498,12 @@ export class RedisBudgetEnforcer {
           this.ttlOf(window.budget),
         )) as string;
       }
-      if (this.epochs.get(key) === epoch) return;
+      if (this.epochs.get(key) === epoch && !this.hasUncounted(key)) return;
       const seededAt = Number(epoch.split('.')[0]) || 0;
       let recount = 0n;
       for (const spend of this.unstored.values()) {
         const countedIn = spend.countedIn.get(key);
-        if (countedIn === undefined || countedIn === epoch) continue;
+        if (countedIn === undefined || countedIn === epoch || countedIn === SETTLING) continue;
         // '' : settled while the window was lost, before the window was seeded, which kept it.
         if (
           countedIn !== '' &&
@@ -540,8 +551,15 @@ export class RedisBudgetEnforcer {
       const window = this.windowsByKey.get(key);
       if (!window) continue;
       const epoch = (await this.redis.hget(key, 'epoch')) ?? null;
-      if (epoch === null || epoch !== this.epochs.get(key)) await this.resync(key, window, epoch);
+      // A settlement Redis did not take (it was unreachable) is counted now, in the same epoch.
+      if (epoch === null || epoch !== this.epochs.get(key) || this.hasUncounted(key))
+        await this.resync(key, window, epoch);
     }
+  }
+
+  private hasUncounted(key: string): boolean {
+    for (const spend of this.unstored.values()) if (spend.countedIn.get(key) === UNCOUNTED) return true;
+    return false;
   }
 
   private isCurrent(key: string): boolean {

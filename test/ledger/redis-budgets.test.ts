@@ -180,6 +180,26 @@ describe('budgets shared through Redis', () => {
     await writer.close();
   });
 
+  it('counts a settlement Redis did not take once it is reachable again', async () => {
+    await setBudget(store.db, { scope: 'global', window: 'daily', usd: '1.00' }, 'cli');
+    const a = new RedisBudgetEnforcer(store.db, { url: redisUrl, prefix, heartbeatTtlMs: 300 });
+    instances.push(a);
+    await a.load();
+    const admission = await a.reserve({}, usdToPico('0.10'));
+    if (!admission.ok) throw new Error('refused');
+    a.redis.disconnect();
+    admission.reservation.settle(usdToPico('0.07'), 'req_unsettled');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await a.redis.connect();
+    // Within a heartbeat: the reservation is gone and the cost counted, once.
+    for (let i = 0; i < 150 && (await a.status())[0]!.spentPico === 0n; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const [state] = await a.status();
+    expect(state!.spentPico).toBe(usdToPico('0.07'));
+    expect(state!.reservedPico).toBe(0n);
+  });
+
   it('rolls to a new window at the boundary and reports thresholds', async () => {
     let now = Date.UTC(2026, 9, 15, 23, 59, 59);
     const events: ThresholdEvent[] = [];
