@@ -187,6 +187,16 @@ export class BudgetEnforcer {
     return { amountPico: worstCasePico, settle: finish, release: () => finish(0n) };
   }
 
+  /** What is left of the tightest budget covering the payer, reservations in flight deducted. */
+  headroom(payer: Payer): bigint | null {
+    let least: bigint | null = null;
+    for (const { budget, spentPico, reservedPico } of this.applicable(payer)) {
+      const left = budget.limitPico - spentPico - reservedPico;
+      if (least === null || left < least) least = left;
+    }
+    return least;
+  }
+
   /** Current state of every budget (window, spend, reservations). */
   status(): BudgetState[] {
     return [...this.counters.values()].map((counter) => {

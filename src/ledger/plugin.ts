@@ -18,6 +18,7 @@ import {
   type Reservation,
 } from './budget-enforcer.js';
 import { parseLedgerConfig } from './config.js';
+import { upstreamTokenCounter } from './count-tokens.js';
 import { entryFromCall } from './entry.js';
 import { RedisBudgetEnforcer } from './redis-budgets.js';
 import { pruneLedger } from './rollup.js';
@@ -48,6 +49,8 @@ export interface MoneyPluginOptions {
    * the worst case a budget reserves. Default: its UTF-8 bytes plus framing (`inputTokenBound`).
    */
   inputTokenBound?: (call: Call) => number;
+  /** Where `budgets.countTokens` asks count_tokens: the upstream and its key per environment. */
+  upstream?: { url: string; upstreamKey: (environment: string | undefined) => string | undefined };
   /** Where the ledger's spool counters are registered. */
   registry?: Registry;
 }
@@ -75,6 +78,8 @@ export interface BudgetGate {
   startRefresh(intervalMs?: number, onError?: (error: unknown) => void): () => void;
   /** Counts the cost of a request admitted before a budget covering it existed. */
   charge(payer: Payer, actualPico: bigint, requestId?: string): void;
+  /** What is left of the tightest budget covering the payer (null: none, or unknown). */
+  headroom(payer: Payer): bigint | null | Promise<bigint | null>;
   /** These requests' ledger rows are stored (counters in Redis need not keep their spend aside). */
   rowsStored?(requestIds: Iterable<string>): void;
   /** Reserves, without refusing, for a request under way when a budget covering it appeared. */
@@ -172,6 +177,10 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
     stops.push(() => clearInterval(timer));
   }
 
+  const tokenCounter =
+    budgetsConfig.countTokens.enabled && options.upstream
+      ? upstreamTokenCounter({ ...options.upstream, timeoutMs: budgetsConfig.countTokens.timeoutMs })
+      : undefined;
   const noHold: Hold = { settle: () => undefined };
   const payerOf = (call: Call) => ({
     keyId: call.principal!.keyId,
@@ -181,12 +190,12 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
   // that learned from English undercounts CJK, emoji or punctuation several times over, and a
   // budget reserved from it is passed; the limiter's admission keeps its closer estimate.
   const inputBound = options.inputTokenBound ?? ((call: Call) => inputTokenBound(call.body));
-  const worstCaseOf = (call: Call) => {
+  const worstCaseOf = (call: Call, inputTokens = inputBound(call)) => {
     return worstCaseCost(
       call.model?.id ?? call.body.model,
       new Date(call.startedAtMs),
       {
-        inputTokens: inputBound(call),
+        inputTokens,
         maxTokens: call.body.max_tokens ?? call.model?.maxOutputTokens ?? 0,
         cacheWrite: requestedCacheWrite(call.body),
       },
@@ -242,8 +251,24 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       const { reservation } = admission;
       return { settle: (ended) => reservation.settle(ended.cost?.pico ?? 0n, ended.id) };
     };
+    if (tokenCounter && inputBound(call) >= budgetsConfig.countTokens.minInputTokens)
+      return reserveCounted(call, payer, worst.pico).then(hold);
     const admission = enforcer.reserve(payer, worst.pico);
     return admission instanceof Promise ? admission.then(hold) : hold(admission);
+  };
+  // A large request the byte bound would not fit: its exact input count may.
+  const reserveCounted = async (call: Call, payer: Payer, boundPico: bigint): Promise<Admission> => {
+    let pico = boundPico;
+    const room = await enforcer.headroom(payer);
+    if (room !== null && boundPico > room) {
+      try {
+        const counted = worstCaseOf(call, await tokenCounter!.count(call));
+        if (counted.pico < pico) pico = counted.pico;
+      } catch (error) {
+        logger.warn({ err: error }, 'count_tokens failed; the budget reserves the byte bound');
+      }
+    }
+    return enforcer.reserve(payer, pico);
   };
 
   const admin = moneyAdmin({
@@ -312,6 +337,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       await writer.close();
       await alerter.idle();
       if (enforcer instanceof RedisBudgetEnforcer) await enforcer.close();
+      await tokenCounter?.close();
     },
   };
 }

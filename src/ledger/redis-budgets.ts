@@ -397,6 +397,24 @@ export class RedisBudgetEnforcer {
     };
   }
 
+  /** What is left of the tightest budget covering the payer (null: none, or Redis unreachable). */
+  async headroom(payer: Payer): Promise<bigint | null> {
+    let least: bigint | null = null;
+    try {
+      for (const budget of this.budgets.filter((b) => appliesTo(b, payer))) {
+        const { start } = windowAt(budget.window, this.clock());
+        const values = await this.redis.hgetall(this.keyOf(budget, start));
+        let left = budget.limitPico - BigInt(values.spent ?? '0');
+        for (const [field, value] of Object.entries(values))
+          if (field.startsWith('r:')) left -= BigInt(value);
+        if (least === null || left < least) least = left;
+      }
+    } catch {
+      return null;
+    }
+    return least;
+  }
+
   async status(): Promise<BudgetState[]> {
     const states: BudgetState[] = [];
     for (const budget of this.budgets) {

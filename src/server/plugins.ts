@@ -1,5 +1,6 @@
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
+import { upstreamKeyFor } from '../config/load.js';
 import { createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
 import type { RouteOutcome, Router } from '../pipeline/route.js';
@@ -97,6 +98,11 @@ export async function gatewayPlugins(
     criticalModel: config.models.critical,
     tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,
+    // For budgets.countTokens: a large request is counted by the upstream before it is refused.
+    upstream: {
+      url: config.upstream.url,
+      upstreamKey: (environment) => upstreamKeyFor(core.loaded, environment ?? config.environment),
+    },
   });
   const limiting = config.limits?.enabled !== false;
   return {
