@@ -271,7 +271,9 @@ export class RedisBudgetEnforcer {
       const { start, end } = windowAt(budget.window, this.clock());
       const key = this.keyOf(budget, start);
       this.windowsByKey.set(key, { budget, start, end });
-      await this.resync(key, { budget, start, end }, null);
+      const epoch = await this.redis.hget(key, 'epoch');
+      if (epoch === null || epoch !== this.epochs.get(key))
+        await this.resync(key, { budget, start, end }, epoch);
       const ledger = await spendTotal(this.db, { from: start, ...filterFor(budget) });
       const spent = (await this.call(
         'sluiceBudgetRaise',
