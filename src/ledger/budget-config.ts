@@ -72,6 +72,19 @@ export const budgetsConfigSchema = z
       })
       .strict()
       .default({ enabled: true, ...DEFAULT_ANOMALY, checkEveryMs: 300_000 }),
+    /**
+     * A large request whose byte bound would not fit in what is left of a budget is counted
+     * exactly with the upstream's count_tokens before it is refused.
+     */
+    countTokens: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Only requests whose byte bound is at least this many input tokens. */
+        minInputTokens: z.number().int().positive().default(20_000),
+        timeoutMs: z.number().int().positive().default(5_000),
+      })
+      .strict()
+      .default({ enabled: false, minInputTokens: 20_000, timeoutMs: 5_000 }),
     /** Where the counters live: memory (one instance) or Redis (shared by several instances). */
     /** Redis unreachable, failOpen true: requests are admitted without budget checks (logged); false: refused. */
     store: sharedCountersSchema('sluice:budgets:'),

@@ -38,8 +38,12 @@ export interface ThresholdEvent {
 
 export interface Reservation {
   readonly amountPico: bigint;
-  /** Replaces the reserved worst case with the real cost (0 when nothing was billed). */
-  settle(actualPico: bigint): void;
+  /**
+   * Replaces the reserved worst case with the real cost (0 when nothing was billed). The request's
+   * id lets counters kept outside the process count it again should they be lost before its
+   * ledger row is stored.
+   */
+  settle(actualPico: bigint, requestId?: string): void;
   /** The request was not sent: give the reservation back. */
   release(): void;
 }
@@ -181,6 +185,16 @@ export class BudgetEnforcer {
       }
     };
     return { amountPico: worstCasePico, settle: finish, release: () => finish(0n) };
+  }
+
+  /** What is left of the tightest budget covering the payer, reservations in flight deducted. */
+  headroom(payer: Payer): bigint | null {
+    let least: bigint | null = null;
+    for (const { budget, spentPico, reservedPico } of this.applicable(payer)) {
+      const left = budget.limitPico - spentPico - reservedPico;
+      if (least === null || left < least) least = left;
+    }
+    return least;
   }
 
   /** Current state of every budget (window, spend, reservations). */

@@ -20,6 +20,8 @@ export interface LedgerWriterOptions {
   /** Rows written to the spool, and rows replayed from it into the store. */
   onSpooled?: (rows: number) => void;
   onReplayed?: (rows: number) => void;
+  /** The request ids of rows now in the store (written, or replayed from the spool). */
+  onStored?: (requestIds: string[]) => void;
   /** The store's bulk insert (see Store.insertRows); without it rows go through one multi-row INSERT. */
   insertRows?: (
     table: 'ledger',
@@ -60,6 +62,7 @@ export class LedgerWriter {
   private readonly spool: LedgerSpool | undefined;
   private readonly onSpooled: (rows: number) => void;
   private readonly onReplayed: (rows: number) => void;
+  private readonly onStored: (requestIds: string[]) => void;
 
   constructor(db: AnyDb, options: LedgerWriterOptions = {}) {
     this.db = moneyDb(db);
@@ -69,6 +72,7 @@ export class LedgerWriter {
     this.spool = options.spool;
     this.onSpooled = options.onSpooled ?? (() => {});
     this.onReplayed = options.onReplayed ?? (() => {});
+    this.onStored = options.onStored ?? (() => {});
     this.insertRows =
       options.insertRows ??
       (async (_table, rows) => {
@@ -131,6 +135,7 @@ export class LedgerWriter {
       try {
         await this.insertRows('ledger', batch, 'request_id');
         this.counters.written += batch.length;
+        this.onStored(batch.map((row) => row.request_id));
       } catch (error) {
         this.counters.failedFlushes += 1;
         if (this.spool && (await this.spoolRows(this.spool, batch, error))) return;
@@ -165,12 +170,11 @@ export class LedgerWriter {
   private async replaySpool(spool: LedgerSpool): Promise<void> {
     try {
       const replayed = await spool.replay(async (rows) => {
-        for (let at = 0; at < rows.length; at += this.batchSize)
-          await this.insertRows(
-            'ledger',
-            rows.slice(at, at + this.batchSize) as Insertable<LedgerTable>[],
-            'request_id',
-          );
+        for (let at = 0; at < rows.length; at += this.batchSize) {
+          const batch = rows.slice(at, at + this.batchSize) as Insertable<LedgerTable>[];
+          await this.insertRows('ledger', batch, 'request_id');
+          this.onStored(batch.map((row) => row.request_id));
+        }
       });
       if (replayed > 0) {
         this.counters.replayed += replayed;

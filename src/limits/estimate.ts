@@ -69,22 +69,65 @@ export class InputTokenEstimator {
 
 interface BodySize {
   chars: number;
+  /** UTF-8 bytes of the same text: what the reservation bound counts. */
+  bytes: number;
   messages: number;
+  /** Tool definitions, tool_use and tool_result blocks: each has some framing of its own. */
+  toolParts: number;
   images: number;
 }
 
+/** Framing the API adds that the body's text does not show, at most this many tokens per part. */
+const boundTokensPerRequest = 16;
+const boundTokensPerMessage = 8;
+const boundTokensPerToolPart = 16;
+
+/**
+ * An upper bound on a request's input tokens, for budget reservations: every tokenizer encodes
+ * text as byte sequences and no token covers less than one byte, so text never has more tokens
+ * than UTF-8 bytes, whatever the script (CJK, emoji, punctuation, code). Framing and images are
+ * added at their own allowances. Nothing learned enters it: a bound, not an estimate.
+ *
+ * Not bounded by bytes: base64 PDFs (counted as their decoded bytes, as in `estimate`) and
+ * Anthropic-defined tools whose definition the API expands (counted as the JSON sent).
+ */
+export function inputTokenBound(body: MessagesRequestBody): number {
+  const size = measure(body);
+  return Math.ceil(
+    size.bytes +
+      boundTokensPerRequest +
+      size.messages * boundTokensPerMessage +
+      size.toolParts * boundTokensPerToolPart +
+      size.images * tokensPerImage,
+  );
+}
+
 function measure(body: MessagesRequestBody): BodySize {
-  const size: BodySize = { chars: 0, messages: body.messages?.length ?? 0, images: 0 };
+  const size: BodySize = {
+    chars: 0,
+    bytes: 0,
+    messages: body.messages?.length ?? 0,
+    toolParts: 0,
+    images: 0,
+  };
   addContent(size, body.system);
   for (const message of body.messages ?? []) addContent(size, message.content);
-  for (const tool of body.tools ?? []) size.chars += JSON.stringify(tool).length;
+  for (const tool of body.tools ?? []) {
+    addText(size, JSON.stringify(tool));
+    size.toolParts += 1;
+  }
   return size;
+}
+
+function addText(size: BodySize, text: string): void {
+  size.chars += text.length;
+  size.bytes += Buffer.byteLength(text, 'utf8');
 }
 
 /** Counts what the model reads: text, tool inputs and results; images at a flat rate. */
 function addContent(size: BodySize, content: unknown): void {
   if (typeof content === 'string') {
-    size.chars += content.length;
+    addText(size, content);
     return;
   }
   if (!Array.isArray(content)) return;
@@ -92,33 +135,39 @@ function addContent(size: BodySize, content: unknown): void {
     if (!block || typeof block !== 'object') continue;
     switch (block.type) {
       case 'text':
-        size.chars += typeof block.text === 'string' ? block.text.length : 0;
+        if (typeof block.text === 'string') addText(size, block.text);
         break;
       case 'image':
         size.images += 1;
         break;
       case 'tool_use':
-        size.chars += JSON.stringify(block.input ?? {}).length + String(block.name ?? '').length;
+        addText(size, JSON.stringify(block.input ?? {}));
+        addText(size, String(block.name ?? ''));
+        size.toolParts += 1;
         break;
       case 'tool_result':
         addContent(size, block.content);
+        size.toolParts += 1;
         break;
       case 'thinking':
-        size.chars += typeof block.thinking === 'string' ? block.thinking.length : 0;
+        if (typeof block.thinking === 'string') addText(size, block.thinking);
         break;
       case 'document':
         addDocument(size, block.source);
         break;
       default:
-        size.chars += JSON.stringify(block).length;
+        addText(size, JSON.stringify(block));
     }
   }
 }
 
 function addDocument(size: BodySize, source: unknown): void {
   const src = source as { type?: string; data?: unknown; content?: unknown } | undefined;
-  if (src?.type === 'text' && typeof src.data === 'string') size.chars += src.data.length;
+  if (src?.type === 'text' && typeof src.data === 'string') addText(size, src.data);
   else if (src?.type === 'content') addContent(size, src.content);
   // A base64 PDF: roughly one image per 3 KB page plus its text; counted as decoded bytes.
-  else if (typeof src?.data === 'string') size.chars += (src.data.length * 3) / 4;
+  else if (typeof src?.data === 'string') {
+    size.chars += (src.data.length * 3) / 4;
+    size.bytes += (src.data.length * 3) / 4;
+  }
 }

@@ -1,5 +1,6 @@
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
+import { upstreamKeyFor } from '../config/load.js';
 import { createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
 import { RunawayGuard, runawayAlert } from '../limits/runaway.js';
@@ -99,9 +100,11 @@ export async function gatewayPlugins(
     criticalModel: config.models.critical,
     tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,
-    // Estimated once: the rate limiter reads the same figure later.
-    estimateInputTokens: (call) =>
-      call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
+    // For budgets.countTokens: a large request is counted by the upstream before it is refused.
+    upstream: {
+      url: config.upstream.url,
+      upstreamKey: (environment) => upstreamKeyFor(core.loaded, environment ?? config.environment),
+    },
   });
   const limiting = config.limits?.enabled !== false;
   const runaway = new RunawayGuard({

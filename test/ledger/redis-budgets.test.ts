@@ -114,6 +114,92 @@ describe('budgets shared through Redis', () => {
     await crashed.close();
   });
 
+  it('re-seeds a window Redis lost from the ledger, and each instance puts back its share', async () => {
+    await setBudget(store.db, { scope: 'global', window: 'daily', usd: '1.00' }, 'cli');
+    const a = new RedisBudgetEnforcer(store.db, { url: redisUrl, prefix, heartbeatTtlMs: 300 });
+    instances.push(a);
+    const b = start();
+    const writer = new LedgerWriter(store.db, {
+      intervalMs: 60_000,
+      onStored: (ids) => a.rowsStored(ids),
+    });
+    await Promise.all([a.load(), b.load()]);
+    const payer = { environment: 'production' };
+    const cost = (i: number) => {
+      const row = entry({ requestId: `req_lost_${i}`, at: Date.now(), usage: { input_tokens: 30_000 } });
+      return { row, pico: row.cost.priced ? row.cost.pico : -1n };
+    };
+    // Six requests settled and stored, four settled but their rows still buffered, two in flight.
+    const settled = Array.from({ length: 10 }, (_, i) => cost(i));
+    for (const { row, pico } of settled) {
+      const admission = await a.reserve(payer, pico);
+      if (!admission.ok) throw new Error('refused');
+      admission.reservation.settle(pico, row.requestId);
+    }
+    for (const { row } of settled.slice(0, 6)) writer.write(row);
+    await writer.flush();
+    for (const { row } of settled.slice(6)) writer.write(row);
+    const inFlight = [await a.reserve(payer, usdToPico('0.05')), await a.reserve(payer, usdToPico('0.05'))];
+    const [before] = await b.status();
+    const spentBefore = settled.reduce((sum, s) => sum + s.pico, 0n);
+    expect(before!.spentPico).toBe(spentBefore);
+    expect(before!.reservedPico).toBe(usdToPico('0.10'));
+
+    // Rows stored within a second of a seed are counted again (clocks of instances may differ).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Redis forgets the window (a restart without persistence, a flush, an eviction).
+    const redis = new Redis(redisUrl);
+    const keys = (await redis.keys(`${prefix}*`)).filter((key) => !key.includes(':instance:'));
+    expect(keys).toHaveLength(1);
+    await redis.del(...keys);
+    redis.disconnect();
+
+    // The next reservation, on the other instance, seeds the window from the ledger first.
+    expect((await b.reserve(payer, 1n)).ok).toBe(true);
+    const [seeded] = await b.status();
+    expect(seeded!.spentPico).toBe(settled.slice(0, 6).reduce((sum, s) => sum + s.pico, 0n));
+    // Within a heartbeat the instance that holds the rest puts it back: four unstored rows, two reservations.
+    for (let i = 0; i < 100 && (await b.status())[0]!.spentPico !== spentBefore; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const [synced] = await b.status();
+    expect(synced!.spentPico).toBe(spentBefore);
+    expect(synced!.reservedPico).toBe(usdToPico('0.10') + 1n);
+
+    // The requests in flight end; nothing is counted twice and nothing stays reserved.
+    for (const admission of inFlight)
+      if (admission.ok) admission.reservation.settle(usdToPico('0.02'), undefined);
+    for (let i = 0; i < 100 && (await b.status())[0]!.reservedPico !== 1n; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const [after] = await b.status();
+    expect(after!.reservedPico).toBe(1n);
+    expect(after!.spentPico).toBe(spentBefore + usdToPico('0.04'));
+    // And the budget holds: what is left is $1 minus all of it, not minus the ledger's part alone.
+    const left = usdToPico('1.00') - after!.spentPico - 1n;
+    expect((await b.reserve(payer, left + 1n)).ok).toBe(false);
+    expect((await b.reserve(payer, left)).ok).toBe(true);
+    await writer.close();
+  });
+
+  it('counts a settlement Redis did not take once it is reachable again', async () => {
+    await setBudget(store.db, { scope: 'global', window: 'daily', usd: '1.00' }, 'cli');
+    const a = new RedisBudgetEnforcer(store.db, { url: redisUrl, prefix, heartbeatTtlMs: 300 });
+    instances.push(a);
+    await a.load();
+    const admission = await a.reserve({}, usdToPico('0.10'));
+    if (!admission.ok) throw new Error('refused');
+    a.redis.disconnect();
+    admission.reservation.settle(usdToPico('0.07'), 'req_unsettled');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await a.redis.connect();
+    // Within a heartbeat: the reservation is gone and the cost counted, once.
+    for (let i = 0; i < 150 && (await a.status())[0]!.spentPico === 0n; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const [state] = await a.status();
+    expect(state!.spentPico).toBe(usdToPico('0.07'));
+    expect(state!.reservedPico).toBe(0n);
+  });
+
   it('rolls to a new window at the boundary and reports thresholds', async () => {
     let now = Date.UTC(2026, 9, 15, 23, 59, 59);
     const events: ThresholdEvent[] = [];
