@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Cost } from '../catalog/cost.js';
 import { formatUsdExact } from '../catalog/money.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
@@ -10,7 +11,8 @@ import {
   requestedWaitMs,
   sleep,
 } from '../upstream/retry.js';
-import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
+import { sseEvent } from '../upstream/sse-usage.js';
+import { messagesUsage } from '../upstream/usage-readers.js';
 import { ApiError } from './errors.js';
 import type { Responder } from './stage.js';
 import type { Call } from './types.js';
@@ -104,18 +106,20 @@ export async function forward(call: Call, responder: Responder, options: Forward
   // The chain of the model asked for, followed on 529 even after the first fallback.
   const fallbacks = options.fallback[call.body.model];
   let nextFallback = 0;
-  const method = call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
+  const method = methodOf(call);
   let attempt = 0;
   for (;;) {
     attempt++;
     const body =
-      method === 'GET' ? undefined : call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+      method !== 'POST'
+        ? undefined
+        : (call.bodyStream ?? (call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody));
     let response: UpstreamResponse;
     try {
       response = await options.client.send({
         method,
         path: call.path + (call.query ?? ''),
-        headers: upstreamRequestHeaders(call, upstreamKey, body?.length ?? 0),
+        headers: upstreamRequestHeaders(call, upstreamKey, bodyLength(call, body)),
         body,
         signal: call.signal,
       });
@@ -123,6 +127,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
       // No answer (status 0), but the attempt counts: the log line and the ledger show the retries.
       call.upstream = { ...call.upstream, status: 0, attempts: attempt };
       if (call.signal.aborted) throw error;
+      // An upload refused while it streamed (too large) is the client's: its own error, no retry.
+      if (error instanceof ApiError) throw error;
       const waitMs = backoffDelayMs(options.retry, attempt, undefined, options.random);
       if (isRetryableError(error) && canRetry(call, options.retry, attempt, waitMs)) {
         await sleep(waitMs, call.signal);
@@ -172,9 +178,23 @@ export async function forward(call: Call, responder: Responder, options: Forward
     call.status = response.status;
     const contentType = str(response.headers['content-type']) ?? '';
     if (contentType.includes('text/event-stream')) await relayStream(call, response, responder, options);
-    else await relayJson(call, response, responder, options);
+    else if (call.usageReader || call.rewriteAnswer) await relayJson(call, response, responder, options);
+    else await relayAsItComes(call, response, responder, options);
     return;
   }
+}
+
+function methodOf(call: Call): 'GET' | 'POST' | 'DELETE' {
+  if (call.method === 'GET' || call.method === 'DELETE' || call.method === 'POST') return call.method;
+  return call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
+}
+
+/** The length of a buffered body; a streamed one keeps the length the client declared, if any. */
+function bodyLength(call: Call, body: Buffer | Readable | undefined): number {
+  if (body === undefined) return 0;
+  if (Buffer.isBuffer(body)) return body.length;
+  const declared = Number(call.headers['content-length']);
+  return Number.isFinite(declared) ? declared : 0;
 }
 
 async function relayJson(
@@ -191,10 +211,11 @@ async function relayJson(
     throw error;
   }
   call.firstByteAt = performance.now();
-  if (call.path === '/v1/messages') {
-    call.usage = usageFromJson(bytes).usage;
+  if (call.usageReader) {
+    call.usage = call.usageReader.json(bytes);
     options.price?.(call);
   }
+  if (call.rewriteAnswer) bytes = await call.rewriteAnswer(response.status, bytes);
   const headers = responseHeaders(call, response.headers);
   headers['content-length'] = String(bytes.length);
   if (call.cost) costHeaders(call.cost, headers);
@@ -213,8 +234,8 @@ async function relayStream(
   responder: Responder,
   options: ForwardOptions,
 ): Promise<void> {
-  const tap = new SseUsageTap();
-  const wantsCost = call.headers['x-sluice-include-cost'] === 'true';
+  const tap = (call.usageReader ?? messagesUsage).stream();
+  const wantsCost = call.headers['x-sluice-include-cost'] === 'true' && call.usageReader?.costEvent === true;
   responder.head(response.status, responseHeaders(call, response.headers));
   const resume = () => {
     if (!call.signal.aborted) response.resume();
@@ -257,6 +278,36 @@ async function relayStream(
   if (tap.sawMessageStart) call.usage = tap.usage;
   if (tap.error) call.errorType = tap.error.type;
   if (!tap.sawMessageStop && !tap.error) call.errorType = 'incomplete_stream';
+  responder.end();
+}
+
+/**
+ * Passes an answer through chunk by chunk, whatever its size (a file download), pausing the
+ * upstream while the client's buffer is full. Nothing is read from it.
+ */
+async function relayAsItComes(
+  call: Call,
+  response: UpstreamResponse,
+  responder: Responder,
+  options: ForwardOptions,
+): Promise<void> {
+  const headers = responseHeaders(call, response.headers);
+  const length = str(response.headers['content-length']);
+  if (length !== undefined) headers['content-length'] = length;
+  responder.head(response.status, headers);
+  const resume = () => {
+    if (!call.signal.aborted) response.resume();
+  };
+  try {
+    await response.relay((chunk) => {
+      if (call.firstByteAt === undefined) call.firstByteAt = performance.now();
+      const open = responder.write(chunk);
+      if (!open) void responder.drained().then(resume);
+      return open;
+    });
+  } finally {
+    options.observe?.(call, response.status, response.headers);
+  }
   responder.end();
 }
 

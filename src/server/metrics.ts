@@ -63,7 +63,8 @@ export class Metrics {
   observe(call: Call): void {
     // Labels from fixed sets (known routes, catalog models), so clients cannot grow the series.
     const model = call.model?.id ?? (call.body?.model ? 'other' : '');
-    const path = routeLabel(call.path);
+    // The route table's pattern: one series per endpoint, whatever ids the paths carry.
+    const path = call.endpoint ?? 'other';
     const labels = [path, String(call.status ?? 0), model, call.principal?.environment ?? ''];
     const key = labels.join('\u0000');
     const pending = this.pendingRequests.get(key);
@@ -112,9 +113,4 @@ export class Metrics {
     }
     this.pendingTokens.clear();
   }
-}
-
-function routeLabel(path: string): string {
-  if (path === '/v1/messages' || path === '/v1/messages/count_tokens' || path === '/v1/models') return path;
-  return path.startsWith('/v1/models/') ? '/v1/models/{id}' : 'other';
 }

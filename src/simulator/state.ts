@@ -4,8 +4,10 @@ import { PromptCache } from './cache.js';
 import { type Clock, systemClock } from './clock.js';
 import { Counters } from './counters.js';
 import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';
+import { FileStore } from './files.js';
 import type { LatencyOption } from './latency.js';
 import { type LimitSpec, limitsFromSpec, RateLimiter } from './rate-limits.js';
+import { SkillStore } from './skills.js';
 import { SpendTracker } from './spend.js';
 
 export interface SimulatorOptions {
@@ -37,6 +39,8 @@ export interface SimulatorOptions {
    * (default "global").
    */
   workspaceGeo?: string;
+  /** Uploaded files can be downloaded (`downloadable: true`); the API only allows it for files its tools made. */
+  uploadsDownloadable?: boolean;
   /** Faults in force from the start. */
   faults?: { script?: FaultSpec[]; rates?: FaultRates };
 }
@@ -54,6 +58,9 @@ export class SimulatorState {
   readonly spend: SpendTracker;
   readonly faults: FaultInjector;
   readonly counters = new Counters();
+  readonly files = new FileStore();
+  readonly skills = new SkillStore();
+  readonly uploadsDownloadable: boolean;
   readonly organizationId = '00000000-0000-4000-8000-000000000000';
   readonly workspaceGeo: string;
 
@@ -65,6 +72,7 @@ export class SimulatorState {
     this.outputTokens = options.outputTokens ?? 32;
     this.seed = options.seed ?? 0;
     this.workspaceGeo = options.workspaceGeo ?? 'global';
+    this.uploadsDownloadable = options.uploadsDownloadable ?? false;
     this.cache = new PromptCache(this.clock);
     this.limiter = new RateLimiter(
       this.clock,
@@ -88,6 +96,8 @@ export class SimulatorState {
     this.cache.clear();
     this.limiter.reset();
     this.spend.reset();
+    this.files.clear();
+    this.skills.clear();
   }
 
   private limitSpec(options: SimulatorOptions): LimitSpec | undefined {
