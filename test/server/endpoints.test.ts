@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
@@ -179,7 +180,7 @@ describe('Files through the gateway with the official SDK', () => {
           'anthropic-version': '2023-06-01',
           'content-type': 'multipart/form-data; boundary=x',
         },
-        body: body(),
+        body: Readable.from(body()),
       });
       const text = await response.body.text();
       expect(response.statusCode).toBe(413);
