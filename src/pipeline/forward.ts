@@ -332,7 +332,8 @@ function costHeaders(cost: Cost, headers: Record<string, string | string[]>): vo
 }
 
 function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: number): boolean {
-  if (attempt >= policy.maxAttempts) return false;
+  // A streamed upload was consumed by the attempt: there is nothing left to send again.
+  if (attempt >= policy.maxAttempts || call.bodyStream) return false;
   return performance.now() - call.receivedAt + waitMs < policy.deadlineMs;
 }
 

@@ -133,3 +133,36 @@ export function chatCompletion(exchange: Exchange, body: unknown): void {
   });
   exchange.res.end(frames.join(''));
 }
+
+/**
+ * `POST /v1/complete`, the legacy Text Completions API: `prompt` ("\n\nHuman: … \n\nAssistant:"),
+ * `max_tokens_to_sample`; the answer carries no usage, as the legacy API's does not.
+ */
+export function textCompletion(exchange: Exchange, body: unknown): void {
+  if (!isObject(body)) throw new ApiError(400, 'request body must be a JSON object');
+  if (typeof body.model !== 'string' || !body.model) throw new ApiError(400, 'model: Field required');
+  if (typeof body.prompt !== 'string' || !body.prompt.includes('\n\nHuman:'))
+    throw new ApiError(400, 'prompt: must start with "\\n\\nHuman:" and end with "\\n\\nAssistant:"');
+  const maxTokens = body.max_tokens_to_sample;
+  if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1)
+    throw new ApiError(400, 'max_tokens_to_sample: Field required (a whole number, 1 or more)');
+  const model = resolveModel(exchange, body.model);
+  const request: MessagesRequest = {
+    model: body.model,
+    messages: [{ role: 'user', content: body.prompt }],
+    max_tokens: Math.min(maxTokens as number, model.maxOutputTokens),
+  };
+  const generated = generate(request, {
+    outputTokens: exchange.state.outputTokens,
+    tokenizer: model.tokenizer,
+    seed: (fnv1a(body.prompt) ^ exchange.state.seed) >>> 0,
+  });
+  const text = generated.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+  sendJson(exchange, 200, {
+    id: `compl_01${base62String(22)}`,
+    type: 'completion',
+    completion: ` ${text}`,
+    stop_reason: generated.stopReason === 'max_tokens' ? 'max_tokens' : 'stop_sequence',
+    model: model.id,
+  });
+}

@@ -6,7 +6,7 @@ import { collectBody, type Exchange, parseJson, sendError } from './http.js';
 import { requestId } from './ids.js';
 import { countTokens, createMessage } from './messages.js';
 import { getModel, listModels } from './models.js';
-import { chatCompletion } from './openai.js';
+import { chatCompletion, textCompletion } from './openai.js';
 import {
   createSkill,
   createVersion,
@@ -29,6 +29,7 @@ function route(method: string, path: string): { handler: Handler; body: boolean 
   if (method === 'POST' && path === '/v1/messages') return { handler: createMessage, body: true };
   if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, body: true };
   if (method === 'POST' && path === '/v1/chat/completions') return { handler: chatCompletion, body: true };
+  if (method === 'POST' && path === '/v1/complete') return { handler: textCompletion, body: true };
   if (method === 'GET' && path === '/v1/models') return { handler: listModels, body: false };
   if (method === 'GET' && path.startsWith('/v1/models/')) {
     const id = decodeURIComponent(path.slice('/v1/models/'.length));

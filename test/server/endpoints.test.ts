@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/database.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack, UPSTREAM_KEY } from '../helpers/stack.js';
 
 let stack: Stack;
 let databaseUrl: string;
@@ -259,6 +259,37 @@ describe('paths Sluice answers itself', () => {
     const answer = await call('PUT', '/v1/files', stack.key, '{}');
     expect(answer.status).toBe(405);
     expect(answer.json().error.message).toMatch(/use POST or GET/);
+  });
+});
+
+describe('logs, metrics and the legacy endpoint', () => {
+  it('passes /v1/complete through, and logs and counts every endpoint by its pattern, with no key in clear', async () => {
+    const completion = await call(
+      'POST',
+      '/v1/complete',
+      stack.key,
+      JSON.stringify({
+        model: 'claude-haiku-4-5',
+        prompt: '\n\nHuman: Hello\n\nAssistant:',
+        max_tokens_to_sample: 20,
+      }),
+    );
+    expect(completion.status).toBe(200);
+    expect(completion.json().type).toBe('completion');
+
+    const lines = stack.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean);
+    const paths = lines.map((line) => JSON.parse(line).path);
+    for (const path of ['/v1/files', '/v1/complete', '/v1/organizations/api_keys'])
+      expect(paths).toContain(path);
+    const text = lines.join('\n');
+    expect(text).not.toContain(stack.key);
+    expect(text).not.toContain(otherKey);
+    expect(text).not.toContain(UPSTREAM_KEY);
+
+    const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/sluice_requests_total\{path="\/v1\/files\/\{file_id\}",status="404",/);
+    expect(metrics).toMatch(/sluice_requests_total\{path="\/v1\/organizations\/\*",status="403",/);
+    expect(metrics).not.toMatch(/file_011C/);
   });
 });
 
