@@ -6,7 +6,8 @@ import type { Call } from './types.js';
 
 /** What an endpoint does with an upstream object: the ownership stage acts on it. */
 export interface OwnershipRule {
-  kind: 'file' | 'skill';
+  /** `file`, `skill`, or any other kind of object an endpoint creates (a batch). */
+  kind: string;
   action: 'create' | 'list' | 'read' | 'delete';
   /** The path parameter holding the object's id (read, delete). */
   param?: string;
@@ -50,10 +51,11 @@ export class UpstreamObjects {
   }
 }
 
-const NAMES = { file: 'File', skill: 'Skill' } as const;
+/** `File not found: …`, as the API words it. */
+const nameOf = (kind: string) => kind.charAt(0).toUpperCase() + kind.slice(1);
 
 /** Anthropic's own skills (`pptx`, `xlsx` …) belong to everyone; custom ones (`skill_…`) to their creator. */
-const needsOwner = (kind: OwnershipRule['kind'], id: string) => kind === 'file' || id.startsWith('skill_');
+const needsOwner = (kind: string, id: string) => kind !== 'skill' || id.startsWith('skill_');
 
 /**
  * The ownership stage of an endpoint: a key sees, reads and deletes only the objects it created.
@@ -80,7 +82,7 @@ export function ownershipStage(objects: UpstreamObjects, rule: OwnershipRule): S
       const id = call.params?.[rule.param ?? 'id'] ?? '';
       if (needsOwner(rule.kind, id)) {
         const owned = await objects.ownedBy(principal.keyId, rule.kind, [id]);
-        if (!owned.has(id)) throw new ApiError(404, `${NAMES[rule.kind]} not found: ${id}`);
+        if (!owned.has(id)) throw new ApiError(404, `${nameOf(rule.kind)} not found: ${id}`);
       }
       if (rule.action === 'delete') {
         call.rewriteAnswer = async (status, body) => {
