@@ -260,8 +260,18 @@ export type RouteMatch =
   | { kind: 'bad-id'; pattern: string }
   | { kind: 'unknown' };
 
+// Paths without parameters (Messages among them) are found with one lookup.
+const fixedRoutes = new Map<string, EndpointRoute[]>();
+for (const route of ROUTES) {
+  if (route.path.includes('{')) continue;
+  fixedRoutes.set(route.path, [...(fixedRoutes.get(route.path) ?? []), route]);
+}
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** The entry serving a request; the path returned is rebuilt from the decoded parameters. */
 export function matchRoute(method: string, path: string): RouteMatch {
+  const fixed = fixedRoutes.get(path)?.find((route) => route.methods.includes(method as Method));
+  if (fixed) return { kind: 'route', route: fixed, params: NO_PARAMS, path };
   const parts = path.split('/').slice(1);
   for (const compiled of compiledRefusals) {
     if (matchSegments(compiled, parts) !== undefined) return { kind: 'refused', refusal: compiled.entry };
