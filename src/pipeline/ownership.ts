@@ -156,6 +156,7 @@ export function referencedObjectsStage(objects: UpstreamObjects): Stage {
   return {
     name: 'ownership',
     run(call) {
+      if (!mayReference(call.rawBody)) return;
       const files = new Set<string>();
       collectFileIds(call.body.messages, files, 0);
       collectFileIds(call.body.system, files, 0);
@@ -171,6 +172,19 @@ export function referencedObjectsStage(objects: UpstreamObjects): Stage {
       });
     },
   };
+}
+
+const FILE_ID = Buffer.from('"file_id"');
+const SKILL_ID = Buffer.from('"skill_id"');
+const UNICODE_ESCAPE = Buffer.from('\\u');
+
+/**
+ * Whether the body can name a file or a skill: most bodies are settled by a byte search, without
+ * walking them. A key spelled with escapes (`"file\u005fid"`) is still walked.
+ */
+function mayReference(raw: Buffer): boolean {
+  if (raw.length === 0) return true;
+  return raw.includes(FILE_ID) || raw.includes(SKILL_ID) || raw.includes(UNICODE_ESCAPE);
 }
 
 /** Every `file_id` string in the content, at any depth the body allows (it is depth-checked). */

@@ -152,6 +152,16 @@ for (const { kind, open } of storeKinds) {
         status: 404,
         message: 'Skill not found: skill_01c',
       });
+      // A key spelled with escapes is still found.
+      const escaped = Buffer.from(
+        JSON.stringify(body('file_c1', 'skill_01c'))
+          .replaceAll('"file_id"', '"file\\u005fid"')
+          .replaceAll('"skill_id"', '"skill\\u005fid"'),
+      );
+      const parsed = JSON.parse(escaped.toString());
+      expect(
+        await refusal(() => stage.run(callOf('key_d', { body: parsed, rawBody: escaped }))),
+      ).toMatchObject({ status: 404, message: 'File not found: file_c1' });
       // A request naming nothing costs no query.
       expect(stage.run(callOf('key_d'))).toBeUndefined();
     });
