@@ -22,6 +22,7 @@ const DOC_PAGES = [
   'catalog',
   'money-and-budgets',
   'routing',
+  'endpoints',
   'batches',
   'scanning',
   'simulator',

@@ -269,6 +269,11 @@ export class Catalog {
     return this.document.multipliers.inferenceGeo.values[geo] ?? '1';
   }
 
+  /** The upload limit of an endpoint (`files`, `skills`), when the catalog knows one. */
+  uploadLimitBytes(endpoint: string): number | undefined {
+    return this.document.uploads?.[endpoint]?.maxBytes;
+  }
+
   get serverTools(): CatalogDocument['serverTools'] {
     return this.document.serverTools;
   }

@@ -72,6 +72,7 @@ export function diffCatalogs(before: CatalogDocument, after: CatalogDocument): C
     defaultTier: doc.defaultTier,
     multipliers: doc.multipliers,
     serverTools: doc.serverTools,
+    uploads: doc.uploads,
   });
   return {
     from: before.version,

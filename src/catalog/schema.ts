@@ -145,6 +145,13 @@ export const catalogDocumentSchema = z.strictObject({
       source: z.string(),
     }),
   }),
+  /**
+   * Largest upload each endpoint accepts, in bytes of request body. Optional: a catalog without
+   * it leaves uploads to the upstream's own limit.
+   */
+  uploads: z
+    .record(z.string(), z.strictObject({ maxBytes: z.number().int().positive(), ...sourced }))
+    .optional(),
   models: z.array(modelSchema),
   prices: z.array(priceSchema),
   pools: z.array(poolSchema),

@@ -8,7 +8,7 @@ export interface AccountOptions {
   metrics: { observe(call: Call): void };
   /** Sets call.cost from call.usage (nothing when there is no usage). */
   price?: (call: Call) => void;
-  /** Persists one row per Messages call, off the request path. */
+  /** Persists one row per call of an endpoint whose usage is recorded, off the request path. */
   record?: (call: Call) => void;
   /** Writes the request's log line, given its fields as JSON text (default: the logger at info level). */
   requestLog?: (fieldsJson: string) => void;
@@ -25,7 +25,7 @@ export function createAccount(options: AccountOptions): (call: Call) => void {
     try {
       if (call.usage && !call.cost) options.price?.(call);
       for (const hold of call.holds) hold.settle(call);
-      if (call.path === '/v1/messages' && call.principal) options.record?.(call);
+      if (call.ledger && call.principal) options.record?.(call);
       options.metrics.observe(call);
       writeRequestLine(logLineJson(call));
     } catch (error) {

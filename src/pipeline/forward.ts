@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Cost } from '../catalog/cost.js';
 import { formatUsdExact } from '../catalog/money.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
@@ -10,7 +11,8 @@ import {
   requestedWaitMs,
   sleep,
 } from '../upstream/retry.js';
-import { SseUsageTap, sseEvent, usageFromJson } from '../upstream/sse-usage.js';
+import { sseEvent } from '../upstream/sse-usage.js';
+import { messagesUsage } from '../upstream/usage-readers.js';
 import { patchedBody } from './body-bytes.js';
 import { ApiError } from './errors.js';
 import type { Responder } from './stage.js';
@@ -107,7 +109,7 @@ export async function forward(call: Call, responder: Responder, options: Forward
   // The chain of the model asked for, followed on 529 even after the first fallback.
   const fallbacks = options.fallback[call.body.model];
   let nextFallback = 0;
-  const method = call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
+  const method = methodOf(call);
   if (call.path.startsWith('/v1/models/')) {
     // A model the key may not use does not exist for it, as the API answers an unknown one.
     const id = call.path.slice('/v1/models/'.length);
@@ -119,7 +121,9 @@ export async function forward(call: Call, responder: Responder, options: Forward
     attempt++;
     // The client's bytes; when a stage changed the body, only the values it changed are re-written.
     const body =
-      method === 'GET' ? undefined : call.bodyChanged ? patchedBody(call.rawBody, call.body) : call.rawBody;
+      method !== 'POST'
+        ? undefined
+        : (call.bodyStream ?? (call.bodyChanged ? patchedBody(call.rawBody, call.body) : call.rawBody));
     let response: UpstreamResponse;
     const logged = { startedAt: performance.now(), answeredAt: undefined as number | undefined, status: 0 };
     (call.attemptLog ??= []).push(logged);
@@ -127,7 +131,7 @@ export async function forward(call: Call, responder: Responder, options: Forward
       response = await options.client.send({
         method,
         path: call.path + (call.query ?? ''),
-        headers: upstreamRequestHeaders(call, upstreamKey, body?.length ?? 0),
+        headers: upstreamRequestHeaders(call, upstreamKey, bodyLength(call, body)),
         body,
         signal: call.signal,
       });
@@ -136,6 +140,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
       // No answer (status 0), but the attempt counts: the log line and the ledger show the retries.
       call.upstream = { ...call.upstream, status: 0, attempts: attempt };
       if (call.signal.aborted) throw error;
+      // An upload refused while it streamed (too large) is the client's: its own error, no retry.
+      if (error instanceof ApiError) throw error;
       const waitMs = backoffDelayMs(options.retry, attempt, undefined, options.random);
       if (isRetryableError(error) && canRetry(call, options.retry, attempt, waitMs)) {
         await sleep(waitMs, call.signal);
@@ -187,9 +193,23 @@ export async function forward(call: Call, responder: Responder, options: Forward
     call.status = response.status;
     const contentType = str(response.headers['content-type']) ?? '';
     if (contentType.includes('text/event-stream')) await relayStream(call, response, responder, options);
-    else await relayJson(call, response, responder, options);
+    else if (call.usageReader || call.rewriteAnswer) await relayJson(call, response, responder, options);
+    else await relayAsItComes(call, response, responder, options);
     return;
   }
+}
+
+function methodOf(call: Call): 'GET' | 'POST' | 'DELETE' {
+  if (call.method === 'GET' || call.method === 'DELETE' || call.method === 'POST') return call.method;
+  return call.path === '/v1/models' || call.path.startsWith('/v1/models/') ? 'GET' : 'POST';
+}
+
+/** The length of a buffered body; a streamed one keeps the length the client declared, if any. */
+function bodyLength(call: Call, body: Buffer | Readable | undefined): number {
+  if (body === undefined) return 0;
+  if (Buffer.isBuffer(body)) return body.length;
+  const declared = Number(call.headers['content-length']);
+  return Number.isFinite(declared) ? declared : 0;
 }
 
 async function relayJson(
@@ -208,10 +228,11 @@ async function relayJson(
   call.firstByteAt = performance.now();
   if (call.path === '/v1/models' && options.modelVisible)
     bytes = visibleModels(call, bytes, options.modelVisible);
-  if (call.path === '/v1/messages') {
-    call.usage = usageFromJson(bytes).usage;
+  if (call.usageReader) {
+    call.usage = call.usageReader.json(bytes);
     options.price?.(call);
   }
+  if (call.rewriteAnswer) bytes = await call.rewriteAnswer(response.status, bytes);
   const headers = responseHeaders(call, response.headers);
   headers['content-length'] = String(bytes.length);
   if (call.cost) costHeaders(call.cost, headers);
@@ -230,8 +251,8 @@ async function relayStream(
   responder: Responder,
   options: ForwardOptions,
 ): Promise<void> {
-  const tap = new SseUsageTap();
-  const wantsCost = call.headers['x-sluice-include-cost'] === 'true';
+  const tap = (call.usageReader ?? messagesUsage).stream();
+  const wantsCost = call.headers['x-sluice-include-cost'] === 'true' && call.usageReader?.costEvent === true;
   responder.head(response.status, responseHeaders(call, response.headers));
   const resume = () => {
     if (!call.signal.aborted) response.resume();
@@ -301,6 +322,36 @@ function visibleModels(call: Call, bytes: Buffer, visible: (call: Call, model: s
   );
 }
 
+/**
+ * Passes an answer through chunk by chunk, whatever its size (a file download), pausing the
+ * upstream while the client's buffer is full. Nothing is read from it.
+ */
+async function relayAsItComes(
+  call: Call,
+  response: UpstreamResponse,
+  responder: Responder,
+  options: ForwardOptions,
+): Promise<void> {
+  const headers = responseHeaders(call, response.headers);
+  const length = str(response.headers['content-length']);
+  if (length !== undefined) headers['content-length'] = length;
+  responder.head(response.status, headers);
+  const resume = () => {
+    if (!call.signal.aborted) response.resume();
+  };
+  try {
+    await response.relay((chunk) => {
+      if (call.firstByteAt === undefined) call.firstByteAt = performance.now();
+      const open = responder.write(chunk);
+      if (!open) void responder.drained().then(resume);
+      return open;
+    });
+  } finally {
+    options.observe?.(call, response.status, response.headers);
+  }
+  responder.end();
+}
+
 function costEventData(call: Call) {
   const cost = call.cost;
   return {
@@ -322,7 +373,8 @@ function costHeaders(cost: Cost, headers: Record<string, string | string[]>): vo
 }
 
 function canRetry(call: Call, policy: RetryPolicy, attempt: number, waitMs: number): boolean {
-  if (attempt >= policy.maxAttempts) return false;
+  // A streamed upload was consumed by the attempt: there is nothing left to send again.
+  if (attempt >= policy.maxAttempts || call.bodyStream) return false;
   return performance.now() - call.receivedAt + waitMs < policy.deadlineMs;
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Cost } from '../catalog/cost.js';
 import type { ModelInfo } from '../catalog/schema.js';
 import type { KeyGuards } from '../limits/runaway-config.js';
@@ -87,6 +88,12 @@ export interface Call {
   /** Wall-clock time of arrival, epoch ms (prices and windows are chosen by it). */
   startedAtMs: number;
   path: string;
+  /** The HTTP method (default: GET for Models, POST otherwise). */
+  method?: string;
+  /** The route that serves the call, as its path pattern (metrics label, log field). */
+  endpoint?: string;
+  /** The path's parameters (`{file_id}` …), decoded and checked. */
+  params?: Record<string, string>;
   /** The query string, `?…` included, or empty. */
   query?: string;
   headers: IncomingHttpHeaders;
@@ -96,6 +103,20 @@ export interface Call {
   /** The bytes as received; forwarded unchanged unless a stage changed `body` (then re-serialised). */
   rawBody: Buffer;
   bodyChanged: boolean;
+  /**
+   * A body passed through as it arrives (uploads), never held whole; the call cannot be retried
+   * once it has been sent.
+   */
+  bodyStream?: Readable;
+  /** How usage is read from the answer (none: the endpoint reports no billable usage). */
+  usageReader?: UsageReader;
+  /** The call's usage goes to the ledger (Messages, the OpenAI-compatible layer). */
+  ledger?: boolean;
+  /**
+   * A small JSON answer (2xx) is handed over before it is sent: to remember who created an
+   * object, or to filter a list. Answers of calls without it are streamed through as they come.
+   */
+  rewriteAnswer?: (status: number, body: Buffer) => Promise<Buffer> | Buffer;
   /** Aborted when the client goes away. */
   signal: CallSignal;
   principal?: Principal;
@@ -130,4 +151,24 @@ export interface Call {
 export interface Hold {
   /** The call ended: reconcile with its actual usage and cost (`call.usage` may be missing). */
   settle(call: Call): void;
+}
+
+/** Reads an endpoint's usage: from a whole JSON answer, or from its SSE stream as it passes. */
+export interface UsageReader {
+  json(body: Buffer): Usage | undefined;
+  stream(): StreamUsageTap;
+  /** The stream can carry Sluice's `sluice_cost` event (Messages' event layout). */
+  costEvent: boolean;
+}
+
+/** Reads a copy of an SSE stream as it passes (see upstream/sse-usage). */
+export interface StreamUsageTap {
+  readonly usage: Usage;
+  /** Usage was reported (a stream cut before it reports nothing). */
+  readonly sawMessageStart: boolean;
+  /** The stream reached its normal end. */
+  readonly sawMessageStop: boolean;
+  readonly error?: { type: string; message: string };
+  push(chunk: Buffer, collect?: boolean): string[];
+  flush(): string;
 }

@@ -22,6 +22,8 @@ import { authenticateStage } from '../pipeline/authenticate.js';
 import { ApiError, errorBody, newRequestId } from '../pipeline/errors.js';
 import { forward } from '../pipeline/forward.js';
 import { checkMessagesBody, guardStage, modelAllowed } from '../pipeline/guard.js';
+import { checkChatBody, prepareChatBody } from '../pipeline/openai.js';
+import { ownershipStage, referencedObjectsStage, UpstreamObjects } from '../pipeline/ownership.js';
 import { type Route, runCall } from '../pipeline/pipeline.js';
 import { type Router, routeStage } from '../pipeline/route.js';
 import { CallSignal, DrainCut } from '../pipeline/signal.js';
@@ -31,6 +33,7 @@ import { isRoutingAlias } from '../routing/tiers.js';
 import { type ChangeFeed, changeFeedFor } from '../store/changes.js';
 import { openStore, type Store } from '../store/database.js';
 import { UpstreamClient } from '../upstream/client.js';
+import { messagesUsage, openAiUsage } from '../upstream/usage-readers.js';
 import {
   type AdminRoute,
   adminTokenMatches,
@@ -40,10 +43,13 @@ import {
   matchAdminRoute,
 } from './admin.js';
 import { answerClientError } from './client-error.js';
-import { httpResponder, parseJsonBody, readBody, sendJson } from './http-io.js';
+import { httpResponder, limitedUpload, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
+import { type EndpointRoute, matchRoute, ROUTES, type StageName, supportedPaths } from './routes.js';
 import { Telemetry } from './telemetry.js';
+
+const USAGE_READERS = { messages: messagesUsage, openai: openAiUsage } as const;
 
 /** Optional parts that later stages plug in; each is a seam of the pipeline. */
 export interface GatewayPlugins {
@@ -89,13 +95,6 @@ export interface Gateway extends GatewayCore {
   close(): Promise<void>;
 }
 
-const MODEL_PATH = /^\/v1\/models\/[^/]+$/;
-/**
- * What a model id is made of. An id is checked decoded and forwarded re-written from it, so no
- * encoded dot segment or slash (`%2e%2e%2f`) ever reaches an upstream that would resolve it to
- * another endpoint.
- */
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
 const EMPTY = Buffer.alloc(0);
 /** How long calls cut at the drain deadline get to end (their upstream aborted, so at once). */
 const CUT_GRACE_MS = 2000;
@@ -109,26 +108,6 @@ function absolutePath(target: string): string {
   }
 }
 
-function endpointOf(path: string): 'messages' | 'count' | 'models' | undefined {
-  if (path === '/v1/messages') return 'messages';
-  if (path === '/v1/messages/count_tokens') return 'count';
-  if (path === '/v1/models' || MODEL_PATH.test(path)) return 'models';
-  return undefined;
-}
-
-/** The model id of `/v1/models/{id}`, decoded and checked; refused locally when it cannot be one. */
-function modelIdOf(path: string): string {
-  const segment = path.slice('/v1/models/'.length);
-  let id: string;
-  try {
-    id = decodeURIComponent(segment);
-  } catch {
-    throw new ApiError(400, `model id "${segment.slice(0, 100)}" is not valid percent-encoding`);
-  }
-  if (!MODEL_ID.test(id) || id.includes('..')) throw new ApiError(404, `model: ${id.slice(0, 100)}`);
-  return id;
-}
-
 const explicitOnly: Router = (call) =>
   isRoutingAlias(call.body.model)
     ? {
@@ -139,9 +118,9 @@ const explicitOnly: Router = (call) =>
     : { kind: 'explicit' };
 
 /** Header checks the upstream would make too; refusing here saves a round trip and a rate-limit slot. */
-function checkHeaders(headers: IncomingMessage['headers']): void {
-  const version = headers['anthropic-version'];
-  if (typeof version !== 'string' || version.trim() === '') {
+function checkHeaders(headers: IncomingMessage['headers'], version: boolean): void {
+  const sent = headers['anthropic-version'];
+  if (version && (typeof sent !== 'string' || sent.trim() === '')) {
     throw new ApiError(400, 'anthropic-version: header is required, e.g. anthropic-version: 2023-06-01');
   }
   const priority = headers['x-sluice-priority'];
@@ -228,12 +207,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
     forward(call, responder, forwardOptions);
   const authenticate = authenticateStage(authenticator);
-  const messages: Stage[] = [
-    authenticate,
-    routeStage(catalog, plugins.router ?? explicitOnly),
-    guardStage(catalog, config.maxTokens),
-    admitStage(plugins.reservers ?? []),
-  ];
+  const objects = new UpstreamObjects(store.db);
+  const namedStages: Record<Exclude<StageName, 'ownership'>, Stage> = {
+    route: routeStage(catalog, plugins.router ?? explicitOnly),
+    guard: guardStage(catalog, config.maxTokens),
+    admit: admitStage(plugins.reservers ?? []),
+    references: referencedObjectsStage(objects),
+  };
   const telemetry = Telemetry.fromConfig(config);
   const account = createAccount({
     logger,
@@ -260,34 +240,90 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Calls in flight, so a shutdown past its drain deadline can cut each one through its own path.
   const calls = new Set<Call>();
 
-  // The body stage and the stage lists are built once: a request only brings its Call.
-  const bodyStage: Stage = {
+  // Each endpoint's stage list is built once, from its entry in the route table: a request only
+  // brings its Call.
+  const bodyStageOf = (entry: EndpointRoute): Stage => ({
     name: 'body',
     run(call) {
       const req = call.source!;
-      const endpoint = endpointOf(call.path);
-      if (!endpoint) throw new ApiError(404, `Not found: ${req.method} ${call.path}`);
-      const expected = endpoint === 'models' ? 'GET' : 'POST';
-      if (req.method !== expected)
-        throw new ApiError(405, `${req.method} is not allowed on ${call.path}; use ${expected}`);
-      checkHeaders(req.headers);
-      if (expected === 'GET') {
-        if (call.path !== '/v1/models') call.path = `/v1/models/${modelIdOf(call.path)}`;
+      checkHeaders(req.headers, entry.version === true);
+      call.usageReader = entry.usage ? USAGE_READERS[entry.usage] : undefined;
+      call.ledger = entry.ledger === true;
+      if (entry.body === 'none') return;
+      if (entry.body === 'upload') {
+        const limit = catalog.uploadLimitBytes(entry.uploadLimit ?? '');
+        call.bodyStream = limitedUpload(req, limit, entry.uploadLimit ?? 'the');
         return;
       }
       return readBody(req, config.server.bodyLimitBytes).then((raw) => {
         call.rawBody = raw;
         const parsed = parseJsonBody(raw);
-        if (endpoint === 'messages') checkMessagesBody(parsed);
+        if (entry.body === 'messages') checkMessagesBody(parsed);
+        else if (entry.body === 'chat') checkChatBody(parsed);
         else if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
           throw new ApiError(400, 'request body must be a JSON object');
         }
         call.body = parsed as Call['body'];
+        if (entry.body === 'chat') prepareChatBody(call);
       });
     },
-  };
-  const messagesRoute: Route = { stages: [bodyStage, ...messages], forward: forwardCall };
-  const otherRoute: Route = { stages: [bodyStage, authenticate], forward: forwardCall };
+  });
+  const routes = new Map<EndpointRoute, Route>(
+    ROUTES.map((entry) => [
+      entry,
+      {
+        stages: [
+          bodyStageOf(entry),
+          authenticate,
+          ...entry.stages.map((name) =>
+            name === 'ownership' ? ownershipStage(objects, entry.owns!) : namedStages[name],
+          ),
+        ],
+        forward: forwardCall,
+      },
+    ]),
+  );
+  const refusing = (error: ApiError): Route => ({
+    stages: [
+      {
+        name: 'route-table',
+        run() {
+          throw error;
+        },
+      },
+    ],
+    forward: forwardCall,
+  });
+  const supported = supportedPaths().join(', ');
+  /** The pipeline route of a request, from the route table (a refusal for what it does not serve). */
+  function routeOf(call: Call, method: string): Route {
+    const match = matchRoute(method, call.path);
+    switch (match.kind) {
+      case 'route':
+        call.endpoint = match.route.path;
+        call.params = match.params;
+        call.path = match.path;
+        return routes.get(match.route)!;
+      case 'refused':
+        call.endpoint = match.refusal.path;
+        return refusing(new ApiError(match.refusal.status, match.refusal.message, {}, match.refusal.type));
+      case 'method':
+        call.endpoint = match.pattern;
+        return refusing(
+          new ApiError(
+            405,
+            `${method} is not allowed on ${call.path}; use ${[...new Set(match.allowed)].join(' or ')}`,
+          ),
+        );
+      case 'bad-id':
+        call.endpoint = match.pattern;
+        return refusing(new ApiError(404, `Not found: ${method} ${call.path.slice(0, 200)}`));
+      default:
+        return refusing(
+          new ApiError(404, `Not found: ${method} ${call.path.slice(0, 200)}. Sluice serves: ${supported}`),
+        );
+    }
+  }
 
   async function handleApi(
     req: IncomingMessage,
@@ -301,6 +337,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       receivedAt: performance.now(),
       startedAtMs: Date.now(),
       path,
+      method: req.method,
       query,
       headers: req.headers,
       source: req,
@@ -317,11 +354,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     inFlight++;
     calls.add(call);
     try {
-      await runCall(call, httpResponder(res), path === '/v1/messages' ? messagesRoute : otherRoute, account);
+      await runCall(call, httpResponder(res), routeOf(call, req.method ?? 'GET'), account);
     } finally {
       calls.delete(call);
       inFlight--;
-      if (call.status === 413) req.resume();
+      // A body left unread (refused before or while it streamed) is drained, so the client
+      // finishes sending and reads the answer.
+      if (!req.complete) {
+        req.unpipe();
+        req.resume();
+      }
     }
   }
 

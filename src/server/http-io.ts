@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Readable, Transform } from 'node:stream';
 import { ApiError } from '../pipeline/errors.js';
 import type { Responder } from '../pipeline/stage.js';
 
@@ -149,4 +150,32 @@ export function sendJson(
     ...headers,
   });
   res.end(body);
+}
+
+/**
+ * Counts an upload as it passes and fails it with 413 once it exceeds `limit`: the body is
+ * streamed on, never held, so the limit cannot wait for the end. A declared length over the
+ * limit is refused before anything is read.
+ */
+export function limitedUpload(req: IncomingMessage, limit: number | undefined, what: string): Readable {
+  const refusal = () =>
+    new ApiError(413, `${what} upload exceeds the ${formatBytes(limit!)} limit`, {}, 'request_too_large');
+  const declared = Number(req.headers['content-length']);
+  if (limit !== undefined && Number.isFinite(declared) && declared > limit) throw refusal();
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (limit !== undefined && seen > limit) done(refusal());
+      else done(null, chunk);
+    },
+  });
+  req.on('error', (error) => counter.destroy(error));
+  req.on('aborted', () => counter.destroy(new Error('the client closed the connection during the upload')));
+  return req.pipe(counter);
+}
+
+function formatBytes(bytes: number): string {
+  const mb = bytes / 1024 / 1024;
+  return mb >= 1 ? `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB` : `${bytes} bytes`;
 }

@@ -143,7 +143,8 @@ export class Metrics {
   observe(call: Call): void {
     // Labels from fixed sets (known routes, catalog models), so clients cannot grow the series.
     const model = call.model?.id ?? (call.body?.model ? 'other' : '');
-    const route = routeLabel(call.path);
+    // The route table's pattern: one series per endpoint, whatever ids the paths carry.
+    const route = call.endpoint ?? 'other';
     const statusClass = statusClassOf(call.status ?? 0);
     const environment = call.principal?.environment ?? '';
     count(this.pendingRequests, [route, statusClass, model, call.model?.pool ?? '', environment]);
@@ -267,9 +268,4 @@ export function statusClassOf(status: number): string {
 /** Whether the error the client got is the upstream's own answer, passed through. */
 function answeredByUpstream(call: Call): boolean {
   return call.upstream !== undefined && call.upstream.status >= 400 && call.upstream.status === call.status;
-}
-
-function routeLabel(path: string): string {
-  if (path === '/v1/messages' || path === '/v1/messages/count_tokens' || path === '/v1/models') return path;
-  return path.startsWith('/v1/models/') ? '/v1/models/{id}' : 'other';
 }

@@ -32,6 +32,7 @@ export function createMessage(exchange: Exchange, body: unknown): void | Promise
   const request = validateMessagesRequest(body, { beta: namesBeta(exchange) });
   checkVersionContent(request, version);
   const model = resolveModel(exchange, request.model);
+  checkFileReferences(exchange, request);
   checkModelRules(request, model);
   const speed = checkModelFeatures(request, model, {
     catalog: exchange.state.catalog,
@@ -128,7 +129,7 @@ function answer(
     speed,
   };
   exchange.res.once('close', () => admission.settle(generated.outputTokens));
-  record(exchange, model, usage);
+  recordUsage(exchange, model, usage);
 
   const message = {
     id: messageId(),
@@ -171,7 +172,7 @@ function versionOf(exchange: Exchange): string {
   return String(exchange.req.headers['anthropic-version']);
 }
 
-function inputTokens(request: PromptRequest, model: ModelInfo) {
+export function inputTokens(request: PromptRequest, model: ModelInfo) {
   const blocks = promptBlocks(request, model.tokenizer);
   let total = tokenCosts.prompt;
   for (const block of blocks) total += block.tokens;
@@ -188,7 +189,8 @@ function requestSeed(request: MessagesRequest, seed: number): number {
   );
 }
 
-function record(exchange: Exchange, model: ModelInfo, usage: Usage): void {
+/** Counts a generated answer's usage in the counters and the month's spend. */
+export function recordUsage(exchange: Exchange, model: ModelInfo, usage: Usage): void {
   const { counters, spend } = exchange.state;
   counters.inputTokens += usage.input_tokens;
   counters.outputTokens += usage.output_tokens;
@@ -263,4 +265,20 @@ async function pacedStream(
     res.write(event.frame);
   }
   if (ending !== undefined) res.end(ending);
+}
+
+/** A content block naming an uploaded file (`source: {type: "file", file_id}`) needs that file. */
+function checkFileReferences(exchange: Exchange, request: MessagesRequest): void {
+  for (const message of request.messages) {
+    if (typeof message.content === 'string') continue;
+    for (const block of message.content) {
+      const source = block.source as { type?: unknown; file_id?: unknown } | undefined;
+      if (
+        source?.type === 'file' &&
+        typeof source.file_id === 'string' &&
+        !exchange.state.files.files.has(source.file_id)
+      )
+        throw new ApiError(404, `File not found: ${source.file_id}`);
+    }
+  }
 }

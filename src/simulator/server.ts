@@ -1,10 +1,22 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { controlPrefix, handleControl } from './control.js';
 import { ApiError } from './errors.js';
+import { deleteFile, fileContent, getFile, listFiles, uploadFile } from './files.js';
 import { collectBody, type Exchange, parseJson, sendError } from './http.js';
 import { requestId } from './ids.js';
 import { countTokens, createMessage } from './messages.js';
 import { getModel, listModels } from './models.js';
+import { chatCompletion, textCompletion } from './openai.js';
+import {
+  createSkill,
+  createVersion,
+  deleteSkill,
+  deleteVersion,
+  getSkill,
+  getVersion,
+  listSkills,
+  listVersions,
+} from './skills.js';
 import type { SimulatorState } from './state.js';
 import { apiVersions } from './versions.js';
 
@@ -12,17 +24,55 @@ const supportedVersions = new Set<string>(apiVersions);
 
 type Handler = (exchange: Exchange, body: unknown) => void | Promise<void>;
 
-/** Which handler serves a method and path, and whether it takes a JSON body. */
+/** Which handler serves a method and path, and whether it takes a JSON body (uploads read their own). */
 function route(method: string, path: string): { handler: Handler; body: boolean } | undefined {
   if (method === 'POST' && path === '/v1/messages') return { handler: createMessage, body: true };
   if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, body: true };
+  if (method === 'POST' && path === '/v1/chat/completions') return { handler: chatCompletion, body: true };
+  if (method === 'POST' && path === '/v1/complete') return { handler: textCompletion, body: true };
   if (method === 'GET' && path === '/v1/models') return { handler: listModels, body: false };
   if (method === 'GET' && path.startsWith('/v1/models/')) {
     const id = decodeURIComponent(path.slice('/v1/models/'.length));
     return { handler: (exchange) => getModel(exchange, id), body: false };
   }
+  const [, v1, resource, id, sub, subId, ...rest] = path.split('/');
+  if (v1 !== 'v1' || rest.length > 0) return undefined;
+  const at = (handler: Handler) => ({ handler, body: false });
+  const decoded = (value: string) => decodeURIComponent(value);
+  if (resource === 'files') {
+    if (id === undefined) {
+      if (method === 'POST') return at(uploadFile);
+      if (method === 'GET') return at(listFiles);
+      return undefined;
+    }
+    if (sub === undefined && method === 'GET') return at((exchange) => getFile(exchange, decoded(id)));
+    if (sub === undefined && method === 'DELETE') return at((exchange) => deleteFile(exchange, decoded(id)));
+    if (sub === 'content' && subId === undefined && method === 'GET')
+      return at((exchange) => fileContent(exchange, decoded(id)));
+    return undefined;
+  }
+  if (resource === 'skills') {
+    if (id === undefined) {
+      if (method === 'POST') return at(createSkill);
+      if (method === 'GET') return at(listSkills);
+      return undefined;
+    }
+    if (sub === undefined && method === 'GET') return at((exchange) => getSkill(exchange, decoded(id)));
+    if (sub === undefined && method === 'DELETE') return at((exchange) => deleteSkill(exchange, decoded(id)));
+    if (sub !== 'versions') return undefined;
+    if (subId === undefined && method === 'POST')
+      return at((exchange) => createVersion(exchange, decoded(id)));
+    if (subId === undefined && method === 'GET') return at((exchange) => listVersions(exchange, decoded(id)));
+    if (subId !== undefined && method === 'GET')
+      return at((exchange) => getVersion(exchange, decoded(id), decoded(subId)));
+    if (subId !== undefined && method === 'DELETE')
+      return at((exchange) => deleteVersion(exchange, decoded(id), decoded(subId)));
+  }
   return undefined;
 }
+
+/** The OpenAI-compatible endpoint is called by OpenAI clients, which send no `anthropic-version`. */
+const unversioned = new Set(['/v1/chat/completions']);
 
 /** The HTTP server, and a shutdown that also cuts stalled streams and idle keep-alive connections. */
 export function createSimulatorServer(state: SimulatorState): { server: Server; shutdown(): Promise<void> } {
@@ -36,6 +86,7 @@ export function createSimulatorServer(state: SimulatorState): { server: Server; 
   server.keepAliveTimeout = 65_000;
   const shutdown = (): Promise<void> => {
     closing = true;
+    state.files.clear();
     return new Promise((resolve, reject) => {
       server.close((error) => (error ? reject(error) : resolve()));
       server.closeAllConnections();
@@ -77,7 +128,7 @@ function serve(
     const match = route(req.method ?? 'GET', url.pathname);
     if (!match) throw new ApiError(404, 'Not found');
     exchange.apiKey = authenticate(state, req);
-    checkVersion(req);
+    if (!unversioned.has(url.pathname)) checkVersion(req);
     if (!match.body) {
       run(exchange, match.handler, undefined);
       return;

@@ -4,9 +4,11 @@ import { PromptCache } from './cache.js';
 import { type Clock, systemClock } from './clock.js';
 import { Counters } from './counters.js';
 import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';
+import { FileStore } from './files.js';
 import type { LatencyOption } from './latency.js';
 import { Organization, type OrganizationSeed } from './organization.js';
 import { type LimitSpec, limitsFromSpec, RateLimiter } from './rate-limits.js';
+import { SkillStore } from './skills.js';
 import { SpendTracker } from './spend.js';
 
 export interface SimulatorOptions {
@@ -38,6 +40,8 @@ export interface SimulatorOptions {
    * (default "global").
    */
   workspaceGeo?: string;
+  /** Uploaded files can be downloaded (`downloadable: true`); the API only allows it for files its tools made. */
+  uploadsDownloadable?: boolean;
   /** Faults in force from the start. */
   faults?: { script?: FaultSpec[]; rates?: FaultRates };
   /** The organization the Admin API shows: admin keys, more API keys and their past usage. */
@@ -57,6 +61,9 @@ export class SimulatorState {
   readonly spend: SpendTracker;
   readonly faults: FaultInjector;
   readonly counters = new Counters();
+  readonly files = new FileStore();
+  readonly skills = new SkillStore();
+  readonly uploadsDownloadable: boolean;
   readonly organizationId = '00000000-0000-4000-8000-000000000000';
   readonly workspaceGeo: string;
   readonly organization: Organization;
@@ -69,6 +76,7 @@ export class SimulatorState {
     this.outputTokens = options.outputTokens ?? 32;
     this.seed = options.seed ?? 0;
     this.workspaceGeo = options.workspaceGeo ?? 'global';
+    this.uploadsDownloadable = options.uploadsDownloadable ?? false;
     this.cache = new PromptCache(this.clock);
     this.limiter = new RateLimiter(
       this.clock,
@@ -95,6 +103,8 @@ export class SimulatorState {
     this.cache.clear();
     this.limiter.reset();
     this.spend.reset();
+    this.files.clear();
+    this.skills.clear();
   }
 
   private limitSpec(options: SimulatorOptions): LimitSpec | undefined {

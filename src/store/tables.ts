@@ -38,8 +38,19 @@ export interface KeyEventsTable {
   detail: string | null;
 }
 
+/** Files, skills and other objects created upstream through Sluice, and the key that created each. */
+export interface UpstreamObjectsTable {
+  id: string;
+  kind: string;
+  key_id: string;
+  environment: string;
+  created_at: number;
+  deleted_at: number | null;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: tables added by later migrations extend this map.
 export interface Tables extends Record<string, any> {
   virtual_keys: VirtualKeysTable;
   key_events: KeyEventsTable;
+  upstream_objects: UpstreamObjectsTable;
 }

@@ -1,12 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import type { AbortSignalLike } from '../pipeline/signal.js';
 
 export interface UpstreamRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   headers: Record<string, string>;
-  body?: Buffer;
+  /** A stream is sent as it is read (uploads), with backpressure. */
+  body?: Buffer | Readable;
   signal?: AbortSignalLike;
 }
 

@@ -247,7 +247,7 @@ describe('bad input', () => {
   });
 
   it('answers unknown paths and methods with 404 / 405', async () => {
-    const unknown = await request(`${stack.gateway.url}/v1/complete`, { method: 'POST', body: '{}' });
+    const unknown = await request(`${stack.gateway.url}/v1/no-such-endpoint`, { method: 'POST', body: '{}' });
     expect(unknown.statusCode).toBe(404);
     expect(JSON.parse(await unknown.body.text()).error.type).toBe('not_found_error');
     const wrongMethod = await request(`${stack.gateway.url}/v1/messages`, { method: 'GET' });

@@ -5,6 +5,7 @@ import * as budgets from './003_budgets.js';
 import * as billing from './004_billing_from_usage.js';
 import * as changes from './005_changes.js';
 import * as catalogDocuments from './006_catalog_documents.js';
+import * as upstreamObjects from './007_upstream_objects.js';
 import * as ledgerClient from './009_ledger_client.js';
 import * as developerKeys from './010_developer_keys.js';
 
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '004_billing_from_usage': billing,
   '005_changes': changes,
   '006_catalog_documents': catalogDocuments,
+  '007_upstream_objects': upstreamObjects,
   '009_ledger_client': ledgerClient,
   '010_developer_keys': developerKeys,
 };
