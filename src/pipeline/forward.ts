@@ -193,7 +193,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
     call.status = response.status;
     const contentType = str(response.headers['content-type']) ?? '';
     if (contentType.includes('text/event-stream')) await relayStream(call, response, responder, options);
-    else if (call.usageReader || call.rewriteAnswer) await relayJson(call, response, responder, options);
+    else if (call.usageReader || call.rewriteAnswer || (call.path === '/v1/models' && options.modelVisible))
+      await relayJson(call, response, responder, options);
     else await relayAsItComes(call, response, responder, options);
     return;
   }

@@ -287,8 +287,8 @@ describe('logs, metrics and the legacy endpoint', () => {
     expect(text).not.toContain(UPSTREAM_KEY);
 
     const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
-    expect(metrics).toMatch(/sluice_requests_total\{path="\/v1\/files\/\{file_id\}",status="404",/);
-    expect(metrics).toMatch(/sluice_requests_total\{path="\/v1\/organizations\/\*",status="403",/);
+    expect(metrics).toMatch(/sluice_requests_total\{route="\/v1\/files\/\{file_id\}",status_class="4xx",/);
+    expect(metrics).toMatch(/sluice_requests_total\{route="\/v1\/organizations\/\*",status_class="4xx",/);
     expect(metrics).not.toMatch(/file_011C/);
   });
 });
