@@ -10,7 +10,13 @@ export {
 } from './config.js';
 export { formatRouteHeader, ROUTE_HEADER } from './header.js';
 export type { MessagesRequestBody } from './request.js';
-export { MIN_TIER_HEADER, type RouteDecision, type RouteInput, resolveRoute } from './resolve.js';
+export {
+  MIN_TIER_HEADER,
+  type RouteDecision,
+  type RouteInput,
+  resolveRoute,
+  routeRequest,
+} from './resolve.js';
 export { DEFAULT_THRESHOLDS, SIGNALS } from './signals.js';
 export {
   AUTO_MODEL,
