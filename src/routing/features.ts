@@ -1,4 +1,4 @@
-import { type CategoryCounts, countTerms, emptyCounts, LEXICON_CATEGORIES } from './lexicon.js';
+import { LEXICON, LEXICON_CATEGORIES } from './lexicon.js';
 import { countStructure, type StructureCounts } from './structure.js';
 import type { RequestView } from './view.js';
 
@@ -17,8 +17,12 @@ export interface FeatureSpec {
 
 export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
   buckets: 1 << 14,
-  scan: { promptHead: 3000, promptTail: 1000, history: 1500, system: 1000 },
+  scan: { promptHead: 2000, promptTail: 500, history: 1000, system: 800 },
 };
+
+/** Characters of the prompt the line-shape scan reads (head, tail): shape shows early. */
+const STRUCTURE_HEAD = 1500;
+const STRUCTURE_TAIL = 500;
 
 /** Names of the dense features, in order; index `buckets + i` in the vector. */
 export const DENSE_FEATURES = [
@@ -54,7 +58,10 @@ export interface FeatureVector {
   length: number;
 }
 
-// Namespaces keep the same word in the prompt, the system prompt and earlier turns apart.
+// Words hash the same everywhere (so the word lists are looked up by hash); namespaces keep the
+// same word in the prompt, the system prompt and earlier turns apart as features.
+const WORD_START = 0x3c6ef372;
+const PHRASE_START = 0x1b873593;
 const SEED_PROMPT = 0x811c9dc5;
 const SEED_SYSTEM = 0x9e3779b1;
 const SEED_HISTORY = 0x85ebca6b;
@@ -63,6 +70,11 @@ const KIND_PAIR = 0x165667b1;
 const KIND_PREFIX = 0xc2b2ae35;
 const KIND_CJK = 0x61c88647;
 const PREFIX_LENGTH = 5;
+
+/** One character into a word's running hash (FNV-1a step: one multiply per character). */
+function step(hash: number, c: number): number {
+  return Math.imul(hash ^ c, 0x01000193);
+}
 
 function mix(a: number, b: number): number {
   let h = Math.imul(a ^ b, 0x5bd1e995);
@@ -108,32 +120,133 @@ class Accumulator {
 
 let shared: Accumulator | undefined;
 
-/** Adds the text features of `text` under a namespace; returns the number of words seen. */
-function hashText(text: string, seed: number, weight: number, into: Accumulator): number {
+/** The word lists of `lexicon.ts` by word hash: exact words, stems (by length) and phrases. */
+interface LexiconHashes {
+  exact: Map<number, number[]>;
+  stems: Map<number, number[]>;
+  /** stemLength[n] is 1 when some stem has n characters. */
+  stemLength: Uint8Array;
+  phrases: Map<number, number[]>;
+  /** Low 16 bits of every hash above: most words miss here, before any map look-up. */
+  seen: Uint8Array;
+}
+
+function wordHash(word: string): { hash: number; prefixes: number[] } {
+  let hash = WORD_START;
+  const prefixes: number[] = [];
+  for (let i = 0; i < word.length; i++) {
+    const c = wordCode(word.charCodeAt(i));
+    if (c < 0) continue;
+    hash = step(hash, c);
+    prefixes.push(hash);
+  }
+  return { hash, prefixes };
+}
+
+function phraseHash(words: number[]): number {
+  let hash = PHRASE_START;
+  for (const word of words) hash = mix(hash, word);
+  return hash;
+}
+
+function push(map: Map<number, number[]>, key: number, category: number): void {
+  const list = map.get(key);
+  if (!list) map.set(key, [category]);
+  else if (!list.includes(category)) list.push(category);
+}
+
+function hashLexicon(): LexiconHashes {
+  const lexicon: LexiconHashes = {
+    exact: new Map(),
+    stems: new Map(),
+    stemLength: new Uint8Array(256),
+    phrases: new Map(),
+    seen: new Uint8Array(1 << 16),
+  };
+  LEXICON_CATEGORIES.forEach((name, category) => {
+    for (const entry of LEXICON[name].split(',')) {
+      const words =
+        entry
+          .trim()
+          .toLowerCase()
+          .match(/[a-z0-9]+/g) ?? [];
+      if (words.length === 0) continue;
+      if (words.length > 1) push(lexicon.phrases, phraseHash(words.map((w) => wordHash(w).hash)), category);
+      else if (entry.trim().endsWith('*')) {
+        push(lexicon.stems, wordHash(words[0]!).hash, category);
+        lexicon.stemLength[Math.min(words[0]!.length, 255)] = 1;
+      } else push(lexicon.exact, wordHash(words[0]!).hash, category);
+    }
+  });
+  for (const map of [lexicon.exact, lexicon.stems, lexicon.phrases])
+    for (const key of map.keys()) lexicon.seen[key & 0xffff] = 1;
+  return lexicon;
+}
+
+const LEXICON_HASHES = hashLexicon();
+const CATEGORY_COUNT = LEXICON_CATEGORIES.length;
+
+function hit(terms: Float64Array, map: Map<number, number[]>, key: number, weight: number): void {
+  if (LEXICON_HASHES.seen[key & 0xffff] === 0) return;
+  const categories = map.get(key);
+  if (categories) for (const category of categories) terms[category]! += weight;
+}
+
+/**
+ * Adds the text features of `text` under a namespace, and counts its word-list hits into
+ * `terms` (one pass: the word lists are looked up by the hashes the features use anyway).
+ * Returns the number of words seen.
+ */
+function hashText(
+  text: string,
+  seed: number,
+  weight: number,
+  into: Accumulator,
+  terms: Float64Array,
+): number {
+  const { exact, stems, stemLength, phrases } = LEXICON_HASHES;
   let words = 0;
-  let hash = 0;
+  let hash = WORD_START;
   let length = 0;
   let prefix = 0;
   let previousWord = 0;
+  // The last three words, most recent first, for the word lists' phrases.
+  let w1 = 0;
+  let w2 = 0;
+  let w3 = 0;
   let previousCjk = -1;
   const end = text.length;
   for (let i = 0; i <= end; i++) {
     const code = i < end ? text.charCodeAt(i) : 32;
     const c = wordCode(code);
     if (c >= 0) {
-      hash = length === 0 ? mix(seed, c) : mix(hash, c);
+      hash = step(hash, c);
       length++;
       if (length === PREFIX_LENGTH) prefix = hash;
+      if (length < 256 && stemLength[length] === 1) hit(terms, stems, hash, weight);
       previousCjk = -1;
       continue;
     }
     if (c === -2 && length > 0) continue;
     if (length > 0) {
       words++;
-      into.add(mix(hash, KIND_WORD), weight);
-      if (previousWord !== 0) into.add(mix(mix(previousWord, hash), KIND_PAIR), weight);
-      if (length > PREFIX_LENGTH) into.add(mix(prefix, KIND_PREFIX), weight);
-      previousWord = hash;
+      const word = hash ^ seed;
+      into.add(mix(word, KIND_WORD), weight);
+      if (previousWord !== 0) into.add(mix(mix(previousWord, word), KIND_PAIR), weight);
+      if (length > PREFIX_LENGTH) into.add(mix(prefix ^ seed, KIND_PREFIX), weight);
+      hit(terms, exact, hash, weight);
+      if (w1 !== 0) {
+        hit(terms, phrases, mix(mix(PHRASE_START, w1), hash), weight);
+        if (w2 !== 0) {
+          hit(terms, phrases, mix(mix(mix(PHRASE_START, w2), w1), hash), weight);
+          if (w3 !== 0) hit(terms, phrases, mix(mix(mix(mix(PHRASE_START, w3), w2), w1), hash), weight);
+        }
+      }
+      w3 = w2;
+      w2 = w1;
+      w1 = hash;
+      previousWord = word;
+      hash = WORD_START;
       length = 0;
     }
     if (isCjk(code)) {
@@ -165,7 +278,7 @@ function log1p(value: number): number {
 function denseFeatures(
   view: RequestView,
   shape: StructureCounts,
-  terms: CategoryCounts,
+  terms: Float64Array,
   promptWords: number,
   nonLatin: number,
 ): number[] {
@@ -193,7 +306,7 @@ function denseFeatures(
     log1p(shape.money),
     log1p(shape.lines) / 2,
     nonLatin,
-    ...LEXICON_CATEGORIES.map((category) => log1p(terms[category])),
+    ...Array.from(terms, log1p),
   ];
 }
 
@@ -216,15 +329,12 @@ export function extractFeatures(view: RequestView, spec: FeatureSpec = DEFAULT_F
   const prompt = headTail(view.prompt, spec.scan.promptHead, spec.scan.promptTail);
   const history = view.history.slice(0, spec.scan.history);
   const system = view.system.slice(0, spec.scan.system);
-  const promptWords = hashText(prompt, SEED_PROMPT, 1, acc);
-  hashText(history, SEED_HISTORY, 0.5, acc);
-  hashText(system, SEED_SYSTEM, 0.7, acc);
-
-  const terms = emptyCounts();
-  countTerms(prompt, terms);
-  countTerms(history, terms, 0.4);
-  countTerms(system, terms, 0.5);
-  const shape = countStructure(prompt);
+  const terms = new Float64Array(CATEGORY_COUNT);
+  // Earlier turns and the system prompt count for less, as features and as word-list hits.
+  const promptWords = hashText(prompt, SEED_PROMPT, 1, acc, terms);
+  hashText(history, SEED_HISTORY, 0.5, acc, terms);
+  hashText(system, SEED_SYSTEM, 0.7, acc, terms);
+  const shape = countStructure(headTail(prompt, STRUCTURE_HEAD, STRUCTURE_TAIL));
   const dense = denseFeatures(view, shape, terms, promptWords, nonLatinShare(prompt));
 
   const length = acc.size + dense.length;
