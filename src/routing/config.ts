@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { loadRoutingModel, type RoutingModel, shippedModel } from './model.js';
-import { DEFAULT_THRESHOLDS, type Thresholds } from './signals.js';
 import { TIERS, type Tier, tierModels } from './tiers.js';
 
 const tier = z.enum(TIERS);
@@ -100,7 +99,6 @@ export type JudgeConfig = z.output<typeof judge>;
 export interface CompiledRouting {
   enabled: boolean;
   models: Record<Tier, string>;
-  thresholds: Thresholds;
   /** The classifier and the confidence threshold it escalates below. */
   model: RoutingModel;
   confidenceThreshold: number;
@@ -111,7 +109,7 @@ export interface CompiledRouting {
 
 /**
  * Validates a routing section and fixes what does not change per request: tier models (from the
- * section, then the environment, then defaults) and thresholds.
+ * section, then the environment, then defaults), the classifier's weights and its threshold.
  */
 export function compileRouting(
   section: unknown,
@@ -122,7 +120,6 @@ export function compileRouting(
   return {
     enabled: config.enabled,
     models: tierModels(config.models, env),
-    thresholds: config.thresholds ?? DEFAULT_THRESHOLDS,
     model,
     confidenceThreshold: config.confidence.threshold ?? model.recommendedThreshold,
     judge: config.judge,

@@ -155,7 +155,10 @@ function push(map: Map<number, number[]>, key: number, category: number): void {
   else if (!list.includes(category)) list.push(category);
 }
 
-function hashLexicon(): LexiconHashes {
+/** Phrases are matched over the last four words. */
+const MAX_PHRASE_WORDS = 4;
+
+export function hashLexicon(lists: Record<string, string> = LEXICON): LexiconHashes {
   const lexicon: LexiconHashes = {
     exact: new Map(),
     stems: new Map(),
@@ -164,13 +167,15 @@ function hashLexicon(): LexiconHashes {
     seen: new Uint8Array(1 << 16),
   };
   LEXICON_CATEGORIES.forEach((name, category) => {
-    for (const entry of LEXICON[name].split(',')) {
+    for (const entry of (lists[name] ?? '').split(',')) {
       const words =
         entry
           .trim()
           .toLowerCase()
           .match(/[a-z0-9]+/g) ?? [];
       if (words.length === 0) continue;
+      if (words.length > MAX_PHRASE_WORDS)
+        throw new Error(`word list phrase longer than ${MAX_PHRASE_WORDS} words: ${entry.trim()}`);
       if (words.length > 1) push(lexicon.phrases, phraseHash(words.map((w) => wordHash(w).hash)), category);
       else if (entry.trim().endsWith('*')) {
         push(lexicon.stems, wordHash(words[0]!).hash, category);

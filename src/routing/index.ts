@@ -1,5 +1,11 @@
 /** Routing: `model: "auto"` and tier aliases resolved to the cheapest adequate model. */
-export { type Classification, type ClassifyOptions, classify, classifyView } from './classify.js';
+export {
+  type Classification,
+  type ClassifyOptions,
+  classify,
+  classifyView,
+  type Decider,
+} from './classify.js';
 export {
   type CompiledRouting,
   compileRouting,
@@ -9,6 +15,8 @@ export {
   routingConfigSchema,
 } from './config.js';
 export { formatRouteHeader, ROUTE_HEADER } from './header.js';
+export type { Judge, JudgeVerdict } from './judge.js';
+export { loadRoutingModel, type RoutingModel, RoutingModelError } from './model.js';
 export type { MessagesRequestBody } from './request.js';
 export {
   MIN_TIER_HEADER,
@@ -17,7 +25,6 @@ export {
   resolveRoute,
   routeRequest,
 } from './resolve.js';
-export { DEFAULT_THRESHOLDS, SIGNALS } from './signals.js';
 export {
   AUTO_MODEL,
   DEFAULT_TIER_MODELS,

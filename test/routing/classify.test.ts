@@ -7,7 +7,6 @@ import {
   loadEvalSet,
   TRAINING_SETS,
 } from '../../src/routing/evaluate.js';
-import { buildIndex, countTerms, emptyCounts } from '../../src/routing/lexicon.js';
 import type { MessagesRequestBody } from '../../src/routing/request.js';
 
 function ask(prompt: string, extra: Partial<MessagesRequestBody> = {}): MessagesRequestBody {
@@ -105,19 +104,5 @@ describe('classify', () => {
     };
     expect(() => classify(odd as unknown as MessagesRequestBody)).not.toThrow();
     expect(() => classify({ model: 'auto', max_tokens: 10, messages: [] })).not.toThrow();
-  });
-});
-
-describe('lexicon', () => {
-  it('matches words, stems and phrases of up to four words', () => {
-    const counts = emptyCounts();
-    countTerms('We must investigate it step-by-step; what would you do?', counts);
-    expect(counts.analysis).toBeGreaterThanOrEqual(1);
-    expect(counts.multiStep).toBeGreaterThanOrEqual(1);
-    expect(counts.advice).toBe(1);
-  });
-
-  it('rejects a phrase longer than the scanner can match', () => {
-    expect(() => buildIndex({ code: 'one two three four five' })).toThrow(/four words/);
   });
 });
