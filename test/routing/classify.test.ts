@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/routing/classify.js';
 import {
@@ -26,6 +29,15 @@ describe('evaluation sets', () => {
     // No hold-out prompt is in the training corpus.
     const trained = new Set(training.map((item) => item.prompt));
     expect(holdout.filter((item) => trained.has(item.prompt))).toEqual([]);
+  });
+
+  it('the frozen hold-out is byte for byte the file committed before any training (0f67cd3)', () => {
+    const text = readFileSync(
+      fileURLToPath(new URL('../../src/routing/eval/frozen-holdout.json', import.meta.url)),
+    );
+    expect(createHash('sha256').update(text).digest('hex')).toBe(
+      'e0237397b9b02774e6e562bea18bf0fc9f1468aadceb007d6efcf629cf54e349',
+    );
   });
 
   it('the frozen hold-out keeps its measured figures (59/67): >= 88 % exact, no critical to fast, cost <= 1.1x oracle', () => {
