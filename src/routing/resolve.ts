@@ -180,8 +180,9 @@ export async function routeRequest(
   config: CompiledRouting,
   judge?: Judge,
   principal?: Parameters<Judge>[1],
+  /** The decision without a verdict, when the caller already has it. */
+  first: RouteDecision = resolveRoute(input, config),
 ): Promise<RouteDecision> {
-  const first = resolveRoute(input, config);
   if (first.kind !== 'routed' || !first.needsJudge || !judge) return first;
   const verdict = await judge(viewRequest(input.body), principal);
   return resolveRoute(input, config, verdict);

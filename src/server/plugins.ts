@@ -69,7 +69,7 @@ export function createRouter(
     };
     const decision = resolveRoute(input, routing);
     if (judge && decision.kind === 'routed' && decision.needsJudge)
-      return routeRequest(input, routing, judge, principal).then(outcomeOf);
+      return routeRequest(input, routing, judge, principal, decision).then(outcomeOf);
     return outcomeOf(decision);
   };
 }
