@@ -84,6 +84,11 @@ function run(words: string[], flags: RouteFlags): void {
   console.log(`model:   ${decision.model}`);
   console.log(`score:   ${decision.score === null ? '-' : decision.score.toFixed(2)}`);
   console.log(`by:      ${decision.source}${decision.rule ? ` (rule ${decision.rule})` : ''}`);
+  if (decision.confidence !== null) console.log(`confidence: ${decision.confidence.toFixed(2)}`);
+  if (decision.decided !== null)
+    console.log(
+      `decided: ${decision.decided}${decision.needsJudge ? ' (the gateway would ask the judge: routing.judge is enabled; sluice route sends nothing)' : ''}`,
+    );
   console.log('reasons:');
   for (const reason of decision.reasons) console.log(`  ${reason}`);
   console.log(`header:  x-sluice-route: ${header}`);

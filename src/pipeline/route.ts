@@ -9,7 +9,8 @@ export type RouteOutcome =
   | { kind: 'routed'; model: string; decision: RouteDecision }
   | { kind: 'refused'; status: 400 | 403; message: string };
 
-export type Router = (call: Call) => RouteOutcome;
+/** Synchronous unless it has to ask the routing judge. */
+export type Router = (call: Call) => RouteOutcome | Promise<RouteOutcome>;
 
 /**
  * Resolves the model: an explicit model passes through unchanged (aliases are looked up in the
@@ -17,18 +18,22 @@ export type Router = (call: Call) => RouteOutcome;
  * the forwarded body, as the real model name.
  */
 export function routeStage(catalog: Catalog, router: Router): Stage {
+  const apply = (call: Call, outcome: RouteOutcome): void => {
+    if (outcome.kind === 'refused') throw new ApiError(outcome.status, outcome.message);
+    if (outcome.kind === 'routed') {
+      call.route = outcome.decision;
+      call.body.model = outcome.model;
+      call.bodyChanged = true;
+    }
+    call.model = catalog.model(call.body.model);
+  };
   return {
     name: 'route',
     run(call) {
       call.requestedModel = call.body.model;
       const outcome = router(call);
-      if (outcome.kind === 'refused') throw new ApiError(outcome.status, outcome.message);
-      if (outcome.kind === 'routed') {
-        call.route = outcome.decision;
-        call.body.model = outcome.model;
-        call.bodyChanged = true;
-      }
-      call.model = catalog.model(call.body.model);
+      if (outcome instanceof Promise) return outcome.then((settled) => apply(call, settled));
+      apply(call, outcome);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_THRESHOLDS, type Thresholds } from './signals.js';
+import { loadRoutingModel, type RoutingModel, shippedModel } from './model.js';
 import { TIERS, type Tier, tierModels } from './tiers.js';
 
 const tier = z.enum(TIERS);
@@ -44,6 +44,15 @@ const keyPolicy = z.strictObject({
   allowAuto: z.boolean().optional(),
 });
 
+const judge = z.strictObject({
+  /** Off by default: below the confidence threshold the tier goes up one instead. */
+  enabled: z.boolean().default(false),
+  /** The judge's answer must arrive within this; otherwise the tier goes up one. */
+  timeoutMs: z.number().int().min(1).max(60_000).default(1500),
+  /** At most 5: the answer is one word. */
+  maxTokens: z.number().int().min(1).max(5).default(5),
+});
+
 /** The `routing` section of sluice.yaml. */
 export const routingConfigSchema = z
   .strictObject({
@@ -53,43 +62,67 @@ export const routingConfigSchema = z
       .strictObject({ fast: z.string().min(1), reasoning: z.string().min(1), critical: z.string().min(1) })
       .partial()
       .default({}),
+    /** Score thresholds of the former word-list classifier: accepted, no longer used. */
     thresholds: z
       .strictObject({ reasoning: z.number().min(0).max(1), critical: z.number().min(0).max(1) })
       .refine((t) => t.reasoning < t.critical, { message: 'reasoning threshold must be below critical' })
       .optional(),
+    /** Classifier confidence below which the request goes up one tier (or the judge decides). */
+    confidence: z
+      .strictObject({ threshold: z.number().min(0).max(1) })
+      .partial()
+      .default({}),
+    /** A cheap call to the fast tier's model decides uncertain requests. */
+    judge: judge.default({ enabled: false, timeoutMs: 1500, maxTokens: 5 }),
+    /** Weights file of the classifier; the shipped catalog/routing-model.json when absent. */
+    model: z.string().min(1).optional(),
     /** Evaluated in order before the classifier; the first match pins the tier. */
     rules: z.array(rule).default([]),
     /** Policies by key name (glob); every matching entry applies, the strictest wins. */
     keys: z.record(z.string().min(1), keyPolicy).default({}),
   })
-  .default({ enabled: true, models: {}, rules: [], keys: {} });
+  .default({
+    enabled: true,
+    models: {},
+    rules: [],
+    keys: {},
+    confidence: {},
+    judge: { enabled: false, timeoutMs: 1500, maxTokens: 5 },
+  });
 
 export type RoutingConfig = z.output<typeof routingConfigSchema>;
 export type RoutingConfigInput = z.input<typeof routingConfigSchema>;
 export type RoutingRuleConfig = z.output<typeof rule>;
 export type KeyPolicy = z.output<typeof keyPolicy>;
+export type JudgeConfig = z.output<typeof judge>;
 
 export interface CompiledRouting {
   enabled: boolean;
   models: Record<Tier, string>;
-  thresholds: Thresholds;
+  /** The classifier and the confidence threshold it escalates below. */
+  model: RoutingModel;
+  confidenceThreshold: number;
+  judge: JudgeConfig;
   rules: RoutingRuleConfig[];
   keys: Record<string, KeyPolicy>;
 }
 
 /**
  * Validates a routing section and fixes what does not change per request: tier models (from the
- * section, then the environment, then defaults) and thresholds.
+ * section, then the environment, then defaults), the classifier's weights and its threshold.
  */
 export function compileRouting(
   section: unknown,
   env: Record<string, string | undefined> = process.env,
 ): CompiledRouting {
   const config = routingConfigSchema.parse(section ?? {});
+  const model = config.model ? loadRoutingModel(config.model) : shippedModel();
   return {
     enabled: config.enabled,
     models: tierModels(config.models, env),
-    thresholds: config.thresholds ?? DEFAULT_THRESHOLDS,
+    model,
+    confidenceThreshold: config.confidence.threshold ?? model.recommendedThreshold,
+    judge: config.judge,
     rules: config.rules,
     keys: config.keys,
   };

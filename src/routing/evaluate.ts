@@ -1,20 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
-import { classify } from './classify.js';
-import type { MessagesRequestBody } from './request.js';
+import { type ClassifyOptions, classify } from './classify.js';
+import {
+  type EvalItem,
+  type EvalSetName,
+  FROZEN_HOLDOUT,
+  loadEvalSet,
+  requestFor,
+  TRAINING_SETS,
+} from './eval-sets.js';
 import { DEFAULT_TIER_MODELS, TIERS, type Tier, tierRank } from './tiers.js';
-
-/** One labelled prompt. Optional fields describe the rest of the request. */
-export interface EvalItem {
-  id: string;
-  tier: Tier;
-  category: string;
-  prompt: string;
-  system?: string;
-  tools?: number;
-  thinkingBudget?: number;
-}
 
 export interface PriceTable {
   models: Record<string, { input: number; output: number }>;
@@ -31,18 +27,17 @@ export interface EvalReport {
   underRouted: string[];
   overRouted: string[];
   cost: { router: number; oracle: number; allCritical: number; allFast: number };
-  misses: Array<{ id: string; label: Tier; routed: Tier; score: number; reasons: string[] }>;
+  misses: Array<{ id: string; label: Tier; routed: Tier; confidence: number; reasons: string[] }>;
+  /** Requests whose confidence was below the threshold (escalated). */
+  escalated: number;
 }
 
 const EVAL_DIR = fileURLToPath(new URL('./eval/', import.meta.url));
 
-export type EvalSetName = 'prompts' | 'holdout-1' | 'holdout-2';
+export { type EvalItem, type EvalSetName, FROZEN_HOLDOUT, loadEvalSet, requestFor, TRAINING_SETS };
 
-export const EVAL_SETS: readonly EvalSetName[] = ['prompts', 'holdout-1', 'holdout-2'];
-
-export function loadEvalSet(name: EvalSetName): EvalItem[] {
-  return (JSON.parse(readFileSync(`${EVAL_DIR}${name}.json`, 'utf8')) as { prompts: EvalItem[] }).prompts;
-}
+/** Every set the evaluation scores: the training sets, then the frozen hold-out. */
+export const EVAL_SETS: readonly EvalSetName[] = [...TRAINING_SETS, FROZEN_HOLDOUT];
 
 /** The tier models' prices from the catalog in force on a day, with the assumed output lengths. */
 export function loadPrices(catalog: Catalog = defaultCatalog(), at: Date = new Date()): PriceTable {
@@ -59,19 +54,6 @@ export function loadPrices(catalog: Catalog = defaultCatalog(), at: Date = new D
   return { models, outputTokensByLabel: lengths.outputTokensByLabel };
 }
 
-export function requestFor(item: EvalItem): MessagesRequestBody {
-  return {
-    model: 'auto',
-    max_tokens: 1024,
-    messages: [{ role: 'user', content: item.prompt }],
-    ...(item.system ? { system: item.system } : {}),
-    ...(item.tools
-      ? { tools: Array.from({ length: item.tools }, (_, i) => ({ name: `tool_${i}`, input_schema: {} })) }
-      : {}),
-    ...(item.thinkingBudget ? { thinking: { type: 'enabled', budget_tokens: item.thinkingBudget } } : {}),
-  };
-}
-
 function costOf(item: EvalItem, tier: Tier, prices: PriceTable): number {
   const price = prices.models[DEFAULT_TIER_MODELS[tier]];
   if (!price) throw new Error(`no price for ${DEFAULT_TIER_MODELS[tier]}`);
@@ -80,7 +62,11 @@ function costOf(item: EvalItem, tier: Tier, prices: PriceTable): number {
   return (inputTokens * price.input + outputTokens * price.output) / 1_000_000;
 }
 
-export function evaluate(items: EvalItem[], prices: PriceTable = loadPrices()): EvalReport {
+export function evaluate(
+  items: EvalItem[],
+  prices: PriceTable = loadPrices(),
+  options: ClassifyOptions = {},
+): EvalReport {
   const confusion = Object.fromEntries(
     TIERS.map((label) => [label, Object.fromEntries(TIERS.map((routed) => [routed, 0]))]),
   ) as EvalReport['confusion'];
@@ -94,9 +80,11 @@ export function evaluate(items: EvalItem[], prices: PriceTable = loadPrices()): 
     overRouted: [],
     cost: { router: 0, oracle: 0, allCritical: 0, allFast: 0 },
     misses: [],
+    escalated: 0,
   };
   for (const item of items) {
-    const decision = classify(requestFor(item));
+    const decision = classify(requestFor(item), options);
+    if (decision.decidedBy === 'escalation') report.escalated++;
     confusion[item.tier][decision.tier]++;
     if (decision.tier === item.tier) report.agreed++;
     else {
@@ -104,7 +92,7 @@ export function evaluate(items: EvalItem[], prices: PriceTable = loadPrices()): 
         id: item.id,
         label: item.tier,
         routed: decision.tier,
-        score: decision.score,
+        confidence: decision.confidence,
         reasons: decision.reasons,
       });
       (tierRank(decision.tier) < tierRank(item.tier) ? report.underRouted : report.overRouted).push(item.id);
@@ -129,7 +117,7 @@ export function formatReport(title: string, report: EvalReport): string {
     `== ${title}: ${report.total} prompts`,
     `exact agreement: ${report.agreed}/${report.total} = ${percent(report.agreement)}`,
     `critical routed to fast: ${report.criticalToFast.length}${report.criticalToFast.length ? ` (${report.criticalToFast.join(', ')})` : ''}`,
-    `under-routed (cheaper than label): ${report.underRouted.length}; over-routed: ${report.overRouted.length}`,
+    `under-routed (cheaper than label): ${report.underRouted.length}; over-routed: ${report.overRouted.length}; escalated for low confidence: ${report.escalated}`,
     '',
     `confusion (rows: label, columns: routed)${pad('fast', 4)}${pad('reasoning')}${pad('critical')}`,
     ...TIERS.map(
@@ -145,7 +133,7 @@ export function formatReport(title: string, report: EvalReport): string {
     lines.push('', 'disagreements:');
     for (const miss of report.misses) {
       lines.push(
-        `  ${miss.id} label=${miss.label} routed=${miss.routed} score=${miss.score} ${miss.reasons.join(' ')}`,
+        `  ${miss.id} label=${miss.label} routed=${miss.routed} confidence=${miss.confidence} ${miss.reasons.join(' ')}`,
       );
     }
   }
@@ -161,11 +149,11 @@ function main(): void {
   >;
   const reports = {
     ...Object.fromEntries(EVAL_SETS.map((name) => [name, evaluate(sets[name], prices)])),
-    all: evaluate(
-      EVAL_SETS.flatMap((name) => sets[name]),
+    'all-training': evaluate(
+      TRAINING_SETS.flatMap((name) => sets[name]),
       prices,
     ),
-  } as Record<EvalSetName | 'all', EvalReport>;
+  } as Record<EvalSetName | 'all-training', EvalReport>;
   if (json) {
     process.stdout.write(`${JSON.stringify(reports)}\n`);
     return;
@@ -173,17 +161,22 @@ function main(): void {
   console.log(
     `Output tokens assumed per prompt, by labelled tier: ${Object.entries(prices.outputTokensByLabel)
       .map(([tier, tokens]) => `${tier} ${tokens}`)
-      .join(', ')}; prices per million tokens: ${Object.entries(prices.models)
+      .join(', ')}; prices per million tokens (catalog in force today): ${Object.entries(prices.models)
       .map(([model, p]) => `${model} $${p.input}/$${p.output}`)
       .join(', ')}\n`,
   );
   const titles: Record<EvalSetName, string> = {
-    prompts: 'first set, used for tuning (eval/prompts.json)',
-    'holdout-1': 'second set; first look before tuning on it: 61.3 %, 1 critical->fast (eval/holdout-1.json)',
-    'holdout-2': 'third set; first look before tuning on it: 76.7 %, 3 critical->fast (eval/holdout-2.json)',
+    prompts: 'training set 1 (eval/prompts.json)',
+    'holdout-1': 'training set 2 (eval/holdout-1.json)',
+    'holdout-2': 'training set 3 (eval/holdout-2.json)',
+    training: 'training corpus (eval/training.json)',
+    'frozen-holdout': 'FROZEN HOLD-OUT, never trained or tuned on (eval/frozen-holdout.json)',
   };
-  for (const name of EVAL_SETS) console.log(`${formatReport(titles[name], reports[name])}\n`);
-  console.log(formatReport('all sets', reports.all).split('\n').slice(0, 5).join('\n'));
+  for (const name of TRAINING_SETS) console.log(`${formatReport(titles[name], reports[name])}\n`);
+  console.log(
+    `${formatReport('all training sets', reports['all-training']).split('\n').slice(0, 5).join('\n')}\n`,
+  );
+  console.log(formatReport(titles[FROZEN_HOLDOUT], reports[FROZEN_HOLDOUT]));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

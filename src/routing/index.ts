@@ -1,5 +1,11 @@
 /** Routing: `model: "auto"` and tier aliases resolved to the cheapest adequate model. */
-export { type Classification, type ClassifyOptions, classify, classifyView } from './classify.js';
+export {
+  type Classification,
+  type ClassifyOptions,
+  classify,
+  classifyView,
+  type Decider,
+} from './classify.js';
 export {
   type CompiledRouting,
   compileRouting,
@@ -9,9 +15,16 @@ export {
   routingConfigSchema,
 } from './config.js';
 export { formatRouteHeader, ROUTE_HEADER } from './header.js';
+export type { Judge, JudgeVerdict } from './judge.js';
+export { loadRoutingModel, type RoutingModel, RoutingModelError } from './model.js';
 export type { MessagesRequestBody } from './request.js';
-export { MIN_TIER_HEADER, type RouteDecision, type RouteInput, resolveRoute } from './resolve.js';
-export { DEFAULT_THRESHOLDS, SIGNALS } from './signals.js';
+export {
+  MIN_TIER_HEADER,
+  type RouteDecision,
+  type RouteInput,
+  resolveRoute,
+  routeRequest,
+} from './resolve.js';
 export {
   AUTO_MODEL,
   DEFAULT_TIER_MODELS,

@@ -1,8 +1,9 @@
 /**
- * Word lists the classifier counts, one comma-separated list per category. An entry is a word
- * (`bug`), a stem ending in `*` (`diagnos*`) or a phrase of two to four words (`step by step`).
- * Text is split into lowercase runs of letters and digits, so `step-by-step` and `tl;dr` match
- * `step by step` and `tl dr`. A stem inside a phrase is not supported: write the phrase out.
+ * Word families the classifier counts (one named feature per family, `words-medical`…), one
+ * comma-separated list per family. An entry is a word (`bug`), a stem ending in `*` (`diagnos*`)
+ * or a phrase of two to four words (`step by step`). Text is split into lowercase runs of letters
+ * and digits, so `step-by-step` and `tl;dr` match `step by step` and `tl dr`. A stem inside a
+ * phrase is not supported: write the phrase out. `features.ts` looks them up by word hash.
  */
 export const LEXICON = {
   code: `
@@ -156,108 +157,3 @@ export const LEXICON = {
 
 export type LexiconCategory = keyof typeof LEXICON;
 export const LEXICON_CATEGORIES = Object.keys(LEXICON) as LexiconCategory[];
-export type CategoryCounts = Record<LexiconCategory, number>;
-
-interface LexiconIndex {
-  exact: Map<string, LexiconCategory[]>;
-  /** Stems grouped by their first STEM_KEY characters, so a word costs one look-up, not one per stem length. */
-  stems: Map<string, Array<{ stem: string; categories: LexiconCategory[] }>>;
-  phrases: Map<string, LexiconCategory[]>;
-  phraseStarts: Set<string>;
-}
-
-function add(map: Map<string, LexiconCategory[]>, key: string, category: LexiconCategory): void {
-  const list = map.get(key);
-  if (!list) map.set(key, [category]);
-  else if (!list.includes(category)) list.push(category);
-}
-
-const STEM_KEY = 4;
-
-export function buildIndex(lexicon: Record<string, string>): LexiconIndex {
-  const index: LexiconIndex = {
-    exact: new Map(),
-    stems: new Map(),
-    phrases: new Map(),
-    phraseStarts: new Set(),
-  };
-  const stems = new Map<string, LexiconCategory[]>();
-  for (const [category, list] of Object.entries(lexicon) as Array<[LexiconCategory, string]>) {
-    for (const entry of list
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean)) {
-      const words = entry.toLowerCase().match(/[a-z0-9]+/g) ?? [];
-      if (words.length > 4) throw new Error(`lexicon phrase longer than four words: ${entry}`);
-      if (words.length > 1) {
-        add(index.phrases, words.join(' '), category);
-        index.phraseStarts.add(words[0]!);
-      } else if (entry.endsWith('*')) {
-        if (words[0]!.length < STEM_KEY)
-          throw new Error(`lexicon stem shorter than ${STEM_KEY} letters: ${entry}`);
-        add(stems, words[0]!, category);
-      } else if (words[0]) {
-        add(index.exact, words[0], category);
-      }
-    }
-  }
-  for (const [stem, categories] of stems) {
-    const key = stem.slice(0, STEM_KEY);
-    const bucket = index.stems.get(key) ?? [];
-    bucket.push({ stem, categories });
-    index.stems.set(key, bucket);
-  }
-  return index;
-}
-
-const DEFAULT_INDEX = buildIndex(LEXICON);
-
-export function emptyCounts(): CategoryCounts {
-  return Object.fromEntries(LEXICON_CATEGORIES.map((c) => [c, 0])) as CategoryCounts;
-}
-
-function isWordChar(code: number): boolean {
-  return (code >= 97 && code <= 122) || (code >= 48 && code <= 57);
-}
-
-function hit(counts: CategoryCounts, categories: LexiconCategory[] | undefined, weight: number): void {
-  if (!categories) return;
-  for (const category of categories) counts[category] += weight;
-}
-
-/**
- * Adds `weight` to a category for every lexicon hit in `text`. One pass over the words; each word
- * costs a few map look-ups, so the scan is linear in the text length.
- */
-export function countTerms(text: string, counts: CategoryCounts, weight = 1, index = DEFAULT_INDEX): number {
-  const lower = text.toLowerCase();
-  // The last three words, most recent first, to match phrases ending at the current word.
-  let w1 = '';
-  let w2 = '';
-  let w3 = '';
-  let wordCount = 0;
-  let at = 0;
-  while (at < lower.length) {
-    if (!isWordChar(lower.charCodeAt(at))) {
-      at++;
-      continue;
-    }
-    const start = at;
-    while (at < lower.length && isWordChar(lower.charCodeAt(at))) at++;
-    const word = lower.slice(start, at);
-    wordCount++;
-    hit(counts, index.exact.get(word), weight);
-    if (word.length >= STEM_KEY) {
-      const bucket = index.stems.get(word.slice(0, STEM_KEY));
-      if (bucket)
-        for (const entry of bucket) if (word.startsWith(entry.stem)) hit(counts, entry.categories, weight);
-    }
-    if (index.phraseStarts.has(w1)) hit(counts, index.phrases.get(`${w1} ${word}`), weight);
-    if (index.phraseStarts.has(w2)) hit(counts, index.phrases.get(`${w2} ${w1} ${word}`), weight);
-    if (index.phraseStarts.has(w3)) hit(counts, index.phrases.get(`${w3} ${w2} ${w1} ${word}`), weight);
-    w3 = w2;
-    w2 = w1;
-    w1 = word;
-  }
-  return wordCount;
-}

@@ -1,5 +1,6 @@
-import { classifyView } from './classify.js';
+import { classifyView, type Decider } from './classify.js';
 import type { CompiledRouting, KeyPolicy } from './config.js';
+import type { Judge, JudgeVerdict } from './judge.js';
 import type { MessagesRequestBody } from './request.js';
 import { effectivePolicy, firstMatchingRule } from './rules.js';
 import { AUTO_MODEL, isRoutingAlias, isTier, maxTier, TIER_ALIASES, type Tier, tierRank } from './tiers.js';
@@ -29,6 +30,13 @@ export type RouteDecision =
       model: string;
       /** Classifier score; null when the client named the tier with an alias. */
       score: number | null;
+      /** Calibrated classifier confidence; null when no classification was made. */
+      confidence: number | null;
+      /** Who settled a classified tier: the model, escalation for low confidence, or the judge. */
+      decided: Decider | null;
+      /** True when the classifier was unsure, the judge is enabled and has not been asked yet. */
+      needsJudge: boolean;
+      judge?: JudgeVerdict;
       reasons: string[];
       source: RouteSource;
       rule?: string;
@@ -60,7 +68,11 @@ function refuse(status: 400 | 403, message: string): RouteDecision {
  * raises it and the key's policy caps it. A tier the client demands (alias or minimum) above the
  * key's cap is refused rather than silently downgraded; a tier the gateway chose is capped.
  */
-export function resolveRoute(input: RouteInput, config: CompiledRouting): RouteDecision {
+export function resolveRoute(
+  input: RouteInput,
+  config: CompiledRouting,
+  verdict?: JudgeVerdict,
+): RouteDecision {
   const requested = input.body.model;
   if (typeof requested !== 'string' || !isRoutingAlias(requested))
     return { kind: 'explicit', model: requested };
@@ -83,6 +95,9 @@ export function resolveRoute(input: RouteInput, config: CompiledRouting): RouteD
 
   let tier: Tier;
   let score: number | null = null;
+  let confidence: number | null = null;
+  let decided: Decider | null = null;
+  let needsJudge = false;
   let reasons: string[];
   let source: RouteSource;
   let ruleName: string | undefined;
@@ -93,8 +108,9 @@ export function resolveRoute(input: RouteInput, config: CompiledRouting): RouteD
     reasons = [`alias:${requested}`];
   } else {
     const view = viewRequest(input.body);
-    const classification = classifyView(view, { thresholds: config.thresholds });
+    const classification = classifyView(view, { model: config.model, threshold: config.confidenceThreshold });
     score = classification.score;
+    confidence = classification.confidence;
     const rule = firstMatchingRule(config.rules, {
       keyName: input.keyName,
       environment: input.environment,
@@ -111,6 +127,18 @@ export function resolveRoute(input: RouteInput, config: CompiledRouting): RouteD
       tier = classification.tier;
       source = 'classifier';
       reasons = classification.reasons;
+      decided = classification.decidedBy;
+      if (classification.uncertain && config.judge.enabled) {
+        if (!verdict) needsJudge = true;
+        else if (verdict.tier) {
+          // The judge decides; a request asking for thinking still never goes below reasoning.
+          tier = view.thinkingBudget > 0 ? maxTier(verdict.tier, 'reasoning') : verdict.tier;
+          decided = 'judge';
+          reasons = [`judge:${verdict.tier}`, ...reasons.filter((r) => !r.startsWith('escalated:'))];
+        } else {
+          reasons = [`judge-${verdict.outcome}`, ...reasons];
+        }
+      }
     }
   }
 
@@ -132,8 +160,30 @@ export function resolveRoute(input: RouteInput, config: CompiledRouting): RouteD
     tier,
     model: config.models[tier],
     score,
+    confidence,
+    decided,
+    needsJudge,
+    ...(verdict ? { judge: verdict } : {}),
     reasons,
     source,
     ...(ruleName ? { rule: ruleName } : {}),
   };
+}
+
+/**
+ * resolveRoute, then, when the classifier was unsure and the judge is enabled, the judge's call
+ * and the decision again with its verdict. Without a judge, or when it fails or times out, the
+ * uncertain request keeps the tier one above the model's.
+ */
+export async function routeRequest(
+  input: RouteInput,
+  config: CompiledRouting,
+  judge?: Judge,
+  principal?: Parameters<Judge>[1],
+  /** The decision without a verdict, when the caller already has it. */
+  first: RouteDecision = resolveRoute(input, config),
+): Promise<RouteDecision> {
+  if (first.kind !== 'routed' || !first.needsJudge || !judge) return first;
+  const verdict = await judge(viewRequest(input.body), principal);
+  return resolveRoute(input, config, verdict);
 }

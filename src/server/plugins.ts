@@ -8,29 +8,40 @@ import { runawayFromEnvironment } from '../limits/runaway-config.js';
 import type { RouteOutcome, Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
-import { formatRouteHeader, resolveRoute } from '../routing/index.js';
+import {
+  formatRouteHeader,
+  type RouteDecision as RoutingDecision,
+  resolveRoute,
+  routeRequest,
+} from '../routing/index.js';
+import { createUpstreamJudge } from '../routing/judge.js';
 import { isRoutingAlias } from '../routing/tiers.js';
 import type { GatewayCore, GatewayPlugins } from './gateway.js';
 
 const EXPLICIT: RouteOutcome = { kind: 'explicit' };
 
-/** The route stage's decision-maker: rules, then the classifier, capped by the key's policy. */
-export function createRouter(core: GatewayCore): Router {
+/**
+ * The route stage's decision-maker: rules, then the classifier, capped by the key's policy. With
+ * `routing.judge.enabled`, an uncertain classification asks the judge (priced and recorded).
+ */
+export function createRouter(
+  core: GatewayCore,
+  ledger: { price?: (call: Call) => void; record?: (call: Call) => void } = {},
+): Router {
   const routing = routingFor(core.loaded.config);
-  return (call) => {
-    // A named model is forwarded as named; only aliases need the rules and the classifier.
-    if (!isRoutingAlias(call.body.model)) return EXPLICIT;
-    const principal = call.principal!;
-    const decision = resolveRoute(
-      {
-        body: call.body,
-        headers: call.headers as Record<string, string | undefined>,
-        keyName: principal.name,
-        environment: principal.environment,
-        keyPolicy: principal.routing,
-      },
-      routing,
-    );
+  const judge = routing.judge.enabled
+    ? createUpstreamJudge({
+        config: routing.judge,
+        model: routing.models.fast,
+        url: core.loaded.config.upstream.url,
+        upstreamKey: (environment) => upstreamKeyFor(core.loaded, environment),
+        catalog: core.catalog,
+        price: ledger.price,
+        record: ledger.record,
+        onError: (message) => core.logger.warn({ event: 'routing_judge_error' }, message),
+      })
+    : undefined;
+  const outcomeOf = (decision: RoutingDecision): RouteOutcome => {
     if (decision.kind === 'explicit') return { kind: 'explicit' };
     if (decision.kind === 'refused')
       return { kind: 'refused', status: decision.status, message: decision.message };
@@ -46,6 +57,22 @@ export function createRouter(core: GatewayCore): Router {
         header: formatRouteHeader(decision),
       },
     };
+  };
+  return (call) => {
+    // A named model is forwarded as named; only aliases need the rules and the classifier.
+    if (!isRoutingAlias(call.body.model)) return EXPLICIT;
+    const principal = call.principal!;
+    const input = {
+      body: call.body,
+      headers: call.headers as Record<string, string | undefined>,
+      keyName: principal.name,
+      environment: principal.environment,
+      keyPolicy: principal.routing,
+    };
+    const decision = resolveRoute(input, routing);
+    if (judge && decision.kind === 'routed' && decision.needsJudge)
+      return routeRequest(input, routing, judge, principal, decision).then(outcomeOf);
+    return outcomeOf(decision);
   };
 }
 
@@ -113,7 +140,7 @@ export async function gatewayPlugins(
     onTrip: (trip) => money.alerter.notify(runawayAlert(trip), 'runaway guard tripped'),
   });
   return {
-    router: createRouter(core),
+    router: createRouter(core, { price: createPricer(core), record: money.record }),
     price: createPricer(core),
     // The runaway guard first: a looping session is refused before it reserves budget or a
     // rate-limit slot. Budgets next: a refused request must not take a rate-limit slot.

@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/routing/classify.js';
-import { EVAL_SETS, evaluate, loadEvalSet } from '../../src/routing/evaluate.js';
-import { buildIndex, countTerms, emptyCounts } from '../../src/routing/lexicon.js';
+import {
+  EVAL_SETS,
+  evaluate,
+  FROZEN_HOLDOUT,
+  loadEvalSet,
+  TRAINING_SETS,
+} from '../../src/routing/evaluate.js';
 import type { MessagesRequestBody } from '../../src/routing/request.js';
 
 function ask(prompt: string, extra: Partial<MessagesRequestBody> = {}): MessagesRequestBody {
@@ -9,33 +17,55 @@ function ask(prompt: string, extra: Partial<MessagesRequestBody> = {}): Messages
 }
 
 describe('evaluation sets', () => {
-  const all = EVAL_SETS.flatMap((name) => loadEvalSet(name));
-
-  it('hold at least 60 labelled prompts across the three tiers', () => {
-    expect(all.length).toBeGreaterThanOrEqual(60);
-    for (const tier of ['fast', 'reasoning', 'critical'] as const) {
-      expect(all.filter((item) => item.tier === tier).length).toBeGreaterThanOrEqual(20);
-    }
+  it('hold several hundred labelled training prompts and a frozen hold-out of at least 60', () => {
+    const training = TRAINING_SETS.flatMap((name) => loadEvalSet(name));
+    const holdout = loadEvalSet(FROZEN_HOLDOUT);
+    expect(training.length).toBeGreaterThanOrEqual(400);
+    expect(holdout.length).toBeGreaterThanOrEqual(60);
+    for (const tier of ['fast', 'reasoning', 'critical'] as const)
+      expect(holdout.filter((item) => item.tier === tier).length).toBeGreaterThanOrEqual(20);
+    const all = EVAL_SETS.flatMap((name) => loadEvalSet(name));
     expect(new Set(all.map((item) => item.id)).size).toBe(all.length);
+    // No hold-out prompt is in the training corpus.
+    const trained = new Set(training.map((item) => item.prompt));
+    expect(holdout.filter((item) => trained.has(item.prompt))).toEqual([]);
   });
 
-  it('agree with the labels at least 90 % of the time and never send a critical prompt to fast', () => {
-    const report = evaluate(all);
-    expect(report.agreement).toBeGreaterThanOrEqual(0.9);
+  it('the frozen hold-out is byte for byte the file committed before any training (0f67cd3)', () => {
+    const text = readFileSync(
+      fileURLToPath(new URL('../../src/routing/eval/frozen-holdout.json', import.meta.url)),
+    );
+    expect(createHash('sha256').update(text).digest('hex')).toBe(
+      'e0237397b9b02774e6e562bea18bf0fc9f1468aadceb007d6efcf629cf54e349',
+    );
+  });
+
+  it('the frozen hold-out keeps its measured figures (59/67): >= 88 % exact, no critical to fast, cost <= 1.1x oracle', () => {
+    const report = evaluate(loadEvalSet(FROZEN_HOLDOUT));
+    expect(report.agreement).toBeGreaterThanOrEqual(0.88);
     expect(report.criticalToFast).toEqual([]);
+    expect(report.cost.router / report.cost.oracle).toBeLessThanOrEqual(1.1);
     expect(report.cost.router).toBeLessThan(report.cost.allCritical);
+  });
+
+  it('the training sets are learned: >= 97 % exact, no critical to fast', () => {
+    const report = evaluate(TRAINING_SETS.flatMap((name) => loadEvalSet(name)));
+    expect(report.agreement).toBeGreaterThanOrEqual(0.97);
+    expect(report.criticalToFast).toEqual([]);
   });
 });
 
 describe('classify', () => {
-  it('is deterministic and keeps the score in [0, 1] with ASCII reasons', () => {
+  it('is deterministic, with calibrated probabilities that sum to one and ASCII reasons', () => {
     const body = ask(
       'Refactor this function and explain the trade-offs:\n```ts\nconst f = (x) => x * 2;\n```',
     );
     const first = classify(body);
     expect(classify(body)).toEqual(first);
-    expect(first.score).toBeGreaterThanOrEqual(0);
-    expect(first.score).toBeLessThanOrEqual(1);
+    const { fast, reasoning, critical } = first.probabilities;
+    expect(fast + reasoning + critical).toBeCloseTo(1, 1);
+    expect(first.confidence).toBeGreaterThanOrEqual(0);
+    expect(first.confidence).toBeLessThanOrEqual(1);
     for (const reason of first.reasons) expect(reason).toMatch(/^[\x21-\x7e]+$/);
   });
 
@@ -50,70 +80,32 @@ describe('classify', () => {
     ).toBe('critical');
   });
 
+  it('goes up one tier when the confidence is below the threshold, and not above it', () => {
+    const body = ask('hello!');
+    const sure = classify(body, { threshold: 0 });
+    expect(sure.tier).toBe('fast');
+    expect(sure.decidedBy).toBe('model');
+    const unsure = classify(body, { threshold: 1.01 });
+    expect(unsure.uncertain).toBe(true);
+    expect(unsure.tier).toBe('reasoning');
+    expect(unsure.decidedBy).toBe('escalation');
+    expect(unsure.reasons[0]).toMatch(/^escalated:confidence<1\.01$/);
+  });
+
   it('lifts a trivial prompt to at least reasoning when thinking is requested', () => {
-    const plain = classify(ask('hello'));
-    const thinking = classify(ask('hello', { thinking: { type: 'enabled', budget_tokens: 8000 } }));
-    expect(plain.tier).toBe('fast');
-    expect(thinking.tier).toBe('reasoning');
-    expect(thinking.reasons.some((reason) => reason.startsWith('thinking'))).toBe(true);
-  });
-
-  it('counts tools, images and the system prompt', () => {
-    const base = classify(ask('Look at this and tell me what you think.'));
-    const tools = classify(
-      ask('Look at this and tell me what you think.', {
-        tools: Array.from({ length: 4 }, (_, i) => ({ name: `t${i}`, input_schema: {} })),
-      }),
-    );
-    const image = classify({
-      model: 'auto',
-      max_tokens: 1024,
-      messages: [
-        {
-          role: 'user',
-          content: [
-            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
-            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
-            { type: 'text', text: 'Look at this and tell me what you think.' },
-          ],
-        },
-      ],
+    const thinking = classify(ask('hello', { thinking: { type: 'enabled', budget_tokens: 8000 } }), {
+      threshold: 0,
     });
-    const system = classify(
-      ask('Look at this and tell me what you think.', {
-        system: 'You assist oncologists choosing chemotherapy dosage for patients.',
-      }),
-    );
-    expect(tools.score).toBeGreaterThan(base.score);
-    expect(tools.contributions.tools).toBeGreaterThan(0);
-    expect(image.contributions.images).toBeGreaterThan(0);
-    expect(system.contributions.domainRisk).toBeGreaterThan(0);
+    expect(thinking.tier).toBe('reasoning');
+    expect(thinking.reasons).toContain('min-reasoning:thinking');
   });
 
-  it('reads the instruction of an agent loop from the last user turn that has text', () => {
-    const body: MessagesRequestBody = {
-      model: 'auto',
-      max_tokens: 1024,
-      messages: [
-        {
-          role: 'user',
-          content: 'Our patient takes warfarin. Should we stop it before the surgery on Friday?',
-        },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'lookup', input: {} }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'INR 2.4' }] },
-      ],
-    };
-    const result = classify(body);
-    expect(result.tier).toBe('critical');
-    expect(result.contributions.agentLoop).toBeGreaterThan(0);
-  });
-
-  it('scores a 100k-token prompt and reports its length', () => {
+  it('classifies a 100k-token prompt', () => {
     const paragraph = 'The quarterly report lists revenue by region and product line for the period. ';
     const long = paragraph.repeat(Math.ceil(400_000 / paragraph.length));
     const result = classify(ask(`${long}\nSummarize the main changes.`));
-    expect(result.contributions.length).toBeGreaterThan(0);
-    expect(result.reasons.some((reason) => reason.startsWith('long-input'))).toBe(true);
+    expect(['fast', 'reasoning', 'critical']).toContain(result.tier);
+    expect(Number.isFinite(result.score)).toBe(true);
   });
 
   it('survives malformed content without throwing', () => {
@@ -122,21 +114,7 @@ describe('classify', () => {
       max_tokens: 10,
       messages: [{ role: 'user', content: [null, { type: 'text' }] }],
     };
-    expect(classify(odd as unknown as MessagesRequestBody).tier).toBe('fast');
-    expect(classify({ model: 'auto', max_tokens: 10, messages: [] }).tier).toBe('fast');
-  });
-});
-
-describe('lexicon', () => {
-  it('matches words, stems and phrases of up to four words', () => {
-    const counts = emptyCounts();
-    countTerms('We must investigate it step-by-step; what would you do?', counts);
-    expect(counts.analysis).toBeGreaterThanOrEqual(1);
-    expect(counts.multiStep).toBeGreaterThanOrEqual(1);
-    expect(counts.advice).toBe(1);
-  });
-
-  it('rejects a phrase longer than the scanner can match', () => {
-    expect(() => buildIndex({ code: 'one two three four five' })).toThrow(/four words/);
+    expect(() => classify(odd as unknown as MessagesRequestBody)).not.toThrow();
+    expect(() => classify({ model: 'auto', max_tokens: 10, messages: [] })).not.toThrow();
   });
 });

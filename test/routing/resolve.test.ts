@@ -177,9 +177,14 @@ describe('routing configuration schema', () => {
     ).toBe(false);
   });
 
-  it('applies configured thresholds', () => {
-    const strict = compileRouting({ thresholds: { reasoning: 0.01, critical: 0.02 } }, {});
-    expect(resolveRoute(input('Explain why the sky is blue.'), strict)).toMatchObject({ tier: 'critical' });
+  it('applies the configured confidence threshold: below it the tier goes up one', () => {
+    const relaxed = compileRouting({ confidence: { threshold: 0 } });
+    const strict = compileRouting({ confidence: { threshold: 1 } });
+    const sure = resolveRoute(input('hello'), relaxed);
+    const unsure = resolveRoute(input('hello'), strict);
+    expect(sure).toMatchObject({ tier: 'fast', decided: 'model', needsJudge: false });
+    expect(unsure).toMatchObject({ tier: 'reasoning', decided: 'escalation', needsJudge: false });
+    expect(formatRouteHeader(unsure)).toMatch(/; decided=escalation; reasons=escalated:confidence<1\.00/);
   });
 });
 
@@ -187,8 +192,10 @@ describe('x-sluice-route header', () => {
   it('shows tier, score, source and top reasons in short ASCII', () => {
     const decision = resolveRoute(input(CRITICAL_PROMPT), plain);
     const value = formatRouteHeader(decision)!;
-    expect(value).toMatch(/^tier=critical; score=\d\.\d\d; by=classifier; reasons=[\x21-\x7e]+$/);
-    expect(value.length).toBeLessThanOrEqual(200);
+    expect(value).toMatch(
+      /^tier=critical; score=\d\.\d\d; by=classifier; confidence=\d\.\d\d; decided=(model|escalation); reasons=[\x21-\x7e]+$/,
+    );
+    expect(value.length).toBeLessThanOrEqual(240);
     expect(formatRouteHeader({ kind: 'explicit', model: 'claude-haiku-5-5' })).toBeUndefined();
   });
 
@@ -198,6 +205,9 @@ describe('x-sluice-route header', () => {
       requested: 'auto',
       tier: 'fast',
       model: 'm',
+      confidence: null,
+      decided: null,
+      needsJudge: false,
       score: 0.1,
       reasons: ['rule:café; x=1'],
       source: 'rule',
