@@ -46,6 +46,11 @@ export interface MoneyPluginOptions {
   estimateInputTokens?: (call: Call) => number;
   /** Where the ledger's spool counters are registered. */
   registry?: Registry;
+  /**
+   * In-memory budget counters held by another process (the primary of `sluice serve --workers`),
+   * used instead of this process's own when budgets are not kept in Redis.
+   */
+  memoryBudgets?: BudgetGate;
 }
 
 /** The gateway's money parts: the budget reservation, the ledger recorder, admin routes, a graceful close. */
@@ -105,7 +110,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
           onThreshold: alerter.budgetThreshold,
           onError: (error) => logger.error({ err: error }, 'budget counters in Redis unavailable'),
         })
-      : new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
+      : (options.memoryBudgets ?? new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold }));
   await enforcer.load();
   const spooled = new Counter({
     name: 'sluice_ledger_spooled_rows_total',

@@ -1,7 +1,8 @@
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
-import { createMoneyPlugin } from '../ledger/plugin.js';
+import { type BudgetGate, createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
+import type { BucketStore } from '../limits/store.js';
 import type { RouteOutcome, Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
@@ -68,10 +69,17 @@ export function createPricer(core: GatewayCore): (call: Call) => void {
   };
 }
 
+/** Counters another process holds for this one (the primary of `sluice serve --workers`). */
+export interface SharedCounters {
+  buckets?: BucketStore;
+  budgets?: BudgetGate;
+}
+
 /** The pipeline's pluggable stages (routing, budgets, limits, pricing, ledger), built from configuration. */
 export async function gatewayPlugins(
   core: GatewayCore,
   limitFlags: LimitFlags = {},
+  shared: SharedCounters = {},
 ): Promise<GatewayPlugins> {
   const { config, env } = core.loaded;
   core.metrics.registry.registerMetric(unpricedRequests);
@@ -83,6 +91,7 @@ export async function gatewayPlugins(
     logger: core.logger,
     flags: limitFlags,
     env,
+    memoryBuckets: shared.buckets,
   });
   const money = await createMoneyPlugin({
     db: core.store.db,
@@ -97,6 +106,7 @@ export async function gatewayPlugins(
     criticalModel: config.models.critical,
     tier: limitFlags.tier ?? env.SLUICE_TIER ?? config.limits?.tier,
     env,
+    memoryBudgets: shared.budgets,
     // Estimated once: the rate limiter reads the same figure later.
     estimateInputTokens: (call) =>
       call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
