@@ -9,20 +9,20 @@
  * Phase 2, open streams: `--streams` streamed requests held open at once (each about ten seconds
  * long); the gateway's RSS while all are open. Target: at most 150 MB for 1,000 streams.
  *
- *   npm run bench:soak -- [--duration 600] [--warmup 60] [--interval 30] [--rate 200] [--streams 1000]
+ *   npm run bench:soak -- [--duration 600] [--warmup 60] [--interval 30] [--rate 50] [--streams 1000]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { gatewayEnvironment, ROOMY_LIMITS, startSimulatorProcess, startSluice } from './support/cli.js';
-import { fmt, percentile } from './support/load.js';
+import { gatewayEnvironment, ROOMY_LIMITS, startSluice } from './support/cli.js';
+import { fmt, percentile, startServer } from './support/load.js';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '600' },
     warmup: { type: 'string' },
     interval: { type: 'string' },
-    rate: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '50' },
     streams: { type: 'string', default: '1000' },
   },
 });
@@ -32,15 +32,16 @@ const intervalS = Number(values.interval ?? Math.max(5, Math.min(30, Math.round(
 const rate = Number(values.rate);
 const streamCount = Number(values.streams);
 const model = process.env.BENCH_MODEL ?? 'claude-haiku-4-5';
-const STREAM_TOKENS = 1200; // about ten seconds at the simulator's realistic Haiku pace
+// The simulator answers at 10 tokens a second after 100 ms: a steady-load request (4 tokens)
+// takes half a second, an open stream (100 tokens, some 25 events) ten seconds.
+const PACE = { ttftMs: 100, tokensPerSecond: 10 };
+const STEADY_TOKENS = 4;
+const STREAM_TOKENS = 100;
 
-const simulator = await startSimulatorProcess([
-  '--latency',
-  'realistic',
-  '--output-tokens',
-  String(STREAM_TOKENS),
-  ...ROOMY_LIMITS,
-]);
+const simulator = await startServer('simulator-paced', undefined, {
+  BENCH_SIMULATOR_LATENCY: JSON.stringify(PACE),
+  BENCH_SIMULATOR_OUTPUT_TOKENS: String(STREAM_TOKENS),
+});
 const { env, key } = await gatewayEnvironment(simulator.url);
 const gateway = await startSluice(
   ['serve', '--port', '0', '--workers', '1', ...ROOMY_LIMITS],
@@ -64,7 +65,7 @@ const bodyOf = (stream: boolean, maxTokens: number, i: number) =>
   });
 
 console.log(
-  `soak: sluice serve --workers 1 (pid ${pid}); ${rate} req/s (half streamed, 32 output tokens) for ${durationS} s, ` +
+  `soak: sluice serve --workers 1 (pid ${pid}); ${rate} req/s (half streamed, ${STEADY_TOKENS} output tokens at ${PACE.tokensPerSecond}/s after ${PACE.ttftMs} ms) for ${durationS} s, ` +
     `warm-up ${warmupS} s, samples every ${intervalS} s; then ${streamCount} open streams`,
 );
 
@@ -72,6 +73,11 @@ console.log(
 const pool = new Pool(gateway.url, { connections: 512, keepAliveTimeout: 30_000 });
 let latencies: number[] = [];
 let errors = 0;
+const failures = new Map<string, number>();
+const failed = (why: string) => {
+  errors++;
+  failures.set(why, (failures.get(why) ?? 0) + 1);
+};
 let sent = 0;
 let inFlight = 0;
 const send = async (i: number) => {
@@ -83,13 +89,18 @@ const send = async (i: number) => {
       method: 'POST',
       path: '/v1/messages',
       headers,
-      body: bodyOf(stream, 32, i),
+      body: bodyOf(stream, STEADY_TOKENS, i),
     });
-    await response.body.arrayBuffer();
-    if (response.statusCode !== 200) errors++;
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      // The first refusal of each status is shown once: it says why.
+      if (!failures.has(String(response.statusCode)))
+        console.log(`  first ${response.statusCode}: ${text.slice(0, 300)}`);
+      failed(String(response.statusCode));
+    }
     latencies.push(performance.now() - t0);
-  } catch {
-    errors++;
+  } catch (error) {
+    failed((error as Error).message);
   } finally {
     inFlight--;
   }
@@ -152,7 +163,7 @@ console.log(
 );
 console.log(
   `open fds after warm-up ${base.fds}, at the end ${last.fds} (max ${Math.max(...steady.map((s) => s.fds))}); ` +
-    `p99 per interval ${fmt(p99s[0]!, 1)}–${fmt(p99s.at(-1)!, 1)} ms, worst / median ${fmt(p99Spread)}×; errors ${totalErrors}`,
+    `p99 per interval ${fmt(p99s[0]!, 1)}–${fmt(p99s.at(-1)!, 1)} ms, worst / median ${fmt(p99Spread)}×; errors ${totalErrors}${failures.size > 0 ? ` (${[...failures].map(([why, n]) => `${why}: ${n}`).join(', ')})` : ''}`,
 );
 
 // Phase 2: open streams, all held at once.
