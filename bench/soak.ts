@@ -43,9 +43,11 @@ const simulator = await startServer('simulator-paced', undefined, {
   BENCH_SIMULATOR_OUTPUT_TOKENS: String(STREAM_TOKENS),
 });
 const { env, key } = await gatewayEnvironment(simulator.url);
+// BENCH_GATEWAY_NODE_OPTIONS: Node options for the gateway alone (e.g. a heap setting to compare).
+const gatewayNodeOptions = process.env.BENCH_GATEWAY_NODE_OPTIONS;
 const gateway = await startSluice(
   ['serve', '--port', '0', '--workers', '1', ...ROOMY_LIMITS],
-  env,
+  gatewayNodeOptions ? { ...env, NODE_OPTIONS: gatewayNodeOptions } : env,
   /listening on (http:\/\/\S+)/,
 );
 const pid = gateway.child.pid!;
@@ -66,7 +68,8 @@ const bodyOf = (stream: boolean, maxTokens: number, i: number) =>
 
 console.log(
   `soak: sluice serve --workers 1 (pid ${pid}); ${rate} req/s (half streamed, ${STEADY_TOKENS} output tokens at ${PACE.tokensPerSecond}/s after ${PACE.ttftMs} ms) for ${durationS} s, ` +
-    `warm-up ${warmupS} s, samples every ${intervalS} s; then ${streamCount} open streams`,
+    `warm-up ${warmupS} s, samples every ${intervalS} s; then ${streamCount} open streams` +
+    (gatewayNodeOptions ? `; gateway NODE_OPTIONS=${gatewayNodeOptions}` : ''),
 );
 
 // Phase 1: steady open-loop load.
