@@ -57,11 +57,15 @@ interface Run extends LoadResult {
   workersUs: number;
 }
 const results = new Map<number, Run[]>();
+// BENCH_GATEWAY_NODE_OPTIONS: Node options for the gateway's processes (e.g. a heap setting to compare).
+const gatewayEnv = process.env.BENCH_GATEWAY_NODE_OPTIONS
+  ? { ...env, NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS }
+  : env;
 for (let round = 1; round <= rounds; round++) {
   for (let workers = 1; workers <= max; workers++) {
     const gateway = await startSluice(
       ['serve', '--port', '0', '--workers', String(workers), ...ROOMY_LIMITS],
-      env,
+      gatewayEnv,
       /listening on (http:\/\/\S+)/,
     );
     // A short run first, so every worker's code is compiled before the measured run.
