@@ -89,7 +89,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const fork = (): Worker => {
     const worker = cluster.fork(options.env);
     startedAt.set(worker.id, Date.now());
-    serveRpc(worker, worker.id, handlers, onRpcError);
+    // A send to a worker that just died is an 'error' event on it (no listener would stop the
+    // primary); answers for a worker that is gone are dropped.
+    worker.on('error', (error) => logger.warn({ err: error, worker: worker.id }, 'worker channel'));
+    const channel = {
+      send: (message: unknown) => worker.isConnected() && worker.send(message as object),
+      on: (event: 'message', listener: (message: unknown) => void) => worker.on(event, listener),
+    };
+    serveRpc(channel, worker.id, handlers, onRpcError);
     worker.on('listening', (address) => {
       listening.add(worker.id);
       const host = address.addressType === 6 ? `[${address.address}]` : address.address;

@@ -12,7 +12,11 @@ export function countersFromPrimary(onPrimaryGone: () => void): SharedCounters {
   if (!process.send) throw new Error('not a worker process: there is no IPC channel to a primary');
   const send = process.send.bind(process);
   const rpc = new RpcClient({
-    send: (message) => send(message),
+    // After the channel closed, a send would be an 'error' event on `process`; calls then fail instead.
+    send: (message) => {
+      if (!process.connected) throw new Error('the IPC channel to the primary is closed');
+      send(message);
+    },
     on: (event, listener) => process.on(event, listener),
   });
   process.once('disconnect', () => {
