@@ -52,6 +52,16 @@ async function main(): Promise<void> {
   if (role === 'simulator') {
     const simulator = await startSimulator({ apiKeys: [BENCH_UPSTREAM_KEY], limits: HUGE, latency: 'none' });
     url = simulator.url;
+  } else if (role === 'simulator-paced') {
+    // Answers at a set pace (BENCH_SIMULATOR_LATENCY, e.g. {"ttftMs":100,"tokensPerSecond":10}),
+    // so requests and streams stay open as long as a benchmark needs.
+    const simulator = await startSimulator({
+      apiKeys: [BENCH_UPSTREAM_KEY],
+      limits: HUGE,
+      latency: JSON.parse(process.env.BENCH_SIMULATOR_LATENCY ?? '{"ttftMs":100,"tokensPerSecond":10}'),
+      outputTokens: Number(process.env.BENCH_SIMULATOR_OUTPUT_TOKENS ?? 100),
+    });
+    url = simulator.url;
   } else if (role === 'fixed') {
     // The floor: a node:http server answering every request with the same small JSON body.
     const body = Buffer.from(

@@ -53,6 +53,11 @@ export interface MoneyPluginOptions {
   upstream?: { url: string; upstreamKey: (environment: string | undefined) => string | undefined };
   /** Where the ledger's spool counters are registered. */
   registry?: Registry;
+  /**
+   * In-memory budget counters held by another process (the primary of `sluice serve --workers`),
+   * used instead of this process's own when budgets are not kept in Redis.
+   */
+  memoryBudgets?: BudgetGate;
 }
 
 /** The gateway's money parts: the budget reservation, the ledger recorder, admin routes, a graceful close. */
@@ -116,7 +121,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
           onThreshold: alerter.budgetThreshold,
           onError: (error) => logger.error({ err: error }, 'budget counters in Redis unavailable'),
         })
-      : new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
+      : (options.memoryBudgets ?? new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold }));
   await enforcer.load();
   const spooled = new Counter({
     name: 'sluice_ledger_spooled_rows_total',

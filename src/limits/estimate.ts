@@ -58,7 +58,12 @@ export class InputTokenEstimator {
     const seen = (this.observations.get(tokenizer) ?? 0) + 1;
     this.observations.set(tokenizer, seen);
     const weight = Math.max(this.smoothing, 1 / seen);
-    this.factors.set(tokenizer, this.factor(tokenizer) * bounded ** weight);
+    // Requests in flight were estimated with an older factor, and each one's ratio moves it
+    // again: hundreds ending together compound into a factor of 1e-30 or 1e30 (measured in the
+    // soak: a 30-character prompt estimated past the whole input-token limit, answered 429).
+    // Kept within the same bounds as one observation.
+    const next = this.factor(tokenizer) * bounded ** weight;
+    this.factors.set(tokenizer, Math.min(5, Math.max(0.2, next)));
   }
 
   /** Learned factors by tokenizer family, for the admin snapshot. */

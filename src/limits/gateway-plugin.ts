@@ -12,6 +12,7 @@ import { type LimitsConfig, limitsConfigSchema, limitsFromEnvironment } from './
 import { type Admission, Limiter, type Refusal } from './limiter.js';
 import type { LimitsLogger } from './logger.js';
 import { requestSpeed } from './speed.js';
+import type { BucketStore } from './store.js';
 import { createBucketStore } from './stores.js';
 
 /** Upstream limits from `sluice serve --tier/--rpm/--itpm/--otpm`; they win over SLUICE_* and sluice.yaml. */
@@ -32,6 +33,11 @@ export interface LimitsPluginOptions {
   clock?: Clock;
   /** Settings over the configuration's `limits:` section (tests, benchmarks). */
   overrides?: Partial<LimitsConfig>;
+  /**
+   * In-memory buckets held by another process (the primary of `sluice serve --workers`), used
+   * instead of this process's own when the configuration keeps buckets in memory.
+   */
+  memoryBuckets?: BucketStore;
 }
 
 /** The gateway's rate-limit parts: an admit-stage reservation, header learning, an admin route. */
@@ -63,7 +69,10 @@ export async function createLimitsPlugin(options: LimitsPluginOptions): Promise<
     options.env,
     options.overrides,
   );
-  const store = await createBucketStore(config.store, { clock: options.clock, logger: options.logger });
+  const store =
+    config.store.backend === 'memory' && options.memoryBuckets
+      ? options.memoryBuckets
+      : await createBucketStore(config.store, { clock: options.clock, logger: options.logger });
   const limiter = new Limiter({
     config,
     store,

@@ -97,6 +97,9 @@ export function requestLogWriter(logger: Logger): (fieldsJson: string) => void {
   const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[
     pino.symbols.streamSym
   ]!;
+  // A child logger's bindings (a worker's id) lead each line, as pino puts them.
+  const bound = JSON.stringify(logger.bindings()).slice(1, -1);
+  const prefix = bound ? `${bound},` : '';
   // Requests finishing in the same millisecond share the time text.
   let lastMs = 0;
   let lastTime = '';
@@ -108,6 +111,6 @@ export function requestLogWriter(logger: Logger): (fieldsJson: string) => void {
       lastTime = new Date(now).toISOString();
     }
     const fields = fieldsJson.length > 2 ? `${fieldsJson.slice(1, -1)},` : '';
-    stream.write(redactKeys(`{"level":"info","time":"${lastTime}",${fields}"msg":"request"}\n`));
+    stream.write(redactKeys(`{"level":"info","time":"${lastTime}",${prefix}${fields}"msg":"request"}\n`));
   };
 }

@@ -1,10 +1,11 @@
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { upstreamKeyFor } from '../config/load.js';
-import { createMoneyPlugin } from '../ledger/plugin.js';
+import { type BudgetGate, createMoneyPlugin } from '../ledger/plugin.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
 import { RunawayGuard, runawayAlert } from '../limits/runaway.js';
 import { runawayFromEnvironment } from '../limits/runaway-config.js';
+import type { BucketStore } from '../limits/store.js';
 import type { RouteOutcome, Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
@@ -98,10 +99,17 @@ export function createPricer(core: GatewayCore): (call: Call) => void {
   };
 }
 
+/** Counters another process holds for this one (the primary of `sluice serve --workers`). */
+export interface SharedCounters {
+  buckets?: BucketStore;
+  budgets?: BudgetGate;
+}
+
 /** The pipeline's pluggable stages (routing, budgets, limits, pricing, ledger), built from configuration. */
 export async function gatewayPlugins(
   core: GatewayCore,
   limitFlags: LimitFlags = {},
+  shared: SharedCounters = {},
 ): Promise<GatewayPlugins> {
   const { config, env } = core.loaded;
   core.metrics.registry.registerMetric(unpricedRequests);
@@ -113,6 +121,7 @@ export async function gatewayPlugins(
     logger: core.logger,
     flags: limitFlags,
     env,
+    memoryBuckets: shared.buckets,
   });
   const money = await createMoneyPlugin({
     db: core.store.db,
@@ -132,6 +141,7 @@ export async function gatewayPlugins(
       url: config.upstream.url,
       upstreamKey: (environment) => upstreamKeyFor(core.loaded, environment ?? config.environment),
     },
+    memoryBudgets: shared.budgets,
   });
   const limiting = config.limits?.enabled !== false;
   const runaway = new RunawayGuard({

@@ -78,6 +78,20 @@ describe('input token estimator', () => {
       'ratio_count{tokenizer="claude-v1"} 30',
     );
   });
+  it('keeps its learned factor within 0.2-5 when hundreds of requests estimated alike end together', () => {
+    const estimator = new InputTokenEstimator();
+    const body: MessagesRequestBody = {
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: 'Say hello.' }],
+    };
+    // 500 requests in flight, all estimated with the factor of their time, end with 3x the tokens.
+    const estimated = estimator.estimate(body, 'claude-v1');
+    for (let i = 0; i < 500; i++) estimator.observe('claude-v1', estimated, estimated * 3);
+    expect(estimator.factor('claude-v1')).toBeLessThanOrEqual(5);
+    const low = estimator.estimate(body, 'claude-v1');
+    for (let i = 0; i < 500; i++) estimator.observe('claude-v1', low, Math.max(1, Math.round(low / 3)));
+    expect(estimator.factor('claude-v1')).toBeGreaterThanOrEqual(0.2);
+  });
 });
 
 /** Texts on which a character-based estimate learned from English undercounts. */

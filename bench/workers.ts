@@ -1,0 +1,126 @@
+/**
+ * Throughput of `sluice serve --workers N` for N = 1 … max, against the simulator in its own
+ * process. Each round runs every N in turn, so all of them see the same machine conditions;
+ * the table gives each N's median over the rounds and its ratio to 1 worker in this run.
+ *
+ *   npm run bench:workers -- [--max N] [--rounds R] [--seconds S] [--concurrency C] [--stream]
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { gatewayEnvironment, ROOMY_LIMITS, startSimulatorProcess, startSluice } from './support/cli.js';
+import { fmt, type LoadResult, runLoad } from './support/load.js';
+
+const { values } = parseArgs({
+  options: {
+    max: { type: 'string', default: String(Math.max(2, availableParallelism())) },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '64' },
+    stream: { type: 'boolean', default: false },
+  },
+});
+const max = Number(values.max);
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+const model = process.env.BENCH_MODEL ?? 'claude-haiku-4-5';
+
+const simulator = await startSimulatorProcess();
+const { env, key } = await gatewayEnvironment(simulator.url);
+const body = JSON.stringify({
+  model,
+  max_tokens: 64,
+  stream: values.stream,
+  messages: [{ role: 'user', content: 'Say hello in five words.' }],
+});
+const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key };
+
+console.log(
+  `sluice serve --workers 1…${max}; ${cpus().length} cores (${availableParallelism()} available), ` +
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; ${rounds} rounds of ${seconds} s at concurrency ${concurrency}, ` +
+    `${values.stream ? 'streaming' : 'JSON'}; simulator and load generator in their own processes on the same machine`,
+);
+/** CPU time (user + system) of a process so far, in microseconds. */
+const cpuMicros = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
+};
+const childrenOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+interface Run extends LoadResult {
+  /** CPU per request: the primary's (0 for one worker, which is a single process) and all workers' together. */
+  primaryUs: number;
+  workersUs: number;
+}
+const results = new Map<number, Run[]>();
+// BENCH_GATEWAY_NODE_OPTIONS: Node options for the gateway's processes (e.g. a heap setting to compare).
+const gatewayEnv = process.env.BENCH_GATEWAY_NODE_OPTIONS
+  ? { ...env, NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS }
+  : env;
+for (let round = 1; round <= rounds; round++) {
+  for (let workers = 1; workers <= max; workers++) {
+    const gateway = await startSluice(
+      ['serve', '--port', '0', '--workers', String(workers), ...ROOMY_LIMITS],
+      gatewayEnv,
+      /listening on (http:\/\/\S+)/,
+    );
+    // A short run first, so every worker's code is compiled before the measured run.
+    await runLoad({ url: gateway.url, headers, body, concurrency, seconds: 1, warmup: 0 });
+    const top = gateway.child.pid!;
+    const workerPids = workers > 1 ? childrenOf(top) : [top];
+    const before = [top, ...workerPids].map(cpuMicros);
+    const load = await runLoad({ url: gateway.url, headers, body, concurrency, seconds, warmup: 0 });
+    const after = [top, ...workerPids].map(cpuMicros);
+    const spent = after.map((a, i) => a - before[i]!);
+    const result: Run = {
+      ...load,
+      primaryUs: workers > 1 ? spent[0]! / load.requests : 0,
+      workersUs: spent.slice(1).reduce((sum, us) => sum + us, 0) / load.requests,
+    };
+    const code = await gateway.stop();
+    if (code !== 0)
+      throw new Error(`sluice serve --workers ${workers} exited with ${code}: ${gateway.stderr()}`);
+    results.set(workers, [...(results.get(workers) ?? []), result]);
+    console.log(
+      `  round ${round}, ${workers} worker${workers > 1 ? 's' : ''}: ${fmt(result.rps, 0)} req/s, ` +
+        `p50 ${fmt(result.p50)} ms, p99 ${fmt(result.p99)} ms, ${result.errors} errors; ` +
+        `CPU per request ${fmt(result.workersUs, 0)} µs in workers, ${fmt(result.primaryUs, 0)} µs in the primary`,
+    );
+  }
+}
+await simulator.stop();
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+const base = median(results.get(1)!.map((r) => r.rps));
+console.log(
+  '\n| workers | req/s (median) | req/s (each round) | p99 ms (median) | ratio to 1 worker | CPU µs per request: workers + primary (median) |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const [workers, runs] of results) {
+  const rps = median(runs.map((r) => r.rps));
+  console.log(
+    `| ${workers} | ${fmt(rps, 0)} | ${runs.map((r) => fmt(r.rps, 0)).join(', ')} | ${fmt(median(runs.map((r) => r.p99)))} | ${fmt(rps / base)}× | ` +
+      `${fmt(median(runs.map((r) => r.workersUs)), 0)} + ${fmt(median(runs.map((r) => r.primaryUs)), 0)} |`,
+  );
+}
+const errors = [...results.values()].flat().reduce((sum, r) => sum + r.errors, 0);
+console.log(
+  JSON.stringify({
+    bench: 'workers',
+    stream: values.stream,
+    concurrency,
+    seconds,
+    rounds,
+    errors,
+    rps: Object.fromEntries([...results].map(([w, runs]) => [w, median(runs.map((r) => r.rps))])),
+    ratio: Object.fromEntries([...results].map(([w, runs]) => [w, median(runs.map((r) => r.rps)) / base])),
+  }),
+);
+if (errors > 0) process.exitCode = 1;
