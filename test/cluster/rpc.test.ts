@@ -110,8 +110,9 @@ describe('worker ↔ primary calls', () => {
       expect(refused && !refused.ok && refused.refusal.message).toMatch(
         /total \(prepaid\) budget of the gateway/,
       );
-      expect(refused && !refused.ok && refused.refusal.error.headers).toEqual({
+      expect(refused && !refused.ok && refused.refusal.error.headers).toMatchObject({
         'x-sluice-budget': 'global:total',
+        'x-should-retry': 'false',
       });
       // Worker 1 settles one of its requests at a tenth of its reservation; worker 2 crashes.
       const first = admissions[0]!;

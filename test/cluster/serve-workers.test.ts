@@ -149,7 +149,7 @@ describe('sluice serve --workers 2 (no Redis)', () => {
       ),
     );
     const ok = answers.filter((a) => a.status === 200);
-    const refused = answers.filter((a) => a.status === 400);
+    const refused = answers.filter((a) => a.status === 429);
     expect(ok.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     expect(ok.length + refused.length).toBe(50);
