@@ -1,7 +1,8 @@
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
 import type { RateLimits } from '../catalog/schema.js';
 import { PromptCache } from './cache.js';
-import { type Clock, systemClock } from './clock.js';
+import { BatchStore, type BatchTiming } from './batches.js';
+import { type Clock, ScaledClock, systemClock } from './clock.js';
 import { Counters } from './counters.js';
 import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';
 import type { LatencyOption } from './latency.js';
@@ -29,8 +30,15 @@ export interface SimulatorOptions {
   seed?: number;
   /** Round token `remaining` headers to the nearest thousand, as the service does (default true). */
   roundRateLimitHeaders?: boolean;
-  /** Time source for buckets, cache TTLs and the spend month. */
+  /** Time source for buckets, cache TTLs, the spend month and Message Batches processing. */
   clock?: Clock;
+  /**
+   * Without a `clock`: simulated time runs this many times faster than the wall clock (3600 makes
+   * an hour pass in a second), for batches that end, expire and age out within a test.
+   */
+  timeScale?: number;
+  /** How long a Message Batch takes to process, and a cancellation to take effect (simulated time). */
+  batches?: Partial<BatchTiming>;
   catalog?: Catalog;
   /**
    * The workspace's default `inference_geo`, reported in usage when a request does not set one
@@ -53,13 +61,17 @@ export class SimulatorState {
   readonly limiter: RateLimiter;
   readonly spend: SpendTracker;
   readonly faults: FaultInjector;
+  /** Faults for Message Batches requests: a status fault makes that request's result `errored`. */
+  readonly batchFaults: FaultInjector;
+  readonly batches: BatchStore;
   readonly counters = new Counters();
   readonly organizationId = '00000000-0000-4000-8000-000000000000';
   readonly workspaceGeo: string;
 
   constructor(options: SimulatorOptions = {}) {
     this.catalog = options.catalog ?? defaultCatalog();
-    this.clock = options.clock ?? systemClock;
+    this.clock =
+      options.clock ?? (options.timeScale !== undefined ? new ScaledClock(options.timeScale) : systemClock);
     this.apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
     this.latency = options.latency ?? 'none';
     this.outputTokens = options.outputTokens ?? 32;
@@ -73,6 +85,8 @@ export class SimulatorState {
     );
     this.spend = new SpendTracker(this.catalog, this.clock, options.monthlySpendCapUsd);
     this.faults = new FaultInjector(this.seed);
+    this.batchFaults = new FaultInjector(this.seed + 1);
+    this.batches = new BatchStore(options.batches);
     if (options.faults?.script) this.faults.script(options.faults.script);
     if (options.faults?.rates) this.faults.setRates(options.faults.rates);
   }
@@ -85,6 +99,7 @@ export class SimulatorState {
   resetAll(): void {
     this.counters.reset();
     this.faults.clear();
+    this.batchFaults.clear();
     this.cache.clear();
     this.limiter.reset();
     this.spend.reset();
