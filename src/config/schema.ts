@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { batchesConfigSchema } from '../batches/config.js';
 import { defaultCatalog } from '../catalog/catalog.js';
 import { catalogOverridesSchema } from '../catalog/schema.js';
 import { budgetsConfigSchema } from '../ledger/budget-config.js';
@@ -125,6 +126,7 @@ export const configSchema = z.strictObject({
   routing: routingConfigSchema,
   budgets: budgetsConfigSchema.optional(),
   ledger: ledgerConfigSchema.optional(),
+  batches: batchesConfigSchema.optional(),
   /** Read by `sluice scan` (ignored paths). */
   scan: z.strictObject({ ignore: z.array(z.string()).default([]) }).optional(),
 });

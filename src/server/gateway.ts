@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { BatchEndpoints, BatchGatewayParts } from '../batches/endpoints.js';
 import { type Catalog, catalogInForce } from '../catalog/catalog.js';
 import { followPublishedCatalog } from '../catalog/publish.js';
 import { watchCatalog } from '../catalog/watch.js';
@@ -39,6 +40,8 @@ export interface GatewayPlugins {
   record?: (call: Call) => void;
   observe?: (call: Call, status: number, headers: IncomingMessage['headers']) => void;
   adminRoutes?: AdminRoute[];
+  /** The Message Batches endpoints, built from the gateway's stages and upstream client. */
+  batches?: (parts: BatchGatewayParts) => BatchEndpoints;
   /** Called on close, after in-flight calls finished (flush the ledger, stop timers). */
   close?: () => Promise<void>;
 }
@@ -210,6 +213,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     guardStage(catalog, config.maxTokens),
     admitStage(plugins.reservers ?? []),
   ];
+  const batches = plugins.batches?.({
+    catalog,
+    store,
+    logger,
+    authenticate,
+    route: messages[1]!,
+    guard: messages[2]!,
+    client,
+    upstreamKey: (environment) => upstreamKeyFor(loaded, environment),
+  });
   const account = createAccount({
     logger,
     metrics,
@@ -284,7 +297,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     inFlight++;
     calls.add(call);
     try {
-      await runCall(call, httpResponder(res), path === '/v1/messages' ? messagesRoute : otherRoute, account);
+      const route =
+        batches?.route(req.method ?? 'GET', path) ?? (path === '/v1/messages' ? messagesRoute : otherRoute);
+      await runCall(call, httpResponder(res), route, account);
     } finally {
       calls.delete(call);
       inFlight--;
@@ -388,6 +403,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         while (inFlight > 0 && Date.now() - cutAt < CUT_GRACE_MS) await new Promise((r) => setTimeout(r, 10));
         server.closeAllConnections();
         await stopped;
+        await batches?.close();
         await plugins.close?.();
         await changes.close();
         await authenticator.close();

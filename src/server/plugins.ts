@@ -1,3 +1,5 @@
+import { parseBatchesConfig } from '../batches/config.js';
+import { batchEndpoints } from '../batches/endpoints.js';
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { createMoneyPlugin } from '../ledger/plugin.js';
@@ -110,6 +112,13 @@ export async function gatewayPlugins(
     record: money.record,
     observe: limiting ? limits.observe : undefined,
     adminRoutes: [...money.adminRoutes, ...limits.adminRoutes],
+    batches: (parts) =>
+      batchEndpoints(parts, {
+        enforcer: money.enforcer,
+        estimateInputTokens: (call) =>
+          call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
+        collector: parseBatchesConfig(config.batches),
+      }),
     async close() {
       await limits.close();
       await money.close();

@@ -1,7 +1,7 @@
 import { ApiError } from './errors.js';
 import { baseHeaders, type Exchange, sendJson } from './http.js';
-import { base62String } from './random.js';
 import { batchMessage } from './messages.js';
+import { base62String } from './random.js';
 import type { SimulatorState } from './state.js';
 
 /** Reference §5: at most 100,000 requests or 256 MB per batch (413 beyond). */
@@ -145,7 +145,8 @@ function advance(state: SimulatorState, batch: SimBatch): void {
   if (batch.endedAt !== null) return;
   const now = state.clock.now();
   const total = batch.requests.length;
-  const cancelAt = batch.cancelInitiatedAt === null ? Infinity : batch.cancelInitiatedAt + state.batches.timing.cancelMs;
+  const cancelAt =
+    batch.cancelInitiatedAt === null ? Infinity : batch.cancelInitiatedAt + state.batches.timing.cancelMs;
   const until = Math.min(now, cancelAt, batch.expiresAt);
   const dueAt = (i: number) => batch.createdAt + Math.ceil((batch.processingMs * (i + 1)) / total);
   while (batch.done < total && dueAt(batch.done) <= until) {

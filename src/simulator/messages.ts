@@ -8,8 +8,8 @@ import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.
 import { resolveModelIn } from './models.js';
 import { fnv1a } from './random.js';
 import { betasOf, checkModelFeatures, checkModelRules } from './rules.js';
-import type { SimulatorState } from './state.js';
 import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
+import type { SimulatorState } from './state.js';
 import { type PromptBlock, promptBlocks, tokenCosts } from './tokens.js';
 import type { MessagesRequest, PromptRequest, Usage } from './types.js';
 import { validateCountTokensRequest, validateMessagesRequest } from './validate.js';
@@ -61,7 +61,12 @@ export function createMessage(exchange: Exchange, body: unknown): void | Promise
 }
 
 /** The request checks of `POST /v1/messages`, shared with Message Batches requests. */
-function checkRequest(state: SimulatorState, body: unknown, version: string, betaHeader: string | string[] | undefined) {
+function checkRequest(
+  state: SimulatorState,
+  body: unknown,
+  version: string,
+  betaHeader: string | string[] | undefined,
+) {
   checkVersionFields(body, version);
   const request = validateMessagesRequest(body);
   checkVersionContent(request, version);
@@ -100,7 +105,9 @@ export function batchMessage(
   const fault = state.batchFaults.take();
   if (fault?.kind === 'status') {
     state.counters.faulted(faultName(fault));
-    throw new ApiError(fault.status, fault.message ?? defaultFaultMessage(fault.status), { type: fault.type });
+    throw new ApiError(fault.status, fault.message ?? defaultFaultMessage(fault.status), {
+      type: fault.type,
+    });
   }
   const scope = `${state.organizationId}\u0000${model.id}`;
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);

@@ -1,7 +1,7 @@
-import type { SimulatorState } from './state.js';
 import type { ModelInfo, ModelStatus } from '../catalog/schema.js';
 import { ApiError } from './errors.js';
 import { type Exchange, sendJson } from './http.js';
+import type { SimulatorState } from './state.js';
 
 /** A model of the catalog that is not retired on the simulator clock's day; 404 otherwise. */
 export function resolveModel(exchange: Exchange, name: string): ModelInfo {

@@ -24,7 +24,10 @@ type Handler = (exchange: Exchange, body: unknown) => void | Promise<void>;
 const BATCH_PATH = /^\/v1\/messages\/batches\/([^/]+)(\/cancel|\/results)?$/;
 
 /** Which handler serves a method and path, whether it takes a JSON body, and its size limit. */
-function route(method: string, path: string): { handler: Handler; body: boolean; limit?: number } | undefined {
+function route(
+  method: string,
+  path: string,
+): { handler: Handler; body: boolean; limit?: number } | undefined {
   if (method === 'POST' && path === '/v1/messages') return { handler: createMessage, body: true };
   if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, body: true };
   if (method === 'GET' && path === '/v1/models') return { handler: listModels, body: false };
@@ -103,10 +106,10 @@ function serve(
     collectBody(
       req,
       (error, text) => {
-      if (error) {
-        fail(exchange, error);
-        return;
-      }
+        if (error) {
+          fail(exchange, error);
+          return;
+        }
         try {
           run(exchange, match.handler, parseJson(text));
         } catch (failure) {

@@ -1,7 +1,7 @@
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
 import type { RateLimits } from '../catalog/schema.js';
-import { PromptCache } from './cache.js';
 import { BatchStore, type BatchTiming } from './batches.js';
+import { PromptCache } from './cache.js';
 import { type Clock, ScaledClock, systemClock } from './clock.js';
 import { Counters } from './counters.js';
 import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';

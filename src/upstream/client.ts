@@ -3,7 +3,7 @@ import { type Dispatcher, Pool } from 'undici';
 import type { AbortSignalLike } from '../pipeline/signal.js';
 
 export interface UpstreamRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
