@@ -1,9 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/catalog.js';
 import { costOf } from '../../src/catalog/cost.js';
+import { formatUsd } from '../../src/catalog/money.js';
+import { run } from '../../src/cli/index.js';
 import { ManualClock, type Simulator, startSimulator } from '../../src/simulator/index.js';
 import { createPostgresDatabase } from '../helpers/services.js';
 import { UPSTREAM_KEY } from '../helpers/stack.js';
@@ -207,7 +209,39 @@ describe('batch accounting', () => {
     const second = await startBatchGateway(simulator, `sqlite:${file}`);
     try {
       await recorded(second, [batch.id]);
-      expect(await batchRows(second)).toHaveLength(100);
+      const rows = await batchRows(second);
+      expect(rows).toHaveLength(100);
+      const cost = rows.reduce((sum, r) => sum + BigInt(r.cost_pico), 0n);
+      // `sluice spend` shows the batch spend and what the same usage would have cost live.
+      const saved = { env: process.env.SLUICE_DATABASE_URL, cwd: process.cwd() };
+      const out: string[] = [];
+      const write = vi
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk) => !!out.push(String(chunk)));
+      try {
+        process.env.SLUICE_DATABASE_URL = `sqlite:${file}`;
+        process.chdir(dirname(file));
+        await run(['node', 'sluice', 'spend', '--since', '30d']);
+        await run(['node', 'sluice', 'spend', '--since', '30d', '--json']);
+      } finally {
+        write.mockRestore();
+        process.chdir(saved.cwd);
+        if (saved.env === undefined) delete process.env.SLUICE_DATABASE_URL;
+        else process.env.SLUICE_DATABASE_URL = saved.env;
+      }
+      const [text, json] = [out.slice(0, -1).join(''), JSON.parse(out.at(-1)!)];
+      const usd = (pico: bigint) => formatUsd(pico, 6);
+      expect(json.batches).toEqual({
+        batches: 1,
+        succeeded_requests: 100,
+        cost_usd: usd(cost),
+        live_cost_usd: usd(cost * 2n),
+        saved_usd: usd(cost),
+        in_progress: 0,
+      });
+      expect(text).toContain(
+        `Message Batches: 100 requests in 1 batches cost $${usd(cost)} (in the costs above); live they would have cost $${usd(cost * 2n)}, $${usd(cost)} more`,
+      );
     } finally {
       await second.close();
       await simulator.close();
