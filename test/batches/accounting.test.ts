@@ -278,4 +278,52 @@ describe('batch accounting', () => {
       await simulator.close();
     }
   });
+
+  it('reserves the worst case at batch prices against budgets, refuses past them, and settles at the cost', async () => {
+    const { simulator, clock } = await simulatorAt();
+    // 100 requests of max_tokens 1,000 on Sonnet 5.5 reach $0.50 at batch prices ($5 per million output).
+    const stack = await startBatchGateway(simulator, 'sqlite::memory:', {
+      batches: { pollMs: 50, leaseMs: 5000 },
+      budgets: { limits: [{ scope: 'global', window: 'total', usd: '0.8' }] },
+    });
+    const status = async () => {
+      const response = await fetch(`${stack.gateway.url}/admin/budgets/status`, {
+        headers: { 'x-sluice-admin-token': 'admin-token-for-tests-0123456789' },
+      });
+      const [budget] = ((await response.json()) as { data: Array<Record<string, string>> }).data;
+      return { reserved: BigInt(budget!.reserved_pico!), spent: BigInt(budget!.spent_pico!) };
+    };
+    try {
+      const { key } = await stack.gateway.keys.create({
+        name: 'prod-batch-budget',
+        environment: 'production',
+      });
+      const sdk = stack.sdk(key);
+      const big = (b: number) =>
+        requests(b).map((r) => ({ ...r, params: { ...r.params, max_tokens: 1000 } }));
+      const batch = await sdk.messages.batches.create({ requests: big(0) });
+      const held = await status();
+      expect(held.reserved).toBeGreaterThanOrEqual(500_000_000_000n); // output alone: $0.50
+      expect(held.reserved).toBeLessThan(510_000_000_000n);
+      // A second batch would pass the $0.80 budget at its worst case: refused, nothing sent.
+      simulator.resetCounters();
+      await expect(sdk.messages.batches.create({ requests: big(1) })).rejects.toMatchObject({
+        status: 400,
+        error: { error: { message: expect.stringContaining('would be exceeded') } },
+      });
+      expect(simulator.counters().byPath['POST /v1/messages/batches']).toBeUndefined();
+      clock.advance(PROCESSING_MS);
+      await recorded(stack, [batch.id]);
+      const cost = (await batchRows(stack)).reduce((sum, r) => sum + BigInt(r.cost_pico), 0n);
+      const settled = await eventually(async () => {
+        const now = await status();
+        return now.reserved === 0n ? now : undefined;
+      });
+      expect(settled.spent).toBe(cost);
+      console.log(`budget: reserved ${held.reserved} pico for the batch, settled at its cost ${cost} pico`);
+    } finally {
+      await stack.close();
+      await simulator.close();
+    }
+  });
 });
