@@ -37,6 +37,38 @@ export interface AdoptedBatch {
   reservation?: Reservation;
 }
 
+/** The rows of a batch created through Sluice; `keyId` '' for a batch of deferred requests. */
+export async function insertBatch(trx: BatchDb, batch: AdoptedBatch): Promise<void> {
+  await trx
+    .insertInto('message_batches')
+    .values({
+      id: batch.id,
+      key_id: batch.keyId,
+      environment: batch.environment,
+      created_at: batch.createdAt,
+      request_count: batch.decisions.length,
+      reserved_pico: picoToSafeNumber(batch.reservedPico),
+      state: 'in_progress',
+      deleted: 0,
+      lease_owner: null,
+      lease_until: null,
+      recorded_at: null,
+      succeeded: null,
+      errored: null,
+      canceled: null,
+      expired: null,
+      cost_pico: null,
+      live_cost_pico: null,
+    })
+    .execute();
+  for (let at = 0; at < batch.decisions.length; at += ROWS_PER_INSERT) {
+    await trx
+      .insertInto('message_batch_requests')
+      .values(batch.decisions.slice(at, at + ROWS_PER_INSERT).map((d) => ({ ...d, batch_id: batch.id })))
+      .execute();
+  }
+}
+
 export type CollectOutcome = 'recorded' | 'not_ended' | 'busy';
 
 const ROWS_PER_INSERT = 500;
@@ -60,6 +92,8 @@ export class BatchCollector {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private closed = false;
+  private readonly before: Array<() => Promise<unknown>> = [];
+  private readonly after: Array<() => Promise<unknown>> = [];
 
   constructor(
     options: Partial<CollectorOptions> &
@@ -78,37 +112,25 @@ export class BatchCollector {
 
   /** Remembers a batch just created: its owner, its requests' decisions, its budget reservation. */
   async adopt(batch: AdoptedBatch): Promise<void> {
-    await writeTransaction(this.db, async (trx) => {
-      await trx
-        .insertInto('message_batches')
-        .values({
-          id: batch.id,
-          key_id: batch.keyId,
-          environment: batch.environment,
-          created_at: batch.createdAt,
-          request_count: batch.decisions.length,
-          reserved_pico: picoToSafeNumber(batch.reservedPico),
-          state: 'in_progress',
-          deleted: 0,
-          lease_owner: null,
-          lease_until: null,
-          recorded_at: null,
-          succeeded: null,
-          errored: null,
-          canceled: null,
-          expired: null,
-          cost_pico: null,
-          live_cost_pico: null,
-        })
-        .execute();
-      for (let at = 0; at < batch.decisions.length; at += ROWS_PER_INSERT) {
-        await trx
-          .insertInto('message_batch_requests')
-          .values(batch.decisions.slice(at, at + ROWS_PER_INSERT).map((d) => ({ ...d, batch_id: batch.id })))
-          .execute();
-      }
-    });
+    await writeTransaction(this.db, (trx) => insertBatch(trx, batch));
     if (batch.reservation) this.reservations.set(batch.id, batch.reservation);
+  }
+
+  get instanceId(): string {
+    return this.options.instanceId;
+  }
+
+  get leaseMs(): number {
+    return this.options.leaseMs;
+  }
+
+  /** Work run at the start of every pass (sending deferred requests), and at its end (delivering results). */
+  beforePass(work: () => Promise<unknown>): void {
+    this.before.push(work);
+  }
+
+  afterPass(work: () => Promise<unknown>): void {
+    this.after.push(work);
   }
 
   start(): void {
@@ -133,6 +155,8 @@ export class BatchCollector {
   }
 
   private async pass(): Promise<void> {
+    for (const work of this.before)
+      await work().catch((error) => this.options.logger.error({ err: error }, 'batch collector pass failed'));
     await this.settleRecorded();
     const now = this.options.clock();
     const due = await this.db
@@ -149,6 +173,8 @@ export class BatchCollector {
         this.options.logger.error({ err: error, batch: id }, 'collecting a message batch failed'),
       );
     }
+    for (const work of this.after)
+      await work().catch((error) => this.options.logger.error({ err: error }, 'batch collector pass failed'));
   }
 
   /** Reservations this instance holds for batches recorded (here or on another instance). */
@@ -246,6 +272,8 @@ export class BatchCollector {
     let cost = 0n;
     let live = 0n;
     const rows: ReturnType<typeof toLedgerRow>[] = [];
+    // A batch of deferred requests keeps each result for its request's owner to fetch.
+    const deferred: Array<[string, string]> = [];
     let partial = '';
     const line = (text: string) => {
       if (text.trim() === '') return;
@@ -255,6 +283,7 @@ export class BatchCollector {
       };
       const type = entry.result.type;
       if (type in counts) counts[type]++;
+      if (batch.key_id === '') deferred.push([entry.custom_id, JSON.stringify(entry.result)]);
       if (type !== 'succeeded' || !entry.result.message) return;
       const { model, usage } = entry.result.message;
       const priced = costOf(usage, model, at, { catalog, batch: true });
@@ -267,7 +296,7 @@ export class BatchCollector {
           at: Number(batch.created_at),
           requestId: batchRequestId(id, entry.custom_id),
           upstreamRequestId: id,
-          keyId: batch.key_id,
+          keyId: decision?.key_id ?? batch.key_id,
           environment: batch.environment,
           requestedModel: decision?.requested_model ?? model,
           model,
@@ -321,6 +350,14 @@ export class BatchCollector {
           .insertInto('ledger')
           .values(rows.slice(from, from + ROWS_PER_INSERT))
           .onConflict((conflict) => conflict.column('request_id').doNothing())
+          .execute();
+      }
+      for (const [customId, result] of deferred) {
+        await trx
+          .updateTable('deferred_requests')
+          .set({ state: 'done', result })
+          .where('id', '=', customId)
+          .where('batch_id', '=', id)
           .execute();
       }
       return true;

@@ -14,6 +14,8 @@ import { parseJsonBody, readBody } from '../server/http-io.js';
 import type { Store } from '../store/database.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
 import { BatchCollector, type CollectorOptions } from './collector.js';
+import type { DeferralConfig } from './config.js';
+import { Deferral } from './deferral.js';
 import type { BatchDb, MessageBatchRequestsTable } from './tables.js';
 
 /** Reference §5: a batch holds at most 256 MB; the upstream answers 413 beyond, so does Sluice. */
@@ -40,13 +42,17 @@ export interface BatchMoneyParts {
   enforcer?: BudgetGate;
   estimateInputTokens?: (call: Call) => number;
   collector?: Partial<CollectorOptions>;
+  defer?: DeferralConfig;
 }
 
 /** The Message Batches endpoints of the gateway, and the collector that records their results. */
 export interface BatchEndpoints {
-  /** The route serving a method and path, if it is a batch endpoint. */
+  /** The route serving a method and path, if it is a batch or deferral endpoint. */
   route(method: string, path: string): Route | undefined;
+  /** The Messages route with deferral (`x-sluice-defer: batch`) decided before admission. */
+  deferrable(messages: Route): Route;
   collector: BatchCollector;
+  deferral: Deferral;
   close(): Promise<void>;
 }
 
@@ -70,6 +76,20 @@ export function batchEndpoints(parts: BatchGatewayParts, money: BatchMoneyParts 
     logger: parts.logger,
     ...money.collector,
   });
+
+  const deferral = new Deferral({
+    store: parts.store,
+    client: parts.client,
+    upstreamKey: parts.upstreamKey,
+    logger: parts.logger,
+    collector,
+    config: money.defer ?? { maxRequests: 1000, maxBytes: 50 * 1024 * 1024, maxAgeMs: 60_000, keys: [] },
+    instanceId: collector.instanceId,
+    leaseMs: collector.leaseMs,
+    clock: Date.now,
+  });
+  collector.beforePass(() => deferral.flush());
+  collector.afterPass(() => deferral.deliver());
 
   const send = (call: Call, method: 'GET' | 'POST' | 'DELETE', path: string, body?: Buffer) => {
     const environment = call.principal!.environment;
@@ -346,7 +366,10 @@ export function batchEndpoints(parts: BatchGatewayParts, money: BatchMoneyParts 
   collector.start();
   return {
     collector,
+    deferral,
+    deferrable: (messages) => deferral.wrap(messages),
     route(method, path) {
+      if (path.startsWith('/sluice/v1/deferred/')) return deferral.route(method, path, parts.authenticate);
       if (path === '/v1/messages/batches') {
         if (method === 'POST') return routes.create;
         if (method === 'GET') return routes.list;

@@ -35,11 +35,39 @@ export interface MessageBatchRequestsTable {
   model: string;
   route_tier: string | null;
   route_reason: string | null;
+  /** The key of a deferred request (a batch of deferred requests serves many keys). */
+  key_id?: string | null;
+}
+
+/** A Messages request deferred into a batch (`x-sluice-defer: batch`). */
+export interface DeferredRequestsTable {
+  /** The handle answered with 202, and the request's custom_id in its batch. */
+  id: string;
+  key_id: string;
+  environment: string;
+  created_at: number;
+  /** The request as the route and guard stages left it (JSON). */
+  body: string;
+  body_bytes: number;
+  requested_model: string;
+  model: string;
+  route_tier: string | null;
+  route_reason: string | null;
+  callback_url: string | null;
+  state: 'queued' | 'submitted' | 'done';
+  batch_id: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** The batch result line's `result` (JSON), once the batch ended. */
+  result: string | null;
+  /** When the result was posted to the callback URL. */
+  delivered_at: number | null;
 }
 
 export interface BatchTables {
   message_batches: MessageBatchesTable;
   message_batch_requests: MessageBatchRequestsTable;
+  deferred_requests: DeferredRequestsTable;
 }
 
 export type BatchDb = Kysely<BatchTables>;

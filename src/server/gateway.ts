@@ -266,7 +266,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
     },
   };
-  const messagesRoute: Route = { stages: [bodyStage, ...messages], forward: forwardCall };
+  const plainMessagesRoute: Route = { stages: [bodyStage, ...messages], forward: forwardCall };
+  const messagesRoute = batches?.deferrable(plainMessagesRoute) ?? plainMessagesRoute;
   const otherRoute: Route = { stages: [bodyStage, authenticate], forward: forwardCall };
 
   async function handleApi(

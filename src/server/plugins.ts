@@ -1,4 +1,4 @@
-import { parseBatchesConfig } from '../batches/config.js';
+import { type BatchesConfig, parseBatchesConfig } from '../batches/config.js';
 import { batchEndpoints } from '../batches/endpoints.js';
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
@@ -117,7 +117,7 @@ export async function gatewayPlugins(
         enforcer: money.enforcer,
         estimateInputTokens: (call) =>
           call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
-        collector: parseBatchesConfig(config.batches),
+        ...batchSettings(parseBatchesConfig(config.batches)),
       }),
     async close() {
       await limits.close();
@@ -125,3 +125,5 @@ export async function gatewayPlugins(
     },
   };
 }
+
+const batchSettings = ({ defer, ...collector }: BatchesConfig) => ({ collector, defer });

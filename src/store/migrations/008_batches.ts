@@ -42,6 +42,34 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('model', 'varchar(100)', (c) => c.notNull())
     .addColumn('route_tier', 'varchar(20)')
     .addColumn('route_reason', 'varchar(200)')
+    // Set for deferred requests, which share a batch across keys; otherwise the batch's key.
+    .addColumn('key_id', 'varchar(40)')
     .addPrimaryKeyConstraint('message_batch_requests_pk', ['batch_id', 'custom_id'])
+    .execute();
+  await db.schema
+    .createTable('deferred_requests')
+    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('key_id', 'varchar(40)', (c) => c.notNull())
+    .addColumn('environment', 'varchar(100)', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('body_bytes', 'integer', (c) => c.notNull())
+    .addColumn('requested_model', 'varchar(100)', (c) => c.notNull())
+    .addColumn('model', 'varchar(100)', (c) => c.notNull())
+    .addColumn('route_tier', 'varchar(20)')
+    .addColumn('route_reason', 'varchar(200)')
+    .addColumn('callback_url', 'varchar(2000)')
+    // queued → submitted (in a batch) → done (result kept here).
+    .addColumn('state', 'varchar(20)', (c) => c.notNull())
+    .addColumn('batch_id', 'varchar(100)')
+    .addColumn('lease_owner', 'varchar(64)')
+    .addColumn('lease_until', 'bigint')
+    .addColumn('result', 'text')
+    .addColumn('delivered_at', 'bigint')
+    .execute();
+  await db.schema
+    .createIndex('deferred_requests_state')
+    .on('deferred_requests')
+    .columns(['state', 'environment', 'created_at'])
     .execute();
 }
