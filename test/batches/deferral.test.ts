@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { type Simulator, startSimulator } from '../../src/simulator/index.js';
-import type { openStore } from '../../src/store/database.js';
+import { openStore } from '../../src/store/database.js';
 import { startStack, UPSTREAM_KEY } from '../helpers/stack.js';
 import { eventually, startBatchGateway } from './helpers.js';
 
@@ -58,6 +58,9 @@ async function ledgerCost(db: Awaited<ReturnType<typeof openStore>>['db'], batch
     .execute();
   return { rows: rows.length, pico: rows.reduce((sum, r) => sum + BigInt(r.cost_pico), 0n) };
 }
+
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
 describe('deferral', () => {
   const closers: Array<() => Promise<unknown>> = [];
@@ -167,5 +170,78 @@ describe('deferral', () => {
     console.log(
       `deferral: 500 requests cost ${deferred.pico} pico deferred, ${liveCost.pico} pico live (${Number((deferred.pico * 10000n) / liveCost.pico) / 100}%)`,
     );
+  }, 120_000);
+
+  it('loses no deferred request when the gateway is killed (kill -9) between the 202 and the flush', async () => {
+    const simulator = await startSimulator({ apiKeys: [UPSTREAM_KEY], timeScale: 3600 });
+    closers.push(() => simulator.close());
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-defer-kill-'));
+    const databaseUrl = `sqlite:${join(cwd, 'sluice.db')}`;
+    const env = {
+      PATH: process.env.PATH!,
+      ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
+      SLUICE_UPSTREAM_URL: simulator.url,
+      SLUICE_DATABASE_URL: databaseUrl,
+    };
+    const sluice = (args: string[]) => {
+      const child = spawn(process.execPath, ['--import', tsx, main, ...args], { cwd, env });
+      let output = '';
+      child.stdout!.on('data', (c) => (output += c));
+      child.stderr!.on('data', (c) => (output += c));
+      return Object.assign(child, { output: () => output });
+    };
+    const exited = (child: ChildProcess) =>
+      new Promise<number>((resolve) =>
+        child.once('exit', (code, signal) => resolve(code ?? (signal ? -9 : -1))),
+      );
+    const serve = async () => {
+      const server = sluice(['serve', '--port', '0']);
+      const url = await new Promise<string>((resolve, reject) => {
+        server.stdout!.on('data', () => {
+          const match = /listening on (http:\/\/\S+)/.exec(server.output());
+          if (match) resolve(match[1]!);
+        });
+        server.once('exit', () => reject(new Error(server.output())));
+      });
+      return { server, url };
+    };
+    const settings = (maxAgeMs: number) =>
+      writeFileSync(
+        join(cwd, 'sluice.yaml'),
+        stringifyYaml({ batches: { pollMs: 100, defer: { maxRequests: 1000, maxAgeMs } } }),
+      );
+
+    const create = sluice(['keys', 'create', '--name', 'prod-defer-kill', '--env', 'production', '--json']);
+    expect(await exited(create)).toBe(0);
+    const { key } = JSON.parse(create.output()) as { key: string };
+
+    settings(3_600_000); // nothing is flushed by the first process
+    const first = await serve();
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const response = await post(first.url, key, params(i));
+      expect(response.status).toBe(202);
+      ids.push(((await response.json()) as { id: string }).id);
+    }
+    first.server.kill('SIGKILL');
+    expect(await exited(first.server)).toBe(-9);
+    expect(simulator.counters().byPath['POST /v1/messages/batches']).toBeUndefined();
+
+    settings(100);
+    const second = await serve();
+    closers.push(async () => {
+      second.server.kill('SIGTERM');
+      await exited(second.server);
+    });
+    const results = await eventually(async () => {
+      const all = await Promise.all(ids.map((id) => deferredOf(second.url, key, id)));
+      return all.every((r) => r.body.status === 'done') ? all : undefined;
+    }, 60_000);
+    expect(results.filter((r) => r.body.result?.type === 'succeeded')).toHaveLength(50);
+    const store = await openStore(databaseUrl);
+    closers.push(() => store.close());
+    await eventually(async () => ((await ledgerCost(store.db, 1)).rows === 50 ? true : undefined));
+    expect(second.server.output()).not.toContain(UPSTREAM_KEY);
+    expect(second.server.output()).not.toContain(key);
   }, 120_000);
 });
