@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
-import { type Simulator, startSimulator } from '../../src/simulator/index.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import { openStore } from '../../src/store/database.js';
 import { startStack, UPSTREAM_KEY } from '../helpers/stack.js';
 import { eventually, startBatchGateway } from './helpers.js';
