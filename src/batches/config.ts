@@ -21,7 +21,8 @@ export const deferralConfigSchema = z
       .number()
       .int()
       .positive()
-      .max(256 * 1024 * 1024)
+      // Under the API's 256 MB per batch, with room for the custom_ids and the JSON around them.
+      .max(250 * 1024 * 1024)
       .default(50 * 1024 * 1024),
     maxAgeMs: z.number().int().positive().default(60_000),
     keys: z.array(z.string().min(1)).default([]),

@@ -72,6 +72,11 @@ export class Deferral {
       throw new ApiError(400, `stream: a deferred request cannot stream; drop "stream" or ${DEFER_HEADER}`);
     if (call.body.speed !== undefined)
       throw new ApiError(400, 'speed: fast mode cannot run in a Message Batch, so it cannot be deferred');
+    if (call.body.max_tokens === 0)
+      throw new ApiError(
+        400,
+        'max_tokens: 0 (a cache pre-warm) cannot run in a Message Batch, so it cannot be deferred',
+      );
     const callback = call.headers[CALLBACK_HEADER];
     if (callback !== undefined) checkCallback(callback);
     const body = JSON.stringify(call.body);
@@ -238,6 +243,32 @@ export class Deferral {
       body,
     });
     const text = (await response.bytes()).toString('utf8');
+    if ([400, 404, 413, 422].includes(response.status)) {
+      // Refused as it is (not for the moment): each request ends with the refusal as its result,
+      // rather than being sent again and again.
+      let error: unknown;
+      try {
+        error = JSON.parse(text);
+      } catch {
+        error = { type: 'error', error: { type: 'api_error', message: text.slice(0, 500) } };
+      }
+      await this.db
+        .updateTable('deferred_requests')
+        .set({
+          state: 'done',
+          result: JSON.stringify({ type: 'errored', error }),
+          lease_owner: null,
+          lease_until: null,
+        })
+        .where('id', 'in', picked)
+        .where('lease_owner', '=', instanceId)
+        .execute();
+      this.parts.logger.error(
+        { status: response.status, requests: rows.length, environment },
+        `the upstream refused a batch of deferred requests; each ends errored: ${text.slice(0, 300)}`,
+      );
+      return { requests: rows.length, bytes: rows.reduce((sum, r) => sum + r.body_bytes, 0) };
+    }
     if (response.status !== 200) {
       // Left queued (the lease runs out): sent again with the next flush.
       this.parts.logger.error(

@@ -118,6 +118,12 @@ describe('deferral', () => {
       }
     }
     expect((await deferredOf(stack.gateway.url, stranger, ids[0]!)).status).toBe(404);
+    // What a batch cannot run is refused at once, not queued.
+    for (const extra of [{ stream: true }, { speed: 'fast' }, { max_tokens: 0 }]) {
+      const refused = await post(stack.gateway.url, key, { ...params(0), ...extra });
+      expect(refused.status, JSON.stringify(extra)).toBe(400);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/cannot/);
+    }
 
     const results = await eventually(async () => {
       const all = await Promise.all(ids.map((id) => deferredOf(stack.gateway.url, key, id)));
