@@ -15,6 +15,7 @@ interface SimulateFlags {
   outputTokens?: number;
   exactHeaders?: boolean;
   workspaceGeo?: string;
+  timeScale?: number;
 }
 
 function integer(value: string): number {
@@ -58,6 +59,7 @@ export function toSimulatorOptions(flags: SimulateFlags): SimulatorOptions {
     outputTokens: flags.outputTokens,
     roundRateLimitHeaders: !flags.exactHeaders,
     workspaceGeo: flags.workspaceGeo,
+    timeScale: flags.timeScale,
   };
 }
 
@@ -95,6 +97,15 @@ export function register(program: Command): void {
     .option(
       '--workspace-geo <geo>',
       'the workspace default inference_geo reported in usage when a request sets none (default: global)',
+    )
+    .option(
+      '--time-scale <n>',
+      'simulated time runs n times faster (3600: an hour of batch processing or expiry passes in a second)',
+      (value: string) => {
+        const parsed = Number(value);
+        if (!(parsed > 0)) throw new InvalidArgumentError('expected a number above 0');
+        return parsed;
+      },
     )
     .action(async (flags: SimulateFlags) => {
       const options = toSimulatorOptions(flags);

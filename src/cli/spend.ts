@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { batchSpend } from '../batches/report.js';
 import { catalogInForce } from '../catalog/catalog.js';
 import { sinceToDate } from '../ledger/admin.js';
 import {
@@ -88,7 +89,8 @@ export function register(program: Command): void {
           return;
         }
         const report = await spendReport(store.db, { since, by: flags.by, catalog });
-        if (flags.json) return printJson(report);
+        const batches = await batchSpend(store.db, { since });
+        if (flags.json) return printJson({ ...report, batches });
         const header = [
           flags.by ?? '',
           'requests',
@@ -104,6 +106,12 @@ export function register(program: Command): void {
           rows.push(spendRow(g.name ? `${g.name} (${g.group})` : g.group || '(none)', g));
         rows.push(spendRow('total', report.total));
         process.stdout.write(`Spend since ${report.since}\n${textTable(rows)}\n`);
+        if (batches.batches > 0)
+          process.stdout.write(
+            `Message Batches: ${tokens(batches.succeeded_requests)} requests in ${tokens(batches.batches)} batches cost $${batches.cost_usd} (in the costs above); live they would have cost $${batches.live_cost_usd}, $${batches.saved_usd} more` +
+              (batches.in_progress > 0 ? `; ${batches.in_progress} batches not recorded yet` : '') +
+              '\n',
+          );
         const tools = report.server_tools;
         if (tools.web_search_requests > 0)
           process.stdout.write(

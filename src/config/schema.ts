@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { batchesConfigSchema } from '../batches/config.js';
 import { defaultCatalog } from '../catalog/catalog.js';
 import { catalogOverridesSchema } from '../catalog/schema.js';
 import { parseDuration } from '../keys/duration.js';
@@ -151,6 +152,7 @@ export const configSchema = z.strictObject({
   routing: routingConfigSchema,
   budgets: budgetsConfigSchema.optional(),
   ledger: ledgerConfigSchema.optional(),
+  batches: batchesConfigSchema.optional(),
   /**
    * OpenTelemetry export (docs/observability.md): off unless an OTLP/HTTP endpoint is given
    * (`OTEL_EXPORTER_OTLP_ENDPOINT`); spans and metrics follow the GenAI semantic conventions.

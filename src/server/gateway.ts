@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { BatchEndpoints, BatchGatewayParts } from '../batches/endpoints.js';
 import { type Catalog, catalogInForce } from '../catalog/catalog.js';
 import { followPublishedCatalog } from '../catalog/publish.js';
 import { watchCatalog } from '../catalog/watch.js';
@@ -60,6 +61,8 @@ export interface GatewayPlugins {
   record?: (call: Call) => void;
   observe?: (call: Call, status: number, headers: IncomingMessage['headers']) => void;
   adminRoutes?: AdminRoute[];
+  /** The Message Batches endpoints, built from the gateway's stages and upstream client. */
+  batches?: (parts: BatchGatewayParts) => BatchEndpoints;
   /** Called on close, after in-flight calls finished (flush the ledger, stop timers). */
   close?: () => Promise<void>;
 }
@@ -215,6 +218,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     references: referencedObjectsStage(objects),
   };
   const telemetry = Telemetry.fromConfig(config);
+  const batches = plugins.batches?.({
+    catalog,
+    store,
+    logger,
+    authenticate,
+    route: namedStages.route,
+    guard: namedStages.guard,
+    client,
+    upstreamKey: (environment) => upstreamKeyFor(loaded, environment),
+  });
   const account = createAccount({
     logger,
     metrics: telemetry
@@ -269,9 +282,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   const routes = new Map<EndpointRoute, Route>(
-    ROUTES.map((entry) => [
-      entry,
-      {
+    ROUTES.map((entry) => {
+      const route: Route = {
         stages: [
           bodyStageOf(entry),
           authenticate,
@@ -280,8 +292,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           ),
         ],
         forward: forwardCall,
-      },
-    ]),
+      };
+      // Messages may be deferred into a Message Batch (`x-sluice-defer: batch`).
+      return [entry, entry.deferrable && batches ? batches.deferrable(route) : route];
+    }),
   );
   const refusing = (error: ApiError): Route => ({
     stages: [
@@ -303,6 +317,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         call.endpoint = match.route.path;
         call.params = match.params;
         call.path = match.path;
+        // Message Batches and deferral bring their own stages (each batch request is checked).
+        if (match.route.servedBy === 'batches')
+          return (
+            batches?.route(method, call.path) ??
+            refusing(new ApiError(404, `Not found: ${method} ${call.path.slice(0, 200)}`))
+          );
         return routes.get(match.route)!;
       case 'refused':
         call.endpoint = match.refusal.path;
@@ -474,6 +494,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         while (inFlight > 0 && Date.now() - cutAt < CUT_GRACE_MS) await new Promise((r) => setTimeout(r, 10));
         server.closeAllConnections();
         await stopped;
+        await batches?.close();
         await plugins.close?.();
         await changes.close();
         await authenticator.close();

@@ -1,3 +1,5 @@
+import { type BatchesConfig, parseBatchesConfig } from '../batches/config.js';
+import { batchEndpoints } from '../batches/endpoints.js';
 import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { upstreamKeyFor } from '../config/load.js';
@@ -158,6 +160,13 @@ export async function gatewayPlugins(
     record: money.record,
     observe: limiting ? limits.observe : undefined,
     adminRoutes: [...money.adminRoutes, ...limits.adminRoutes],
+    batches: (parts) =>
+      batchEndpoints(parts, {
+        enforcer: money.enforcer,
+        estimateInputTokens: (call) =>
+          call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
+        ...batchSettings(parseBatchesConfig(config.batches)),
+      }),
     async close() {
       runaway.close();
       await limits.close();
@@ -165,3 +174,5 @@ export async function gatewayPlugins(
     },
   };
 }
+
+const batchSettings = ({ defer, ...collector }: BatchesConfig) => ({ collector, defer });

@@ -29,6 +29,13 @@ export interface EndpointRoute {
   owns?: OwnershipRule;
   /** The request must carry `anthropic-version` (every Anthropic endpoint; not the OpenAI layer). */
   version?: boolean;
+  /**
+   * Served by the Message Batches module (src/batches/), which runs its own stages: each request
+   * of a batch through route and guard, ownership of batches and deferred requests.
+   */
+  servedBy?: 'batches';
+  /** May be deferred into a Message Batch (`x-sluice-defer: batch`). */
+  deferrable?: boolean;
 }
 
 /** A family of paths Sluice answers itself, never forwarding them. */
@@ -51,7 +58,26 @@ export const ROUTES: readonly EndpointRoute[] = [
     usage: 'messages',
     ledger: true,
     version: true,
+    deferrable: true,
   },
+  ...(
+    [
+      ['/v1/messages/batches', ['GET', 'POST']],
+      ['/v1/messages/batches/{batch_id}', ['GET', 'DELETE']],
+      ['/v1/messages/batches/{batch_id}/cancel', ['POST']],
+      ['/v1/messages/batches/{batch_id}/results', ['GET']],
+      ['/sluice/v1/deferred/{id}', ['GET']],
+    ] as const
+  ).map(
+    ([path, methods]): EndpointRoute => ({
+      path,
+      methods,
+      body: 'none',
+      stages: [],
+      servedBy: 'batches',
+      version: !path.startsWith('/sluice/'),
+    }),
+  ),
   {
     path: '/v1/messages/count_tokens',
     methods: ['POST'],

@@ -20,6 +20,10 @@ const limitsBody = z.union([
     otpm: z.number().int().positive(),
   }),
 ]);
+const batchTimingBody = z.object({
+  processingMs: z.number().int().nonnegative().optional(),
+  cancelMs: z.number().int().nonnegative().optional(),
+});
 const spendCapBody = z.object({ usd: z.number().nonnegative().nullable() });
 
 export async function handleControl(exchange: Exchange): Promise<void> {
@@ -46,6 +50,24 @@ export async function handleControl(exchange: Exchange): Promise<void> {
       }
       if (body.rates) state.faults.setRates(body.rates);
       return sendJson(exchange, 200, { pending: state.faults.pending(), rates: state.faults.currentRates() });
+    }
+    case 'POST /batch-faults': {
+      // Faults for Message Batches requests: a status fault makes one request's result `errored`.
+      const body = await parseBody(exchange, faultsBody);
+      if (body.script) {
+        if (body.append) state.batchFaults.append(body.script as never);
+        else state.batchFaults.script(body.script as never);
+      }
+      if (body.rates) state.batchFaults.setRates(body.rates);
+      return sendJson(exchange, 200, {
+        pending: state.batchFaults.pending(),
+        rates: state.batchFaults.currentRates(),
+      });
+    }
+    case 'POST /batch-timing': {
+      const body = await parseBody(exchange, batchTimingBody);
+      state.batches.setTiming(body);
+      return sendJson(exchange, 200, state.batches.timing);
     }
     case 'POST /limits': {
       const body = await parseBody(exchange, limitsBody);

@@ -51,9 +51,10 @@ export function sendError(exchange: Exchange, error: ApiError, headers: Record<s
 export function collectBody(
   req: IncomingMessage,
   done: (error: ApiError | Error | undefined, text: string) => void,
+  limit = maxBodyBytes,
 ): void {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) {
+  if (declared > limit) {
     done(tooLarge(), '');
     return;
   }
@@ -63,7 +64,7 @@ export function collectBody(
   req.on('data', (chunk: Buffer) => {
     if (finished) return;
     size += chunk.length;
-    if (size > maxBodyBytes) {
+    if (size > limit) {
       finished = true;
       req.pause();
       done(tooLarge(), '');

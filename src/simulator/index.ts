@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { RateLimits } from '../catalog/schema.js';
+import type { BatchTiming } from './batches.js';
 import type { SimulatorCounters } from './counters.js';
 import type { FaultRates, FaultSpec } from './faults.js';
 import { createSimulatorServer } from './server.js';
 import { type SimulatorOptions, SimulatorState } from './state.js';
 
-export { type Clock, ManualClock, systemClock } from './clock.js';
+export type { BatchTiming } from './batches.js';
+export { type Clock, ManualClock, ScaledClock, systemClock } from './clock.js';
 export type { SimulatorCounters } from './counters.js';
 export type { FaultRates, FaultSpec } from './faults.js';
 export type { LatencyOption, LatencyProfile } from './latency.js';
@@ -32,6 +34,10 @@ export interface Simulator {
   port: number;
   host: string;
   faults: SimulatorFaults;
+  /** Faults for Message Batches requests (a status fault makes that request's result `errored`). */
+  batchFaults: SimulatorFaults;
+  /** How long batches take to process and to cancel, in simulated time; applies to new batches. */
+  setBatchTiming(timing: Partial<BatchTiming>): void;
   counters(): SimulatorCounters;
   resetCounters(): void;
   /** Counters, faults, prompt cache, rate-limit buckets and spend back to the start. */
@@ -68,6 +74,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       clear: () => state.faults.clear(),
       pending: () => state.faults.pending(),
     },
+    batchFaults: {
+      script: (specs) => state.batchFaults.script(specs),
+      append: (specs) => state.batchFaults.append(specs),
+      setRates: (rates) => state.batchFaults.setRates(rates),
+      clear: () => state.batchFaults.clear(),
+      pending: () => state.batchFaults.pending(),
+    },
+    setBatchTiming: (timing) => state.batches.setTiming(timing),
     counters: () => state.counters.snapshot(state.spend.spentUsd),
     resetCounters: () => state.counters.reset(),
     reset: () => state.resetAll(),

@@ -5,10 +5,11 @@ import { generate } from './generate.js';
 import { baseHeaders, type Exchange, sendJson } from './http.js';
 import { messageId } from './ids.js';
 import { generationMs, type LatencyProfile, latencyFor, sleep } from './latency.js';
-import { resolveModel } from './models.js';
+import { resolveModelIn } from './models.js';
 import { fnv1a } from './random.js';
 import { betasOf, checkModelFeatures, checkModelRules } from './rules.js';
 import { messageEvents, type StreamEvent, sseFrame } from './sse.js';
+import type { SimulatorState } from './state.js';
 import { type PromptBlock, promptBlocks, tokenCosts } from './tokens.js';
 import type { MessagesRequest, PromptRequest, Usage } from './types.js';
 import { validateCountTokensRequest, validateMessagesRequest } from './validate.js';
@@ -21,34 +22,18 @@ export function countTokens(exchange: Exchange, body: unknown): void {
   checkVersionFields(body, version);
   const request = validateCountTokensRequest(body, { beta: namesBeta(exchange) });
   checkVersionContent(request, version);
-  const model = resolveModel(exchange, request.model);
+  const model = resolveModelIn(exchange.state, request.model);
   sendJson(exchange, 200, { input_tokens: inputTokens(request, model).total });
 }
 
 /** `POST /v1/messages`: answers synchronously unless latency or a delay fault makes it wait. */
 export function createMessage(exchange: Exchange, body: unknown): void | Promise<void> {
-  const version = versionOf(exchange);
-  checkVersionFields(body, version);
-  const request = validateMessagesRequest(body, { beta: namesBeta(exchange) });
-  checkVersionContent(request, version);
-  const model = resolveModel(exchange, request.model);
-  checkFileReferences(exchange, request);
-  checkModelRules(request, model);
-  const speed = checkModelFeatures(request, model, {
-    catalog: exchange.state.catalog,
-    at: new Date(exchange.state.clock.now()),
-    betas: betasOf(exchange.req.headers['anthropic-beta']),
-  });
-  if (request.max_tokens > model.maxOutputTokens) {
-    throw new ApiError(
-      400,
-      `max_tokens: ${request.max_tokens} > ${model.maxOutputTokens}, which is the maximum allowed number of output tokens for ${model.id}`,
-    );
-  }
-  const prompt = inputTokens(request, model);
-  if (prompt.total > model.contextWindow) {
-    throw new ApiError(400, `prompt is too long: ${prompt.total} tokens > ${model.contextWindow} maximum`);
-  }
+  const { request, model, speed, prompt } = checkRequest(
+    exchange.state,
+    body,
+    versionOf(exchange),
+    exchange.req.headers['anthropic-beta'],
+  );
 
   const fault = exchange.state.faults.take();
   if (fault) {
@@ -73,6 +58,94 @@ export function createMessage(exchange: Exchange, body: unknown): void | Promise
     if (!request.stream && fault.kind === 'stall') return; // never answers
   }
   return answer(exchange, request, model, prompt, speed, fault);
+}
+
+/** The request checks of `POST /v1/messages`, shared with Message Batches requests. */
+function checkRequest(
+  state: SimulatorState,
+  body: unknown,
+  version: string,
+  betaHeader: string | string[] | undefined,
+) {
+  checkVersionFields(body, version);
+  const request = validateMessagesRequest(body, { beta: betasOf(betaHeader).size > 0 });
+  checkVersionContent(request, version);
+  const model = resolveModelIn(state, request.model);
+  checkFileReferences(state, request);
+  checkModelRules(request, model);
+  const speed = checkModelFeatures(request, model, {
+    catalog: state.catalog,
+    at: new Date(state.clock.now()),
+    betas: betasOf(betaHeader),
+  });
+  if (request.max_tokens > model.maxOutputTokens) {
+    throw new ApiError(
+      400,
+      `max_tokens: ${request.max_tokens} > ${model.maxOutputTokens}, which is the maximum allowed number of output tokens for ${model.id}`,
+    );
+  }
+  const prompt = inputTokens(request, model);
+  if (prompt.total > model.contextWindow) {
+    throw new ApiError(400, `prompt is too long: ${prompt.total} tokens > ${model.contextWindow} maximum`);
+  }
+  return { request, model, speed, prompt };
+}
+
+/**
+ * One Message Batches request, processed whole: the checks and the answer of `POST /v1/messages`
+ * without the per-minute rate limits (batches have their own), at `service_tier: "batch"`.
+ * Throws the ApiError that becomes the request's `errored` result.
+ */
+export function batchMessage(
+  state: SimulatorState,
+  body: unknown,
+  version: string,
+  betaHeader: string | string[] | undefined,
+): Record<string, unknown> {
+  const { request, model, speed, prompt } = checkRequest(state, body, version, betaHeader);
+  const fault = state.batchFaults.take();
+  if (fault?.kind === 'status') {
+    state.counters.faulted(faultName(fault));
+    throw new ApiError(fault.status, fault.message ?? defaultFaultMessage(fault.status), {
+      type: fault.type,
+    });
+  }
+  const scope = `${state.organizationId}\u0000${model.id}`;
+  const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
+  cachePlan.commit();
+  const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
+  const generated = generate(request, {
+    outputTokens: state.outputTokens,
+    tokenizer: model.tokenizer,
+    seed: requestSeed(request, state.seed),
+  });
+  const usage: Usage = {
+    input_tokens: prompt.total - cachePlan.readTokens - cacheWrites + generated.searchInputTokens,
+    cache_creation_input_tokens: cacheWrites,
+    cache_read_input_tokens: cachePlan.readTokens,
+    cache_creation: {
+      ephemeral_5m_input_tokens: cachePlan.creation5m,
+      ephemeral_1h_input_tokens: cachePlan.creation1h,
+    },
+    output_tokens: generated.outputTokens,
+    ...(offersServerTool(request) && {
+      server_tool_use: { web_search_requests: generated.webSearches, web_fetch_requests: 0 },
+    }),
+    service_tier: 'batch',
+    inference_geo: model.inferenceGeo ? (request.inference_geo ?? state.workspaceGeo) : 'global',
+    speed,
+  };
+  recordUsageIn(state, model, usage);
+  return {
+    id: messageId(),
+    type: 'message',
+    role: 'assistant',
+    model: model.id,
+    content: generated.content,
+    stop_reason: generated.stopReason,
+    stop_sequence: generated.stopSequence,
+    usage,
+  };
 }
 
 function answer(
@@ -189,15 +262,19 @@ function requestSeed(request: MessagesRequest, seed: number): number {
   );
 }
 
-/** Counts a generated answer's usage in the counters and the month's spend. */
+/** Counts a generated answer's usage in the counters, the month's spend and the key's usage report. */
 export function recordUsage(exchange: Exchange, model: ModelInfo, usage: Usage): void {
-  const { counters, spend } = exchange.state;
+  recordUsageIn(exchange.state, model, usage);
+  exchange.state.organization.record(exchange.apiKey, model.id, usage);
+}
+
+function recordUsageIn(state: SimulatorState, model: ModelInfo, usage: Usage): void {
+  const { counters, spend } = state;
   counters.inputTokens += usage.input_tokens;
   counters.outputTokens += usage.output_tokens;
   counters.cacheCreationInputTokens += usage.cache_creation_input_tokens;
   counters.cacheReadInputTokens += usage.cache_read_input_tokens;
   spend.add(model.id, usage);
-  exchange.state.organization.record(exchange.apiKey, model.id, usage);
 }
 
 const limitNames = { requests: 'requests', input: 'input tokens', output: 'output tokens' } as const;
@@ -268,7 +345,7 @@ async function pacedStream(
 }
 
 /** A content block naming an uploaded file (`source: {type: "file", file_id}`) needs that file. */
-function checkFileReferences(exchange: Exchange, request: MessagesRequest): void {
+function checkFileReferences(state: SimulatorState, request: MessagesRequest): void {
   for (const message of request.messages) {
     if (typeof message.content === 'string') continue;
     for (const block of message.content) {
@@ -276,7 +353,7 @@ function checkFileReferences(exchange: Exchange, request: MessagesRequest): void
       if (
         source?.type === 'file' &&
         typeof source.file_id === 'string' &&
-        !exchange.state.files.files.has(source.file_id)
+        !state.files.files.has(source.file_id)
       )
         throw new ApiError(404, `File not found: ${source.file_id}`);
     }

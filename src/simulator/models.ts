@@ -1,10 +1,15 @@
 import type { ModelInfo, ModelStatus } from '../catalog/schema.js';
 import { ApiError } from './errors.js';
 import { type Exchange, sendJson } from './http.js';
+import type { SimulatorState } from './state.js';
 
 /** A model of the catalog that is not retired on the simulator clock's day; 404 otherwise. */
 export function resolveModel(exchange: Exchange, name: string): ModelInfo {
-  const { catalog, clock } = exchange.state;
+  return resolveModelIn(exchange.state, name);
+}
+
+export function resolveModelIn(state: SimulatorState, name: string): ModelInfo {
+  const { catalog, clock } = state;
   const model = catalog.model(name);
   if (!model || catalog.statusAt(model, new Date(clock.now())) === 'retired') {
     throw new ApiError(404, `model: ${name}`);

@@ -1,4 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  batchResults,
+  cancelBatch,
+  createBatch,
+  deleteBatch,
+  getBatch,
+  listBatches,
+  maxBatchBytes,
+} from './batches.js';
 import { controlPrefix, handleControl } from './control.js';
 import { ApiError } from './errors.js';
 import { deleteFile, fileContent, getFile, listFiles, uploadFile } from './files.js';
@@ -24,13 +33,31 @@ const supportedVersions = new Set<string>(apiVersions);
 
 type Handler = (exchange: Exchange, body: unknown) => void | Promise<void>;
 
-/** Which handler serves a method and path, and whether it takes a JSON body (uploads read their own). */
-function route(method: string, path: string): { handler: Handler; body: boolean } | undefined {
+const BATCH_PATH = /^\/v1\/messages\/batches\/([^/]+)(\/cancel|\/results)?$/;
+
+/** Which handler serves a method and path, whether it takes a JSON body (uploads read their own), and its size limit. */
+function route(
+  method: string,
+  path: string,
+): { handler: Handler; body: boolean; limit?: number } | undefined {
   if (method === 'POST' && path === '/v1/messages') return { handler: createMessage, body: true };
   if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, body: true };
   if (method === 'POST' && path === '/v1/chat/completions') return { handler: chatCompletion, body: true };
   if (method === 'POST' && path === '/v1/complete') return { handler: textCompletion, body: true };
   if (method === 'GET' && path === '/v1/models') return { handler: listModels, body: false };
+  if (path === '/v1/messages/batches') {
+    if (method === 'POST') return { handler: createBatch, body: true, limit: maxBatchBytes };
+    if (method === 'GET') return { handler: listBatches, body: false };
+  }
+  const batch = BATCH_PATH.exec(path);
+  if (batch) {
+    const id = decodeURIComponent(batch[1]!);
+    const tail = batch[2];
+    if (method === 'GET' && tail === undefined) return { handler: (e) => getBatch(e, id), body: false };
+    if (method === 'DELETE' && tail === undefined) return { handler: (e) => deleteBatch(e, id), body: false };
+    if (method === 'POST' && tail === '/cancel') return { handler: (e) => cancelBatch(e, id), body: false };
+    if (method === 'GET' && tail === '/results') return { handler: (e) => batchResults(e, id), body: false };
+  }
   if (method === 'GET' && path.startsWith('/v1/models/')) {
     const id = decodeURIComponent(path.slice('/v1/models/'.length));
     return { handler: (exchange) => getModel(exchange, id), body: false };
@@ -130,20 +157,26 @@ function serve(
     exchange.apiKey = authenticate(state, req);
     if (!unversioned.has(url.pathname)) checkVersion(req);
     if (!match.body) {
+      // A body sent anyway (an SDK's empty JSON on cancel) is read and ignored.
+      req.resume();
       run(exchange, match.handler, undefined);
       return;
     }
-    collectBody(req, (error, text) => {
-      if (error) {
-        fail(exchange, error);
-        return;
-      }
-      try {
-        run(exchange, match.handler, parseJson(text));
-      } catch (failure) {
-        fail(exchange, failure);
-      }
-    });
+    collectBody(
+      req,
+      (error, text) => {
+        if (error) {
+          fail(exchange, error);
+          return;
+        }
+        try {
+          run(exchange, match.handler, parseJson(text));
+        } catch (failure) {
+          fail(exchange, failure);
+        }
+      },
+      match.limit,
+    );
   } catch (error) {
     fail(exchange, error);
   }

@@ -1,7 +1,8 @@
 import { type Catalog, defaultCatalog } from '../catalog/catalog.js';
 import type { RateLimits } from '../catalog/schema.js';
+import { BatchStore, type BatchTiming } from './batches.js';
 import { PromptCache } from './cache.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, ScaledClock, systemClock } from './clock.js';
 import { Counters } from './counters.js';
 import { FaultInjector, type FaultRates, type FaultSpec } from './faults.js';
 import { FileStore } from './files.js';
@@ -32,8 +33,15 @@ export interface SimulatorOptions {
   seed?: number;
   /** Round token `remaining` headers to the nearest thousand, as the service does (default true). */
   roundRateLimitHeaders?: boolean;
-  /** Time source for buckets, cache TTLs and the spend month. */
+  /** Time source for buckets, cache TTLs, the spend month and Message Batches processing. */
   clock?: Clock;
+  /**
+   * Without a `clock`: simulated time runs this many times faster than the wall clock (3600 makes
+   * an hour pass in a second), for batches that end, expire and age out within a test.
+   */
+  timeScale?: number;
+  /** How long a Message Batch takes to process, and a cancellation to take effect (simulated time). */
+  batches?: Partial<BatchTiming>;
   catalog?: Catalog;
   /**
    * The workspace's default `inference_geo`, reported in usage when a request does not set one
@@ -60,6 +68,9 @@ export class SimulatorState {
   readonly limiter: RateLimiter;
   readonly spend: SpendTracker;
   readonly faults: FaultInjector;
+  /** Faults for Message Batches requests: a status fault makes that request's result `errored`. */
+  readonly batchFaults: FaultInjector;
+  readonly batches: BatchStore;
   readonly counters = new Counters();
   readonly files = new FileStore();
   readonly skills = new SkillStore();
@@ -70,7 +81,8 @@ export class SimulatorState {
 
   constructor(options: SimulatorOptions = {}) {
     this.catalog = options.catalog ?? defaultCatalog();
-    this.clock = options.clock ?? systemClock;
+    this.clock =
+      options.clock ?? (options.timeScale !== undefined ? new ScaledClock(options.timeScale) : systemClock);
     this.apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
     this.latency = options.latency ?? 'none';
     this.outputTokens = options.outputTokens ?? 32;
@@ -88,6 +100,8 @@ export class SimulatorState {
     this.organization = new Organization(options.apiKeys ?? [], options.organization ?? {}, () =>
       this.clock.now(),
     );
+    this.batchFaults = new FaultInjector(this.seed + 1);
+    this.batches = new BatchStore(options.batches);
     if (options.faults?.script) this.faults.script(options.faults.script);
     if (options.faults?.rates) this.faults.setRates(options.faults.rates);
   }
@@ -100,6 +114,7 @@ export class SimulatorState {
   resetAll(): void {
     this.counters.reset();
     this.faults.clear();
+    this.batchFaults.clear();
     this.cache.clear();
     this.limiter.reset();
     this.spend.reset();

@@ -104,7 +104,7 @@ export interface Usage {
   output_tokens: number;
   /** Present when the request offers a server tool (web search or web fetch). */
   server_tool_use?: { web_search_requests: number; web_fetch_requests: number };
-  service_tier: 'standard';
+  service_tier: 'standard' | 'batch';
   inference_geo: string;
   speed: 'standard' | 'fast';
 }

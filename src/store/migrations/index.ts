@@ -6,6 +6,7 @@ import * as billing from './004_billing_from_usage.js';
 import * as changes from './005_changes.js';
 import * as catalogDocuments from './006_catalog_documents.js';
 import * as upstreamObjects from './007_upstream_objects.js';
+import * as messageBatches from './008_batches.js';
 import * as ledgerClient from './009_ledger_client.js';
 import * as developerKeys from './010_developer_keys.js';
 
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '005_changes': changes,
   '006_catalog_documents': catalogDocuments,
   '007_upstream_objects': upstreamObjects,
+  '008_batches': messageBatches,
   '009_ledger_client': ledgerClient,
   '010_developer_keys': developerKeys,
 };
