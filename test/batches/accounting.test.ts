@@ -308,7 +308,7 @@ describe('batch accounting', () => {
       // A second batch would pass the $0.80 budget at its worst case: refused, nothing sent.
       simulator.resetCounters();
       await expect(sdk.messages.batches.create({ requests: big(1) })).rejects.toMatchObject({
-        status: 400,
+        status: 429,
         error: { error: { message: expect.stringContaining('would be exceeded') } },
       });
       expect(simulator.counters().byPath['POST /v1/messages/batches']).toBeUndefined();

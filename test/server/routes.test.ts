@@ -41,7 +41,8 @@ describe('the route table', () => {
           refusal: { status: 403, type: 'permission_error' },
         });
     expect(matchRoute('PUT', '/v1/files')).toMatchObject({ kind: 'method', allowed: ['POST', 'GET'] });
-    expect(matchRoute('POST', '/v1/messages/batches').kind).toBe('unknown');
+    expect(matchRoute('POST', '/v1/messages/batches/msgbatch_1/cancel').kind).toBe('route');
+    expect(matchRoute('POST', '/v1/messages/batchez').kind).toBe('unknown');
   });
 
   it('lists every method and path it serves', () => {
