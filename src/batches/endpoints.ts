@@ -9,7 +9,7 @@ import { responseHeaders, upstreamRequestHeaders } from '../pipeline/forward.js'
 import { checkMessagesBody } from '../pipeline/guard.js';
 import type { Route } from '../pipeline/pipeline.js';
 import type { Responder, Stage } from '../pipeline/stage.js';
-import type { Call } from '../pipeline/types.js';
+import type { Call, Principal } from '../pipeline/types.js';
 import { parseJsonBody, readBody } from '../server/http-io.js';
 import type { Store } from '../store/database.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.js';
@@ -41,6 +41,8 @@ export interface BatchGatewayParts {
 export interface BatchMoneyParts {
   enforcer?: BudgetGate;
   estimateInputTokens?: (call: Call) => number;
+  /** Takes a batch's requests and tokens from the key's quotas; throws the refusal. */
+  takeQuotas?: (principal: Principal, requests: number, tokens: number) => Promise<void>;
   collector?: Partial<CollectorOptions>;
   defer?: DeferralConfig;
 }
@@ -61,6 +63,8 @@ interface CheckedBatch {
   changed: boolean;
   decisions: Omit<MessageBatchRequestsTable, 'batch_id'>[];
   worstPico: bigint;
+  /** Estimated input plus `max_tokens` of every request, for the key's token quotas. */
+  quotaTokens: number;
   reservation?: Reservation;
 }
 
@@ -132,6 +136,7 @@ export function batchEndpoints(parts: BatchGatewayParts, money: BatchMoneyParts 
           changed: false,
           decisions: [],
           worstPico: 0n,
+          quotaTokens: 0,
         });
       });
     },
@@ -192,12 +197,14 @@ export function batchEndpoints(parts: BatchGatewayParts, money: BatchMoneyParts 
           route_tier: sub.route?.tier ?? null,
           route_reason: reason ? reason.slice(0, 200) : null,
         });
+        const inputTokens = money.estimateInputTokens?.(sub) ?? 0;
+        batch.quotaTokens += inputTokens + (sub.body.max_tokens ?? 0);
         if (money.enforcer) {
           batch.worstPico += worstCaseCost(
             sub.model?.id ?? sub.body.model,
             new Date(call.startedAtMs),
             {
-              inputTokens: money.estimateInputTokens?.(sub) ?? 0,
+              inputTokens,
               maxTokens: sub.body.max_tokens ?? sub.model?.maxOutputTokens ?? 0,
               cacheWrite: requestedCacheWrite(sub.body),
             },
@@ -217,6 +224,21 @@ export function batchEndpoints(parts: BatchGatewayParts, money: BatchMoneyParts 
       const admission = await money.enforcer.reserve(payer, batch.worstPico);
       if (!admission.ok) throw admission.refusal.error;
       batch.reservation = admission.reservation;
+    },
+  };
+
+  /** Every request of the batch against the key's and environment's quotas, as if sent one by one. */
+  const takeQuotas: Stage = {
+    name: 'admit',
+    async run(call) {
+      if (!money.takeQuotas) return;
+      const batch = checked.get(call)!;
+      try {
+        await money.takeQuotas(call.principal!, batch.body.requests.length, batch.quotaTokens);
+      } catch (error) {
+        batch.reservation?.settle(0n);
+        throw error;
+      }
     },
   };
 
@@ -344,7 +366,10 @@ export function batchEndpoints(parts: BatchGatewayParts, money: BatchMoneyParts 
     };
 
   const routes = {
-    create: { stages: [readBatchBody, parts.authenticate, checkRequests, reserveBudget], forward: create },
+    create: {
+      stages: [readBatchBody, parts.authenticate, checkRequests, reserveBudget, takeQuotas],
+      forward: create,
+    },
     list: { stages: [drainBody, parts.authenticate], forward: list },
     retrieve: { stages: [drainBody, parts.authenticate], forward: one('retrieve') },
     cancel: { stages: [drainBody, parts.authenticate], forward: one('cancel') },

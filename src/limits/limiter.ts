@@ -409,6 +409,50 @@ export class Limiter {
     };
   }
 
+  /**
+   * Takes a Message Batch from the key's and the environment's quotas, without the upstream's
+   * buckets (batches have their own limits upstream): every request of the batch counts against
+   * `rpm`, and their tokens (estimated input plus `max_tokens`) against `tpm` and `tpd`, as they
+   * would sent one by one. A batch larger than a quota itself is refused outright.
+   */
+  async takeQuotas(input: {
+    keyId: string;
+    environment: string;
+    quotas?: Quotas;
+    requests: number;
+    tokens: number;
+  }): Promise<Refusal | undefined> {
+    const environmentQuotas = this.environmentQuotas.get(input.environment);
+    const quota = [
+      ...quotaCharges('key', input.keyId, input.quotas, input.tokens, this.config.windowMs),
+      ...quotaCharges(
+        'environment',
+        input.environment,
+        environmentQuotas,
+        input.tokens,
+        this.config.windowMs,
+      ),
+    ].map((charge) => (charge.quota === 'rpm' ? { ...charge, amount: input.requests } : charge));
+    if (quota.length === 0) return undefined;
+    const over = quota.find((charge) => charge.amount > charge.limit);
+    if (over) {
+      this.metrics.refusals.inc({ reason: `${over.scope === 'key' ? 'key' : 'environment'}_quota` });
+      const owner = over.scope === 'key' ? 'this key' : `environment "${input.environment}"`;
+      return {
+        admitted: false,
+        reason: over.scope === 'key' ? 'key_quota' : 'environment_quota',
+        status: 429,
+        errorType: 'rate_limit_error',
+        message: `This batch needs ${over.amount} of the ${over.quota} quota of ${owner}, which allows ${over.limit}: split it into smaller batches.`,
+        headers: { 'x-should-retry': 'false' },
+      };
+    }
+    const taken = await this.store.tryTake(quota);
+    if (taken.ok) return undefined;
+    const admitInput = { keyId: input.keyId, environment: input.environment } as AdmitInput;
+    return this.quotaRefusal(admitInput, quota, taken.waits, maxWait(quota, taken.waits));
+  }
+
   /** Each known bucket's free share, for the headroom gauge (only sets whose limits are known). */
   private async headroom(): Promise<Headroom[]> {
     const snapshot = await this.snapshot();

@@ -4,10 +4,12 @@ import { costOf } from '../catalog/cost.js';
 import { setUnpricedWarning, unpricedRequests } from '../catalog/unpriced.js';
 import { upstreamKeyFor } from '../config/load.js';
 import { type BudgetGate, createMoneyPlugin } from '../ledger/plugin.js';
+import { inputTokenBound } from '../limits/estimate.js';
 import { createLimitsPlugin, type LimitFlags } from '../limits/gateway-plugin.js';
 import { RunawayGuard, runawayAlert } from '../limits/runaway.js';
 import { runawayFromEnvironment } from '../limits/runaway-config.js';
 import type { BucketStore } from '../limits/store.js';
+import { ApiError } from '../pipeline/errors.js';
 import type { RouteOutcome, Router } from '../pipeline/route.js';
 import type { Call } from '../pipeline/types.js';
 import { routingFor } from '../routing/from-config.js';
@@ -163,8 +165,21 @@ export async function gatewayPlugins(
     batches: (parts) =>
       batchEndpoints(parts, {
         enforcer: money.enforcer,
-        estimateInputTokens: (call) =>
-          call.model ? limits.limiter.estimateInputTokens(call.body, call.model.tokenizer) : 0,
+        // The budgets' bound: bytes, safe for any script (docs/money-and-budgets.md).
+        estimateInputTokens: (call) => inputTokenBound(call.body),
+        takeQuotas: limiting
+          ? async (principal, requests, tokens) => {
+              const refusal = await limits.limiter.takeQuotas({
+                keyId: principal.keyId,
+                environment: principal.environment,
+                quotas: principal.quotas,
+                requests,
+                tokens,
+              });
+              if (refusal)
+                throw new ApiError(refusal.status, refusal.message, refusal.headers, refusal.errorType);
+            }
+          : undefined,
         ...batchSettings(parseBatchesConfig(config.batches)),
       }),
     async close() {

@@ -75,6 +75,31 @@ describe('Message Batches through the gateway (official SDK)', () => {
     await expect(sdk.messages.batches.retrieve(batch.id)).rejects.toMatchObject({ status: 404 });
   });
 
+  it("takes every request of a batch from the key's quotas, as if sent one by one", async () => {
+    const limited = (
+      await stack.gateway.keys.create({ name: 'prod-batch-quota', environment: 'production', rpm: 5 })
+    ).key;
+    const sdk = stack.sdk(limited);
+    const batchOf = (n: number, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({ custom_id: `${tag}-${i}`, params: messageParams(i, MODEL) }));
+    simulator.resetCounters();
+    // Larger than the quota itself: refused outright, and not to be retried as it is.
+    const tooBig = await sdk.messages.batches.create({ requests: batchOf(6, 'big') }).catch((e) => e);
+    expect(tooBig).toMatchObject({ status: 429 });
+    expect(String(tooBig.message)).toMatch(/needs 6 of the rpm quota of this key, which allows 5/);
+    expect(tooBig.headers.get('x-should-retry')).toBe('false');
+    // 3 fit; 3 more do not until the minute has passed.
+    await sdk.messages.batches.create({ requests: batchOf(3, 'first') });
+    const second = await stack
+      .sdk(limited)
+      .messages.batches.create({ requests: batchOf(3, 'second') }, { maxRetries: 0 })
+      .catch((e) => e);
+    expect(second).toMatchObject({ status: 429 });
+    expect(String(second.message)).toMatch(/Rate limit of this key exceeded \(rpm\)/);
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(simulator.counters().byPath['POST /v1/messages/batches']).toBe(1);
+  });
+
   it("answers another key's batch id 404, as if absent, and sends nothing upstream", async () => {
     const batch = await stack.sdk(key).messages.batches.create({
       requests: [{ custom_id: 'mine', params: messageParams(0, MODEL) }],
