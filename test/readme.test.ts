@@ -27,6 +27,7 @@ const DOC_PAGES = [
   'simulator',
   'simulator-fidelity',
   'operations-and-deployment',
+  'dashboard',
   'faults',
   'change-feed',
   'benchmarks',
