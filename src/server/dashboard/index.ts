@@ -33,7 +33,8 @@ const SECURITY_HEADERS = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it, browsers send `Origin: null` on form posts, and the origin check needs the origin.
+  'referrer-policy': 'same-origin',
 };
 
 /**

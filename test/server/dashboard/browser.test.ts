@@ -33,6 +33,8 @@ let context: BrowserContext;
 let page: Page;
 /** Every virtual key secret handed out in this test. */
 const secrets: string[] = [];
+/** The secret of `prod-reports-batch`, which the page rotates. */
+let reportsSecret = '';
 /** Every response the browser received: URL, method and body text. */
 const responses: Array<{ url: string; method: string; body: string }> = [];
 
@@ -150,6 +152,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the dashboard in Chro
       environment: 'production',
     });
     secrets.push(created.key);
+    reportsSecret = created.key;
     const backend = stack.sdk();
     const reports = stack.sdk({ apiKey: created.key });
     for (let i = 0; i < 3; i++) await backend.messages.create({ ...ask, max_tokens: 40 + i * 20 });
@@ -216,20 +219,36 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the dashboard in Chro
     await shot('05-revoked');
   });
 
+  it('rotates a key: the new secret is shown once, the old one is refused', async () => {
+    const old = new Anthropic({ apiKey: reportsSecret, baseURL: stack.gateway.url, maxRetries: 0 });
+    await page.getByTestId('rotate-prod-reports-batch').click();
+    await page.getByTestId('secret-box').waitFor({ state: 'visible' });
+    const rotated = (await text('secret'))!;
+    expect(rotated).toMatch(/^sk-sluice-/);
+    expect(rotated).not.toBe(reportsSecret);
+    secrets.push(rotated);
+    await page.click('#secret-done');
+    await expect(old.messages.create(ask)).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    const fresh = new Anthropic({ apiKey: rotated, baseURL: stack.gateway.url, maxRetries: 0 });
+    expect((await fresh.messages.create(ask)).type).toBe('message');
+  });
+
   it('shows the other views: limits against the tier, routing, batches, audit and recent requests', async () => {
-    await expect.poll(() => page.locator('#pools tbody tr').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#pools tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
     expect(await page.locator('#pools').textContent()).toContain('rpm');
     expect(await text('routed-requests')).toBe('0');
     expect(await text('batches')).toMatch(/batches|id/);
     expect(await text('audit')).toMatch(/audit/);
-    await expect.poll(() => page.locator('#recent-table tbody tr').count()).toBeGreaterThanOrEqual(10);
+    await expect
+      .poll(() => page.locator('#recent-table tbody tr').count(), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(11);
     expect(await page.locator('#recent-table').textContent()).toContain('Upstream 429');
   });
 
   it('is readable on a phone: nothing wider than the screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();
-    await shows('spend-requests', '10');
+    await shows('spend-requests', '11');
     const widths = (await page.evaluate(
       '({ page: document.documentElement.scrollWidth, screen: window.innerWidth })',
     )) as { page: number; screen: number };
@@ -253,7 +272,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the dashboard in Chro
         expect(r.body, r.url).not.toContain(secret);
       }
     }
-    expect(responses.filter(oneTime)).toHaveLength(1);
+    expect(responses.filter(oneTime)).toHaveLength(2);
   });
 
   it('logs out: the session no longer reads data', async () => {

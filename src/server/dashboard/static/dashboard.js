@@ -307,6 +307,7 @@
       ],
       rows,
     );
+    $('tier-warnings').replaceChildren(...(tier?.warnings ?? []).map((w) => el('li', { text: w })));
     // Queue depth as sampled by this page while it is open.
     const sets = snapshot?.sets ?? [];
     queueSamples.xs.push(Date.now() / 1000);
@@ -315,6 +316,8 @@
       sets.reduce((n, s) => Math.max(n, s.queue.depth > 0 ? s.queue.oldestWaitMs / 1000 : 0), 0),
     );
     for (const list of Object.values(queueSamples)) if (list.length > 360) list.shift();
+    // One sample is no line yet.
+    if (queueSamples.xs.length < 2) return;
     chart(
       'queue-chart',
       'Queue while this page is open',
@@ -322,7 +325,6 @@
       queueSamples.xs,
       [queueSamples.depth, queueSamples.wait],
     );
-    $('tier-warnings').replaceChildren(...(tier?.warnings ?? []).map((w) => el('li', { text: w })));
   }
 
   async function routing() {
