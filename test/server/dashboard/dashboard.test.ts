@@ -2,10 +2,12 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminRoute } from '../../../src/server/admin.js';
 import { CSRF_HEADER, createDashboard, type Dashboard } from '../../../src/server/dashboard/index.js';
 import { createLogger } from '../../../src/server/logger.js';
+import { fuzzParameters } from '../../helpers/fuzz.js';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 const logs: string[] = [];
@@ -38,8 +40,17 @@ interface Mounted {
   url: string;
 }
 
-async function mount(adminToken: string | undefined, baseDelayMs = 300): Promise<Mounted> {
-  const dashboard = createDashboard({ adminToken, adminRoutes: routes, logger, throttle: { baseDelayMs } });
+async function mount(
+  adminToken: string | undefined,
+  baseDelayMs = 300,
+  maxDelayMs?: number,
+): Promise<Mounted> {
+  const dashboard = createDashboard({
+    adminToken,
+    adminRoutes: routes,
+    logger,
+    throttle: { baseDelayMs, maxDelayMs },
+  });
   const server = createServer((req, res) => {
     const [path, query = ''] = (req.url ?? '/').split('?');
     void dashboard.handle(req, res, path!, query);
@@ -261,4 +272,68 @@ describe('the dashboard reading and changing through the admin routes', () => {
     }
     expect((await send(`${a.url}/dashboard/static/../index.ts`)).status).toBe(404);
   });
+});
+
+describe('the dashboard under generated input', () => {
+  it('never answers 5xx, never starts a session without the token, never changes state without the CSRF token (400 requests)', async () => {
+    // Wrong tokens are held back briefly here, so the run's time does not depend on how many it generates.
+    const fuzzed = await mount(TOKEN, 5, 20);
+    const cookie = await login(fuzzed.url);
+    const before = changes;
+    const text = fc.string({ unit: 'binary', maxLength: 60 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH'),
+          path: fc.oneof(
+            fc.constantFrom(
+              '/dashboard',
+              '/dashboard/',
+              '/dashboard/login',
+              '/dashboard/logout',
+              '/dashboard/admin/numbers',
+              '/dashboard/admin/',
+              '/dashboard/static/dashboard.js',
+              '/dashboard/static/',
+            ),
+            fc.webSegment().map((s) => `/dashboard/${s}`),
+            fc.webSegment().map((s) => `/dashboard/admin/${s}`),
+            fc.webSegment().map((s) => `/dashboard/static/${s}`),
+          ),
+          cookie: fc.oneof(
+            fc.constant(undefined),
+            fc.constant(cookie),
+            text.map((t) => `sluice_dashboard=${encodeURIComponent(t)}`),
+            fc.tuple(fc.webSegment(), fc.nat()).map(([id, n]) => `sluice_dashboard=v1.${id}.${n}.${id}`),
+          ),
+          csrf: fc.option(text.map((t) => encodeURIComponent(t))),
+          body: fc.oneof(
+            text,
+            text.map((t) => `token=${encodeURIComponent(t)}`),
+            fc.constant(`token=${TOKEN}x`),
+            fc.constant('x'.repeat(10_000)),
+          ),
+        }),
+        async (r) => {
+          const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+          if (r.cookie) headers.cookie = r.cookie;
+          if (r.csrf !== null) headers[CSRF_HEADER] = r.csrf;
+          const answer = await send(`${fuzzed.url}${r.path}`, {
+            method: r.method,
+            headers,
+            body: r.method === 'GET' || r.method === 'HEAD' ? undefined : r.body,
+          });
+          expect(answer.status, `${r.method} ${r.path}`).toBeLessThan(500);
+          const setCookie = answer.headers['set-cookie'];
+          // Only logout sets a cookie here (clearing it): no generated body holds the token.
+          if (setCookie) expect(String(setCookie)).toMatch(/^sluice_dashboard=; /);
+          expect(answer.text).not.toContain(TOKEN);
+        },
+      ),
+      fuzzParameters(400),
+    );
+    // No generated request carried the session's CSRF token, so nothing changed.
+    expect(changes).toBe(before);
+    fuzzed.server.close();
+  }, 120_000);
 });
