@@ -9,6 +9,9 @@
   const palette = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
   let timer;
   let busy = false;
+  let again = false;
+  /** What the slow cycle fetched, for the fast readers to draw with. */
+  const slowData = { tier: null, audit: null };
 
   async function api(path, options = {}) {
     const init = { cache: 'no-store', credentials: 'same-origin', ...options };
@@ -120,15 +123,22 @@
     charts[id] = { key, plot };
   }
 
+  const SPEND_HEADER = ['requests', 'input', 'output', 'cost', 'cache saved'];
+  const spendRow = (g, label) => [
+    label,
+    int(g.requests),
+    int(g.input_tokens),
+    int(g.output_tokens),
+    el('span', { 'data-testid': `cost-${label}`, text: usd(g.cost_usd) }),
+    usd(g.cache_savings_usd),
+  ];
+
   async function spend() {
     const since = range();
-    const [report, byModel, byEnv, series, budgets, cumulative] = await Promise.all([
+    const [report, series, budgets] = await Promise.all([
       data(`spend?since=${since}&by=key`),
-      data(`spend?since=${since}&by=model`),
-      data(`spend?since=${since}&by=env`),
       data(`spend/series?since=${since}&by=${$('spend-by').value}`),
       data('budgets'),
-      data(`spend/series?since=${since}&by=env`),
     ]);
     $('spend').querySelector('[data-testid="spend-total"]').textContent = usd(report.total.cost_usd);
     $('spend').querySelector('[data-testid="spend-requests"]').textContent = int(report.total.requests);
@@ -145,10 +155,10 @@
       series.series.map((s) => s.points.map(Number)),
       { yValues: dollars },
     );
-    // Cumulative total across all groups, against the budgets' limits.
+    // Cumulative total across all groups (whatever the grouping), against the budgets' limits.
     let running = 0;
-    const total = cumulative.steps.map((_, i) => {
-      for (const s of cumulative.series) running += Number(s.points[i]);
+    const total = series.steps.map((_, i) => {
+      for (const s of series.series) running += Number(s.points[i]);
       return running;
     });
     const limits = (budgets?.data ?? []).map((b) => Number(b.limit_usd));
@@ -156,7 +166,7 @@
       'budget-chart',
       'Cumulative spend and budget limits',
       ['spend', ...(budgets?.data ?? []).map((b) => `budget ${b.id} (${b.window})`)],
-      cumulative.steps.map((t) => t / 1000),
+      xs,
       [total, ...limits.map((limit) => cumulative.steps.map(() => limit))],
       { yValues: dollars, dashed: [false, ...limits.map(() => true)] },
     );
@@ -182,28 +192,28 @@
     $('alerts').replaceChildren(
       ...alerts.map((a) => el('p', { class: 'alert', role: 'status', text: `Budget alert: ${a}` })),
     );
-    const spendRow = (g, label) => [
-      label,
-      int(g.requests),
-      int(g.input_tokens),
-      int(g.output_tokens),
-      el('span', { 'data-testid': `cost-${label}`, text: usd(g.cost_usd) }),
-      usd(g.cache_savings_usd),
-    ];
-    const header = ['', 'requests', 'input', 'output', 'cost', 'cache saved'];
     table(
       'spend-keys',
-      ['key', ...header.slice(1)],
+      ['key', ...SPEND_HEADER],
       report.groups.map((g) => spendRow(g, g.name ?? (g.group || '(none)'))),
     );
+  }
+
+  /** By model and by environment: the whole report for each, refreshed on the slow cycle. */
+  async function spendTables() {
+    const since = range();
+    const [byModel, byEnv] = await Promise.all([
+      data(`spend?since=${since}&by=model`),
+      data(`spend?since=${since}&by=env`),
+    ]);
     table(
       'spend-models',
-      ['model', ...header.slice(1)],
+      ['model', ...SPEND_HEADER],
       byModel.groups.map((g) => spendRow(g, g.group)),
     );
     table(
       'spend-envs',
-      ['environment', ...header.slice(1)],
+      ['environment', ...SPEND_HEADER],
       byEnv.groups.map((g) => spendRow(g, g.group || '(none)')),
     );
   }
@@ -256,7 +266,8 @@
   const queueSamples = { xs: [], depth: [], wait: [] };
 
   async function limits() {
-    const [snapshot, tier] = await Promise.all([data('limits'), data('tier')]);
+    const snapshot = await data('limits');
+    const tier = slowData.tier;
     $('tier-line').textContent = tier
       ? `Tier ${tier.tier}: 30-day spend $${tier.spend_30d_usd}, this month $${tier.spend_this_month_usd}` +
         (tier.monthly_spend_cap_usd ? ` of a $${tier.monthly_spend_cap_usd} cap` : '')
@@ -327,6 +338,15 @@
     );
   }
 
+  /** Reports that read 30 days of the ledger (the tier's peaks) or every routed row: the slow cycle. */
+  async function tier() {
+    slowData.tier = await data('tier');
+  }
+
+  async function audit() {
+    slowData.audit = await data('keys/audit');
+  }
+
   async function routing() {
     const report = await data(`spend/routing?since=${range()}`);
     if (!report) {
@@ -370,7 +390,8 @@
   }
 
   async function keys() {
-    const [list, budgets, audit] = await Promise.all([data('keys'), data('budgets'), data('keys/audit')]);
+    const [list, budgets] = await Promise.all([data('keys'), data('budgets')]);
+    const audit = slowData.audit;
     const keyBudgets = new Map();
     for (const b of budgets?.data ?? []) {
       if (b.scope !== 'key') continue;
@@ -481,42 +502,91 @@
     return `${Math.round(ms / 60_000)} min`;
   }
 
-  const sections = { spend, requests, limits, routing, batches, keys, recent };
+  // Each reader and the section it fills. The fast ones run every refresh; the slow ones (reports
+  // over many ledger rows, and what seldom changes) at most every SLOW_MS. Each cycle waits at
+  // least ten times as long as it last took: on a big ledger the page polls less often rather
+  // than taking more of the gateway's time (at most about a tenth for each cycle).
+  const fast = [
+    [spend, 'spend'],
+    [requests, 'requests'],
+    [limits, 'limits'],
+    [keys, 'keys'],
+    [recent, 'recent'],
+  ];
+  const slow = [
+    [spendTables, 'spend'],
+    [tier, 'limits'],
+    [routing, 'routing'],
+    [batches, 'batches'],
+    [audit, 'keys'],
+  ];
+  const SLOW_MS = 30_000;
+  let slowAt = 0;
+  let lastRefreshMs = 0;
+  let lastSlowMs = 0;
 
-  async function refresh() {
-    if (busy) return;
-    busy = true;
-    const failed = [];
+  async function run(readers) {
+    const failed = new Map();
     await Promise.all(
-      Object.entries(sections).map(([name, load]) =>
+      readers.map(([load, section]) =>
         load().catch((error) => {
-          failed.push(name);
-          const section = $(name);
-          let note = section.querySelector('.load-error');
-          if (!note) {
-            note = el('p', { class: 'load-error error' });
-            section.append(note);
-          }
-          note.textContent = `Could not load: ${error.message}`;
+          failed.set(section, error.message);
         }),
       ),
     );
-    for (const name of Object.keys(sections))
-      if (!failed.includes(name)) $(name).querySelector('.load-error')?.remove();
+    for (const section of new Set(readers.map(([, name]) => name))) {
+      const box = $(section);
+      let note = box.querySelector('.load-error');
+      if (!failed.has(section)) {
+        note?.remove();
+        continue;
+      }
+      if (!note) {
+        note = el('p', { class: 'load-error error' });
+        box.append(note);
+      }
+      note.textContent = `Could not load: ${failed.get(section)}`;
+    }
+  }
+
+  async function refresh(everything = false) {
+    if (busy) {
+      // A change made on the page while a refresh runs is shown by one more right after it.
+      again = true;
+      return;
+    }
+    busy = true;
+    const started = performance.now();
+    // Slow readers first: the fast ones draw with what they fetched (the tier, the audit).
+    if (everything || Date.now() - slowAt >= Math.max(SLOW_MS, lastSlowMs * 10)) {
+      slowAt = Date.now();
+      await run(slow);
+      lastSlowMs = performance.now() - started;
+    }
+    const fastStarted = performance.now();
+    await run(fast);
+    lastRefreshMs = performance.now() - fastStarted;
     $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
     $('updated').dataset.refreshed = String(Number($('updated').dataset.refreshed ?? 0) + 1);
     busy = false;
+    if (again) {
+      again = false;
+      await refresh();
+    }
   }
 
   function schedule() {
     clearTimeout(timer);
-    timer = setTimeout(async () => {
-      if (!document.hidden) await refresh();
-      schedule();
-    }, POLL_MS);
+    timer = setTimeout(
+      async () => {
+        if (!document.hidden) await refresh();
+        schedule();
+      },
+      Math.max(POLL_MS, lastRefreshMs * 10),
+    );
   }
 
-  $('range').addEventListener('change', () => refresh());
+  $('range').addEventListener('change', () => refresh(true));
   $('spend-by').addEventListener('change', () => refresh());
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) refresh();
@@ -527,5 +597,5 @@
       plot.setSize({ width, height: 220 });
     }
   });
-  refresh().then(schedule);
+  refresh(true).then(schedule);
 })();
