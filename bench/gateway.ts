@@ -6,8 +6,10 @@
  * - concurrency 32: closed-loop throughput, targets alternated round by round.
  * Targets: Sluice's added p50 at concurrency 1 ≤ 1.25 × the proxy's; throughput at 32 ≥ 0.8 × the proxy's.
  * A fourth target, Sluice without accounting (no pricing, no ledger), shows what accounting costs.
- * Run with `npm run bench:gateway` (it builds first; Sluice runs from dist/).
+ * Run with `npm run bench:gateway` (it builds first; Sluice runs from dist/). With BENCH_DASHBOARD=1,
+ * Sluice's dashboard is open in Chromium throughout, polling the admin API every 5 seconds.
  */
+import { BENCH_ADMIN_TOKEN, openDashboard } from './support/dashboard.js';
 import {
   BENCH_UPSTREAM_KEY,
   fmt,
@@ -24,7 +26,10 @@ const latencySamples = Number(process.env.BENCH_SAMPLES ?? 3000);
 async function main() {
   const simulator = await startServer('simulator');
   const proxy = await startServer('proxy', simulator.url);
+  // BENCH_DASHBOARD=1: Sluice's dashboard is open in Chromium, polling, for the whole run.
+  if (process.env.BENCH_DASHBOARD) process.env.BENCH_ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
   const sluice = await startServer(process.env.BENCH_SLUICE_ROLE ?? 'sluice', simulator.url);
+  const dashboard = process.env.BENCH_DASHBOARD ? await openDashboard(sluice.url) : undefined;
   const noAccounting = await startServer('sluice-noaccount', simulator.url);
   const headers = (key: string) => ({
     'content-type': 'application/json',
@@ -95,8 +100,10 @@ async function main() {
         },
       };
     }
+    if (dashboard) summary.dashboardRefreshes = await dashboard.refreshes();
     console.log(JSON.stringify({ bench: 'gateway', seconds, rounds, latencySamples, summary }));
   } finally {
+    await dashboard?.close();
     for (const server of [simulator, proxy, sluice, noAccounting]) server.stop();
   }
 }

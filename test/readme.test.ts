@@ -29,6 +29,7 @@ const DOC_PAGES = [
   'simulator-fidelity',
   'operations-and-deployment',
   'observability',
+  'dashboard',
   'faults',
   'change-feed',
   'benchmarks',

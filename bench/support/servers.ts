@@ -114,6 +114,8 @@ async function main(): Promise<void> {
         SLUICE_UPSTREAM_URL: upstream,
         // A database file, as deployed (sqlite::memory: would spare the ledger its disk).
         SLUICE_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? `sqlite:${benchDatabaseFile()}`,
+        // Set by `BENCH_DASHBOARD=1`: the admin API and the dashboard on, for a page to poll.
+        ...(process.env.BENCH_ADMIN_TOKEN ? { SLUICE_ADMIN_TOKEN: process.env.BENCH_ADMIN_TOKEN } : {}),
       },
       requireUpstreamKey: true,
     });

@@ -37,13 +37,16 @@ import { UpstreamClient } from '../upstream/client.js';
 import { messagesUsage, openAiUsage } from '../upstream/usage-readers.js';
 import {
   type AdminRoute,
+  activityRoutes,
   adminTokenMatches,
+  answerAdmin,
   catalogRoutes,
   keyAuditRoutes,
   keyRoutes,
-  matchAdminRoute,
+  sendAdminError,
 } from './admin.js';
 import { answerClientError } from './client-error.js';
+import { createDashboard } from './dashboard/index.js';
 import { httpResponder, limitedUpload, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -247,6 +250,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...keyAuditRoutes(store.db, keys, keyPolicy(config), catalog),
     ...keyRoutes(keys, (keyId) => authenticator.forget(keyId)),
     ...catalogRoutes(catalog, catalogFile),
+    ...activityRoutes(store.db),
     ...(plugins.adminRoutes ?? []),
   ];
   let inFlight = 0;
@@ -388,44 +392,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
-    const requestId = newRequestId();
-    const fail = (status: number, message: string) => {
-      const error = new ApiError(status, message);
-      const body = errorBody(error.type, error.message, requestId);
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(body)),
-        'request-id': requestId,
-      });
-      res.end(body);
-    };
     const presented =
       (req.headers['x-sluice-admin-token'] as string | undefined) ??
       req.headers.authorization?.replace(/^bearer\s+/i, '');
     if (!config.admin.token)
-      return fail(403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
-    if (!adminTokenMatches(presented, config.admin.token)) return fail(401, 'invalid admin token');
+      return sendAdminError(res, 403, 'the admin API is disabled: set SLUICE_ADMIN_TOKEN to enable it');
+    if (!adminTokenMatches(presented, config.admin.token))
+      return sendAdminError(res, 401, 'invalid admin token');
     let url: URL;
     try {
       url = new URL(target, 'http://gateway');
     } catch {
-      return fail(400, 'invalid request target');
+      return sendAdminError(res, 400, 'invalid request target');
     }
-    try {
-      const match = matchAdminRoute(adminRoutes, req.method ?? 'GET', url.pathname);
-      if (!match) return fail(404, `Not found: ${req.method} ${url.pathname}`);
-      if (match === 'method') return fail(405, `${req.method} is not allowed on ${url.pathname}`);
-      const raw =
-        req.method === 'GET' || req.method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, 1024 * 1024);
-      const parsed = raw.length > 0 ? parseJsonBody(raw) : undefined;
-      const result = await match.route.handle(match.params, parsed, url.searchParams);
-      sendJson(res, result.status, result.body, { 'request-id': requestId });
-    } catch (error) {
-      if (error instanceof ApiError) return fail(error.status, error.message);
-      logger.error({ err: error, path: url.pathname }, 'admin request failed');
-      fail(500, 'internal error in the admin API');
-    }
+    await answerAdmin(adminRoutes, req, res, url.pathname, url.searchParams, logger);
   }
+  const dashboard = createDashboard({ adminToken: config.admin.token, adminRoutes, logger });
 
   const handleExchange = exchangeHandler(keys);
   let ready = true;
@@ -457,7 +439,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               ? handleAdmin(req, res, target)
               : path === EXCHANGE_PATH
                 ? handleExchange(req, res, target)
-                : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
+                : path === '/dashboard' || path.startsWith('/dashboard/')
+                  ? dashboard.handle(req, res, path, queryAt === -1 ? '' : target.slice(queryAt))
+                  : handleApi(req, res, path, queryAt === -1 ? '' : target.slice(queryAt));
     work.catch((error) => {
       logger.error({ err: error }, 'unhandled error while answering');
       if (!res.headersSent)

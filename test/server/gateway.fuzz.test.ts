@@ -172,7 +172,15 @@ const path = fc
       { weight: 2, arbitrary: segment.map((s) => `/v1/models/${s}`) },
       {
         weight: 1,
-        arbitrary: fc.constantFrom('/admin/keys', '/admin/budgets', '/admin/spend', '/admin/tier'),
+        arbitrary: fc.constantFrom(
+          '/admin/keys',
+          '/admin/budgets',
+          '/admin/spend',
+          '/admin/tier',
+          '/admin/spend/series',
+          '/admin/requests/activity',
+          '/admin/requests/recent',
+        ),
       },
       {
         weight: 2,
@@ -402,7 +410,7 @@ function expectedMethod(p: string): string {
   if (p.startsWith('/v1/models')) return 'GET';
   if (/\/admin\/keys\/[^/]+$/.test(p.split('?')[0]!)) return 'PATCH';
   if (/\/admin\/budgets\/[^/?]+/.test(p)) return 'DELETE';
-  if (/\/admin\/(spend|tier)/.test(p)) return 'GET';
+  if (/\/admin\/(spend|tier|requests)/.test(p)) return 'GET';
   return 'POST';
 }
 
