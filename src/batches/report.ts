@@ -38,3 +38,74 @@ export async function batchSpend(database: AnyDb, options: { since: Date }): Pro
     in_progress: Number(row.open),
   };
 }
+
+/** Recent batches and the deferral queue, for `GET /admin/batches` and the dashboard. */
+export async function batchOverview(database: AnyDb, options: { limit: number; since: Date }) {
+  const db = database as unknown as BatchDb;
+  const [recent, deferred, spend] = await Promise.all([
+    db
+      .selectFrom('message_batches')
+      .select([
+        'id',
+        'environment',
+        'state',
+        'request_count',
+        'succeeded',
+        'errored',
+        'canceled',
+        'expired',
+        'cost_pico',
+        'live_cost_pico',
+        'created_at',
+      ])
+      .orderBy('created_at', 'desc')
+      .limit(options.limit)
+      .execute(),
+    batchStates(database),
+    batchSpend(database, { since: options.since }),
+  ]);
+  return {
+    data: recent.map((b) => ({
+      id: b.id,
+      environment: b.environment,
+      state: b.state,
+      requests: Number(b.request_count),
+      succeeded: b.succeeded === null ? null : Number(b.succeeded),
+      errored: b.errored === null ? null : Number(b.errored),
+      canceled: b.canceled === null ? null : Number(b.canceled),
+      cost_usd: b.cost_pico === null ? null : formatUsd(BigInt(b.cost_pico), 6),
+      live_cost_usd: b.live_cost_pico === null ? null : formatUsd(BigInt(b.live_cost_pico), 6),
+      created_at: new Date(Number(b.created_at)).toISOString(),
+    })),
+    deferred: deferred.deferred,
+    spend,
+  };
+}
+
+/** Batches by state and deferred requests by state (the metrics and the overview). */
+export async function batchStates(database: AnyDb): Promise<{
+  batches: Record<string, number>;
+  deferred: Record<string, number>;
+}> {
+  const db = database as unknown as BatchDb;
+  const [batches, deferred] = await Promise.all([
+    db
+      .selectFrom('message_batches')
+      .select(['state', sql<number>`count(*)`.as('n')])
+      .groupBy('state')
+      .execute(),
+    db
+      .selectFrom('deferred_requests')
+      .select(['state', sql<number>`count(*)`.as('n')])
+      .groupBy('state')
+      .execute(),
+  ]);
+  return {
+    batches: Object.fromEntries(
+      ['in_progress', 'recorded'].map((s) => [s, Number(batches.find((r) => r.state === s)?.n ?? 0)]),
+    ),
+    deferred: Object.fromEntries(
+      ['queued', 'submitted', 'done'].map((s) => [s, Number(deferred.find((r) => r.state === s)?.n ?? 0)]),
+    ),
+  };
+}

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { batchStates } from '../batches/report.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { requestedCacheWrite, worstCaseCost } from '../catalog/cost.js';
 import { inputTokenBound } from '../limits/estimate.js';
@@ -310,6 +311,23 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
         }
       },
     });
+  // Message Batches and deferred requests by state, from the store at scrape time.
+  new Gauge({
+    name: 'sluice_batches',
+    help: 'Message Batches created through Sluice, by state (in_progress until their results are recorded, then recorded), and deferred requests by state',
+    labelNames: ['kind', 'state'],
+    registers: options.registry ? [options.registry] : [],
+    async collect() {
+      this.reset();
+      try {
+        const states = await batchStates(db);
+        for (const [state, n] of Object.entries(states.batches)) this.set({ kind: 'batch', state }, n);
+        for (const [state, n] of Object.entries(states.deferred)) this.set({ kind: 'deferred', state }, n);
+      } catch {
+        // the store is away; the scrape still answers
+      }
+    },
+  });
   budgetGauge('sluice_budget_spend_usd', 'Spend in the current window of each budget, US dollars', 'spent');
   budgetGauge('sluice_budget_limit_usd', 'Limit of each budget, US dollars', 'limit');
   budgetGauge(

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { batchOverview } from '../batches/report.js';
 import { type Catalog, currentCatalogDocument } from '../catalog/catalog.js';
 import { auditKeys } from '../keys/audit.js';
 import { parseDuration } from '../keys/duration.js';
@@ -270,6 +271,17 @@ export function activityRoutes(db: AnyDb, clock: () => number = Date.now): Admin
         if (!Number.isInteger(limit) || limit < 1 || limit > 500)
           throw new ApiError(400, 'limit: a whole number from 1 to 500');
         return { status: 200, body: { data: await recentRequests(db, { limit }) } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/admin\/batches$/,
+      handle: async (_params, _body, query) => {
+        const limit = Number(query.get('limit') ?? 50);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+          throw new ApiError(400, 'limit: a whole number from 1 to 500');
+        const since = new Date(clock() - 30 * 86_400_000);
+        return { status: 200, body: await batchOverview(db, { limit, since }) };
       },
     },
   ];

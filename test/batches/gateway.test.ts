@@ -100,6 +100,23 @@ describe('Message Batches through the gateway (official SDK)', () => {
     expect(simulator.counters().byPath['POST /v1/messages/batches']).toBe(1);
   });
 
+  it('lists batches and deferred work on the admin API and in /metrics', async () => {
+    const created = await stack.sdk(key).messages.batches.create({
+      requests: [{ custom_id: 'seen', params: messageParams(0, MODEL) }],
+    });
+    const overview = (await (
+      await fetch(`${stack.gateway.url}/admin/batches`, {
+        headers: { 'x-sluice-admin-token': 'admin-token-for-tests-0123456789' },
+      })
+    ).json()) as { data: Array<{ id: string; requests: number }>; deferred: Record<string, number> };
+    expect(overview.data.find((b) => b.id === created.id)).toMatchObject({ requests: 1 });
+    expect(Object.keys(overview.deferred).sort()).toEqual(['done', 'queued', 'submitted']);
+    const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    const count = (state: string) =>
+      Number(new RegExp(`sluice_batches\\{kind="batch",state="${state}"\\} (\\d+)`).exec(metrics)?.[1]);
+    expect(count('in_progress') + count('recorded')).toBe(overview.data.length);
+  });
+
   it("answers another key's batch id 404, as if absent, and sends nothing upstream", async () => {
     const batch = await stack.sdk(key).messages.batches.create({
       requests: [{ custom_id: 'mine', params: messageParams(0, MODEL) }],
