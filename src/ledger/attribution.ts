@@ -21,7 +21,7 @@ function clean(value: unknown): string | null {
   return text === '' ? null : text.slice(0, MAX_LENGTH);
 }
 
-function header(call: Call, name: string): string | null {
+function header(call: Pick<Call, 'headers'>, name: string): string | null {
   const value = call.headers[name];
   return clean(Array.isArray(value) ? value[0] : value);
 }
@@ -29,9 +29,9 @@ function header(call: Call, name: string): string | null {
 /**
  * The session: Claude Code's `x-claude-code-session-id` header, else the `session_id` in the
  * body's `metadata.user_id` (a JSON string since about v2.1.78, `user_…_account_…_session_<uuid>`
- * before).
+ * before). The ledger records it and the runaway guard counts by it.
  */
-function sessionOf(call: Call): string | null {
+export function sessionOf(call: Pick<Call, 'headers' | 'body'>): string | null {
   const fromHeader = header(call, 'x-claude-code-session-id');
   if (fromHeader) return fromHeader;
   const userId = call.body?.metadata?.user_id;

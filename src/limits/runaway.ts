@@ -1,11 +1,11 @@
 import { Counter, type Registry } from 'prom-client';
 import { displayUsd, usdToPico } from '../catalog/money.js';
 import { ALERT_PAYLOAD_VERSION, type AlertMessage } from '../ledger/alerts.js';
+import { sessionOf } from '../ledger/attribution.js';
 import type { Reserve } from '../pipeline/admit.js';
 import { ApiError } from '../pipeline/errors.js';
 import type { Call, Hold, Principal } from '../pipeline/types.js';
 import type { GuardLimits, RunawayConfig } from './runaway-config.js';
-import { sessionOf } from './session.js';
 
 export type GuardScope = 'session' | 'key';
 export type GuardKind = 'requests' | 'tokens' | 'spend';
@@ -150,7 +150,7 @@ export class RunawayGuard {
     const principal = call.principal;
     if (!principal || principal.guards?.off) return NO_HOLD;
     const now = this.now();
-    const session = sessionOf(call);
+    const session = sessionOf(call) ?? undefined;
     const sessionCeilings = session === undefined ? undefined : this.sessionCeilings(principal);
     const keyCeilings = this.keyCeilings(principal);
     if (!sessionCeilings && !keyCeilings) return NO_HOLD;

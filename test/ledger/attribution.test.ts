@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attributionOf } from '../../src/ledger/attribution.js';
+import { attributionOf, sessionOf } from '../../src/ledger/attribution.js';
 import type { Call } from '../../src/pipeline/types.js';
 
 function call(headers: Record<string, string>, body: Partial<Call['body']> = {}): Call {
@@ -40,6 +40,10 @@ describe('attribution from what the client sent', () => {
     );
     expect(attributionOf(call({}, { metadata: { user_id: '{not json' } })).sessionId).toBeNull();
     expect(attributionOf(call({}, { metadata: { user_id: 'opaque-user' } })).sessionId).toBeNull();
+    // A client cannot make the guard's map or the ledger costly with a huge id.
+    expect(
+      sessionOf({ headers: { 'x-claude-code-session-id': 'x'.repeat(1000) }, body: call({}).body }),
+    ).toHaveLength(100);
   });
 
   it('reads the attribution block when the user-agent says nothing, dropping the fingerprint', () => {

@@ -7,7 +7,6 @@ import {
   runawayConfigSchema,
   runawayFromEnvironment,
 } from '../../src/limits/runaway-config.js';
-import { sessionOf } from '../../src/limits/session.js';
 import { ApiError } from '../../src/pipeline/errors.js';
 import type { Call, Principal } from '../../src/pipeline/types.js';
 
@@ -72,33 +71,6 @@ describe('SlidingWindow', () => {
     expect(window.total(63_000)).toBe(5);
     expect(window.total(93_000)).toBe(0);
     expect(window.clearsAt(93_000, 1)).toBe(93_000);
-  });
-});
-
-describe('sessionOf', () => {
-  it('reads the header first, then the session in metadata.user_id (JSON or the older form)', () => {
-    const body = (userId: string) => ({ model: 'm', messages: [], metadata: { user_id: userId } });
-    expect(
-      sessionOf({ headers: { 'x-claude-code-session-id': 'abc-1' }, body: body('{"session_id":"x"}') }),
-    ).toBe('abc-1');
-    expect(
-      sessionOf({
-        headers: {},
-        body: body(JSON.stringify({ device_id: 'd', account_uuid: 'a', session_id: '5f0c-11' })),
-      }),
-    ).toBe('5f0c-11');
-    expect(
-      sessionOf({
-        headers: {},
-        body: body('user_0f3a_account_12_session_6a1f2c3d-0000-4000-8000-000000000000'),
-      }),
-    ).toBe('6a1f2c3d-0000-4000-8000-000000000000');
-    expect(sessionOf({ headers: {}, body: body('{not json') })).toBeUndefined();
-    expect(sessionOf({ headers: {}, body: body('plain-user') })).toBeUndefined();
-    expect(sessionOf({ headers: {}, body: { model: 'm', messages: [] } })).toBeUndefined();
-    expect(
-      sessionOf({ headers: { 'x-claude-code-session-id': 'x'.repeat(1000) }, body: body('') }),
-    ).toHaveLength(128);
   });
 });
 
