@@ -126,7 +126,8 @@ export async function forward(call: Call, responder: Responder, options: Forward
         : (call.bodyStream ?? (call.bodyChanged ? patchedBody(call.rawBody, call.body) : call.rawBody));
     let response: UpstreamResponse;
     const logged = { startedAt: performance.now(), answeredAt: undefined as number | undefined, status: 0 };
-    (call.attemptLog ??= []).push(logged);
+    call.attemptLog ??= [];
+    call.attemptLog.push(logged);
     try {
       response = await options.client.send({
         method,
