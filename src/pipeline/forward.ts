@@ -33,8 +33,6 @@ export interface ForwardOptions {
    */
   observe?: (call: Call, status: number, headers: IncomingHttpHeaders) => void;
   random?: () => number;
-  /** Whether the call's key may use a model (the Models API lists only those); all when absent. */
-  modelVisible?: (call: Call, model: string) => boolean;
 }
 
 // Client headers that are Sluice's or the connection's, never forwarded.
@@ -110,12 +108,6 @@ export async function forward(call: Call, responder: Responder, options: Forward
   const fallbacks = options.fallback[call.body.model];
   let nextFallback = 0;
   const method = methodOf(call);
-  if (call.path.startsWith('/v1/models/')) {
-    // A model the key may not use does not exist for it, as the API answers an unknown one.
-    const id = call.path.slice('/v1/models/'.length);
-    if (options.modelVisible && !options.modelVisible(call, id))
-      throw new ApiError(404, `model: ${id}`, {}, 'not_found_error');
-  }
   let attempt = 0;
   for (;;) {
     attempt++;
@@ -194,8 +186,7 @@ export async function forward(call: Call, responder: Responder, options: Forward
     call.status = response.status;
     const contentType = str(response.headers['content-type']) ?? '';
     if (contentType.includes('text/event-stream')) await relayStream(call, response, responder, options);
-    else if (call.usageReader || call.rewriteAnswer || (call.path === '/v1/models' && options.modelVisible))
-      await relayJson(call, response, responder, options);
+    else if (call.usageReader || call.rewriteAnswer) await relayJson(call, response, responder, options);
     else await relayAsItComes(call, response, responder, options);
     return;
   }
@@ -228,8 +219,6 @@ async function relayJson(
     throw error;
   }
   call.firstByteAt = performance.now();
-  if (call.path === '/v1/models' && options.modelVisible)
-    bytes = visibleModels(call, bytes, options.modelVisible);
   if (call.usageReader) {
     call.usage = call.usageReader.json(bytes);
     options.price?.(call);
@@ -298,30 +287,6 @@ async function relayStream(
   if (tap.error) call.errorType = tap.error.type;
   if (!tap.sawMessageStop && !tap.error) call.errorType = 'incomplete_stream';
   responder.end();
-}
-
-/**
- * The Models API list without the models the key may not use (Claude Code's model discovery
- * offers what it lists). The page's first and last ids follow the entries kept.
- */
-function visibleModels(call: Call, bytes: Buffer, visible: (call: Call, model: string) => boolean): Buffer {
-  let page: { data?: Array<{ id?: unknown }>; first_id?: unknown; last_id?: unknown };
-  try {
-    page = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return bytes;
-  }
-  if (!Array.isArray(page.data)) return bytes;
-  const kept = page.data.filter((model) => typeof model?.id === 'string' && visible(call, model.id));
-  if (kept.length === page.data.length) return bytes;
-  return Buffer.from(
-    JSON.stringify({
-      ...page,
-      data: kept,
-      first_id: kept[0]?.id ?? null,
-      last_id: kept[kept.length - 1]?.id ?? null,
-    }),
-  );
 }
 
 /**

@@ -37,6 +37,44 @@ export function guardStage(catalog: Catalog, defaultMaxTokens: number): Stage {
 }
 
 /**
+ * The Models API as the key sees it: a model its allow-list does not grant does not exist for it
+ * (404, as the API answers an unknown one), and lists leave such models out, so model discovery
+ * (Claude Code's) offers only what the key may use.
+ */
+export function modelsVisibleStage(catalog: Catalog): Stage {
+  return {
+    name: 'guard',
+    run(call) {
+      const allowed = call.principal?.models;
+      if (!allowed || allowed.length === 0) return;
+      const visible = (model: string) => modelAllowed(catalog, allowed, model);
+      const id = call.params?.id;
+      if (id !== undefined) {
+        if (!visible(id)) throw new ApiError(404, `model: ${id}`, {}, 'not_found_error');
+        return;
+      }
+      call.rewriteAnswer = (status, bytes) => (status < 300 ? visibleModels(bytes, visible) : bytes);
+    },
+  };
+}
+
+/** A Models list page without the invisible models; its first and last ids follow what is kept. */
+function visibleModels(bytes: Buffer, visible: (model: string) => boolean): Buffer {
+  let page: { data?: Array<{ id?: unknown }>; first_id?: unknown; last_id?: unknown };
+  try {
+    page = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return bytes;
+  }
+  if (!Array.isArray(page.data)) return bytes;
+  const kept = page.data.filter((model) => typeof model?.id === 'string' && visible(model.id));
+  if (kept.length === page.data.length) return bytes;
+  return Buffer.from(
+    JSON.stringify({ ...page, data: kept, first_id: kept[0]?.id ?? null, last_id: kept.at(-1)?.id ?? null }),
+  );
+}
+
+/**
  * A retired model is answered here as the API would (404), naming its replacement; a model
  * without a price is refused when the catalog's `unpriced` policy says so.
  */
@@ -63,7 +101,7 @@ function checkModelCallable(catalog: Catalog, call: Call): void {
 }
 
 /** Whether a key limited to `allowed` models may use `requested` (aliases and ids are the same model). */
-export function modelAllowed(catalog: Catalog, allowed: string[], requested: string): boolean {
+function modelAllowed(catalog: Catalog, allowed: string[], requested: string): boolean {
   const id = catalog.model(requested)?.id ?? requested;
   return allowed.some((name) => name === requested || (catalog.model(name)?.id ?? name) === id);
 }

@@ -22,7 +22,7 @@ import { admitStage, type Reserve } from '../pipeline/admit.js';
 import { authenticateStage } from '../pipeline/authenticate.js';
 import { ApiError, errorBody, newRequestId } from '../pipeline/errors.js';
 import { forward } from '../pipeline/forward.js';
-import { checkMessagesBody, guardStage, modelAllowed } from '../pipeline/guard.js';
+import { checkMessagesBody, guardStage, modelsVisibleStage } from '../pipeline/guard.js';
 import { checkChatBody, prepareChatBody } from '../pipeline/openai.js';
 import { ownershipStage, referencedObjectsStage, UpstreamObjects } from '../pipeline/ownership.js';
 import { type Route, runCall } from '../pipeline/pipeline.js';
@@ -205,10 +205,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics.observeAttempt(call, status);
       plugins.observe?.(call, status, headers);
     },
-    modelVisible: (call: Call, model: string) => {
-      const allowed = call.principal?.models;
-      return !allowed || allowed.length === 0 || modelAllowed(catalog, allowed, model);
-    },
   };
   const forwardCall = (call: Call, responder: Parameters<Route['forward']>[1]) =>
     forward(call, responder, forwardOptions);
@@ -219,6 +215,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     guard: guardStage(catalog, config.maxTokens),
     admit: admitStage(plugins.reservers ?? []),
     references: referencedObjectsStage(objects),
+    models: modelsVisibleStage(catalog),
   };
   const telemetry = Telemetry.fromConfig(config);
   const batches = plugins.batches?.({

@@ -10,7 +10,7 @@ export type Method = 'GET' | 'POST' | 'DELETE';
 export type BodyKind = 'messages' | 'chat' | 'json' | 'upload' | 'none';
 
 /** Stages after authentication, in the pipeline's order. */
-export type StageName = 'route' | 'guard' | 'admit' | 'ownership' | 'references';
+export type StageName = 'route' | 'guard' | 'admit' | 'ownership' | 'references' | 'models';
 
 /** One endpoint the gateway serves: everything the server needs to know about it. */
 export interface EndpointRoute {
@@ -85,8 +85,8 @@ export const ROUTES: readonly EndpointRoute[] = [
     stages: ['references'],
     version: true,
   },
-  { path: '/v1/models', methods: ['GET'], body: 'none', stages: [], version: true },
-  { path: '/v1/models/{id}', methods: ['GET'], body: 'none', stages: [], version: true },
+  { path: '/v1/models', methods: ['GET'], body: 'none', stages: ['models'], version: true },
+  { path: '/v1/models/{id}', methods: ['GET'], body: 'none', stages: ['models'], version: true },
   {
     path: '/v1/files',
     methods: ['POST'],
