@@ -138,31 +138,13 @@ export class KeyService {
     if (existing)
       throw new KeyError(`a key named "${input.name}" already exists; rotate it or choose another name`, 409);
     const key = generateVirtualKey();
-    const row: VirtualKeysTable = {
-      id: `key_${randomBytes(12).toString('hex')}`,
+    const row = newKeyRow(key, {
       name: input.name,
       environment: input.environment,
-      key_hash: hashVirtualKey(key),
-      hint: keyHint(key),
       created_at: this.now(),
-      expires_at: null,
-      revoked_at: null,
-      last_used_at: null,
-      models: null,
-      max_tokens: null,
-      rpm: null,
-      tpm: null,
-      tpd: null,
-      priority: null,
-      max_tier: null,
-      allow_auto: 1,
-      rotated_from: null,
-      developer: null,
       kind: input.kind ?? 'standard',
-      parent_id: null,
-      guards: null,
       ...settingsToColumns(input),
-    };
+    });
     await writeTransaction(this.db, async (trx) => {
       await trx.insertInto('virtual_keys').values(row).execute();
       await this.event(trx, row.id, 'created', {
@@ -221,30 +203,15 @@ export class KeyService {
       );
     }
     const key = generateVirtualKey();
-    const row: VirtualKeysTable = {
-      id: `key_${randomBytes(12).toString('hex')}`,
+    const row = newKeyRow(key, {
       name: `${parent.name}-sl-${randomBytes(5).toString('hex')}`,
       environment: parent.environment,
-      key_hash: hashVirtualKey(key),
-      hint: keyHint(key),
       created_at: now,
       expires_at: expiresAt,
-      revoked_at: null,
-      last_used_at: null,
-      models: null,
-      max_tokens: null,
-      rpm: null,
-      tpm: null,
-      tpd: null,
-      priority: null,
-      max_tier: null,
-      allow_auto: 1,
-      rotated_from: null,
       developer: parent.developer,
       kind: 'short_lived',
       parent_id: parent.id,
-      guards: null,
-    };
+    });
     await writeTransaction(this.db, async (trx) => {
       await trx
         .deleteFrom('virtual_keys')
@@ -376,6 +343,34 @@ export class KeyService {
       })
       .execute();
   }
+}
+
+/** A new key's row: its secret stored as a hash and a hint, no limits unless given. */
+function newKeyRow(
+  key: string,
+  fields: Pick<VirtualKeysTable, 'name' | 'environment' | 'created_at' | 'kind'> & Partial<VirtualKeysTable>,
+): VirtualKeysTable {
+  return {
+    id: `key_${randomBytes(12).toString('hex')}`,
+    key_hash: hashVirtualKey(key),
+    hint: keyHint(key),
+    expires_at: null,
+    revoked_at: null,
+    last_used_at: null,
+    models: null,
+    max_tokens: null,
+    rpm: null,
+    tpm: null,
+    tpd: null,
+    priority: null,
+    max_tier: null,
+    allow_auto: 1,
+    rotated_from: null,
+    developer: null,
+    parent_id: null,
+    guards: null,
+    ...fields,
+  };
 }
 
 function settingsToColumns(settings: KeySettings): Partial<VirtualKeysTable> {

@@ -41,7 +41,11 @@ export class Metrics {
   private readonly pendingTokens = new Map<string, number[]>();
   private readonly pendingCost = new Map<string, { labels: string[]; pico: bigint }>();
   private readonly pendingKeyCost = new Map<string, { labels: string[]; pico: bigint }>();
-  private readonly histogramChildren = new Map<string, { observe(value: number): void }>();
+  /** Histogram children by label values, each histogram its own map (labels() hashes per call). */
+  private readonly histogramChildren = new Map<
+    Histogram<string>,
+    Map<string, { observe(value: number): void }>
+  >();
 
   private readonly requests = new Counter({
     name: 'sluice_requests_total',
@@ -189,11 +193,16 @@ export class Metrics {
   }
 
   private histogram(histogram: Histogram<string>, labels: string[]): { observe(value: number): void } {
-    const key = `${histogram === this.latency ? 'l' : 't'}\u0000${labels.join('\u0000')}`;
-    let child = this.histogramChildren.get(key);
+    let children = this.histogramChildren.get(histogram);
+    if (!children) {
+      children = new Map();
+      this.histogramChildren.set(histogram, children);
+    }
+    const key = labels.join('\u0000');
+    let child = children.get(key);
     if (!child) {
       child = histogram.labels(...labels);
-      this.histogramChildren.set(key, child);
+      children.set(key, child);
     }
     return child;
   }
