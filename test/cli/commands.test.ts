@@ -1,52 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EXIT_USAGE, run } from '../../src/cli/index.js';
+import { describe, expect, it } from 'vitest';
+import { EXIT_USAGE } from '../../src/cli/index.js';
 import { budgetRefusal } from '../../src/ledger/budget-enforcer.js';
 import { listBudgets } from '../../src/ledger/budget-store.js';
 import { openStore } from '../../src/store/database.js';
+import { cli, cliWorkspace } from '../helpers/cli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-commands-'));
-const databaseUrl = `sqlite:${join(dir, 'sluice.db')}`;
-const saved = { cwd: process.cwd(), env: { ...process.env } };
-
-beforeAll(() => {
-  // The commands read the working directory and the environment, as they do for a user.
-  process.chdir(dir);
-  for (const name of Object.keys(process.env))
-    if (/^(ANTHROPIC_|SLUICE_)/.test(name) && name !== 'SLUICE_TEST_RUN_ID') delete process.env[name];
-  process.env.SLUICE_DATABASE_URL = databaseUrl;
-});
-afterAll(() => {
-  process.chdir(saved.cwd);
-  process.env = saved.env;
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** Runs `sluice …` in-process: its exit code (commander's), output, and the error main.ts would print. */
-async function cli(...args: string[]): Promise<{ code?: number; out: string; err: string; error?: Error }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => !!out.push(String(chunk)));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => !!err.push(String(chunk)));
-  const log = vi.spyOn(console, 'log').mockImplementation((line) => void out.push(`${line}\n`));
-  try {
-    const code = await run(['node', 'sluice', ...args]);
-    // A command that sets process.exitCode itself (keys) is read here, and the test process's reset.
-    const set = process.exitCode === undefined ? undefined : Number(process.exitCode);
-    process.exitCode = undefined;
-    return { code: code ?? set, out: out.join(''), err: err.join('') };
-  } catch (error) {
-    return { out: out.join(''), err: err.join(''), error: error as Error };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    log.mockRestore();
-  }
-}
+const { dir, databaseUrl } = cliWorkspace('commands');
 
 describe('sluice commands, as a user reads them', () => {
   it('lists keys under a header row, and says so when a key is revoked twice', async () => {

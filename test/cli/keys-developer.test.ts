@@ -1,45 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { run } from '../../src/cli/index.js';
+import { describe, expect, it } from 'vitest';
 import { developerSlug, helperTtlMs } from '../../src/cli/keys-developer.js';
 import { isValidVirtualKey } from '../../src/keys/format.js';
 import { openStore } from '../../src/store/database.js';
+import { cli, cliWorkspace } from '../helpers/cli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-keys-developer-'));
-const databaseUrl = `sqlite:${join(dir, 'sluice.db')}`;
-const saved = { cwd: process.cwd(), env: { ...process.env } };
-
-beforeAll(() => {
-  process.chdir(dir);
-  for (const name of Object.keys(process.env))
-    if (/^(ANTHROPIC_|SLUICE_)/.test(name) && name !== 'SLUICE_TEST_RUN_ID') delete process.env[name];
-  process.env.SLUICE_DATABASE_URL = databaseUrl;
-});
-afterAll(() => {
-  process.chdir(saved.cwd);
-  process.env = saved.env;
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function cli(...args: string[]): Promise<{ code?: number; out: string; err: string; error?: Error }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => !!out.push(String(chunk)));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => !!err.push(String(chunk)));
-  try {
-    const code = await run(['node', 'sluice', ...args]);
-    const set = process.exitCode === undefined ? undefined : Number(process.exitCode);
-    process.exitCode = undefined;
-    return { code: code ?? set, out: out.join(''), err: err.join('') };
-  } catch (error) {
-    return { out: out.join(''), err: err.join(''), error: error as Error };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const { databaseUrl } = cliWorkspace('keys-developer');
 
 /** The first JSON object printed in a text. */
 function jsonIn(text: string): Record<string, unknown> {

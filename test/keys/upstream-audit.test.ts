@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { run } from '../../src/cli/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/simulator/index.js';
+import { cli, cliWorkspace } from '../helpers/cli.js';
 import { UPSTREAM_KEY } from '../helpers/stack.js';
 
 const DAY = 86_400_000;
@@ -13,8 +10,7 @@ const LEGACY_KEY = `sk-ant-api03-${'legacy-batch-job'.padEnd(93, 'y')}AA`;
 const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
 
 let simulator: Simulator;
-const dir = mkdtempSync(join(tmpdir(), 'sluice-upstream-audit-'));
-const saved = { cwd: process.cwd(), env: { ...process.env } };
+cliWorkspace('upstream-audit', { ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY, ANTHROPIC_ADMIN_KEY: ADMIN_KEY });
 
 beforeAll(async () => {
   simulator = await startSimulator({
@@ -34,39 +30,9 @@ beforeAll(async () => {
       ],
     },
   });
-  process.chdir(dir);
-  for (const name of Object.keys(process.env))
-    if (/^(ANTHROPIC_|SLUICE_)/.test(name) && name !== 'SLUICE_TEST_RUN_ID') delete process.env[name];
-  Object.assign(process.env, {
-    SLUICE_DATABASE_URL: `sqlite:${join(dir, 'sluice.db')}`,
-    SLUICE_UPSTREAM_URL: simulator.url,
-    ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
-    ANTHROPIC_ADMIN_KEY: ADMIN_KEY,
-  });
+  process.env.SLUICE_UPSTREAM_URL = simulator.url;
 });
-afterAll(async () => {
-  process.chdir(saved.cwd);
-  process.env = saved.env;
-  rmSync(dir, { recursive: true, force: true });
-  await simulator.close();
-});
-
-async function cli(...args: string[]): Promise<{ out: string; err: string; error?: Error }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => !!out.push(String(chunk)));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => !!err.push(String(chunk)));
-  try {
-    await run(['node', 'sluice', ...args]);
-    return { out: out.join(''), err: err.join('') };
-  } catch (error) {
-    return { out: out.join(''), err: err.join(''), error: error as Error };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+afterAll(() => simulator.close());
 
 const direct = (key: string) => new Anthropic({ apiKey: key, baseURL: simulator.url, maxRetries: 0 });
 const hello = {
