@@ -98,18 +98,19 @@ function wholeBodyUsage(body: string): UsagePatch | undefined {
 }
 
 /**
- * Reads a copy of a Messages SSE stream as it passes and keeps the usage (cumulative in
- * `message_delta`), the stop reason and any `error` event. Only the few events that carry usage
- * are parsed as JSON; text deltas are skipped by looking at their event name.
+ * Splits a server-sent event stream into events at blank lines as its bytes pass, keeping the
+ * tail of an unfinished event for the next chunk; a subclass reads the events that matter.
  */
-export class SseUsageTap {
-  readonly usage: Usage = emptyUsage();
-  model?: string;
-  stopReason?: string;
-  error?: { type: string; message: string };
-  sawMessageStart = false;
-  sawMessageStop = false;
+export abstract class SseEventReader {
   private pending: Buffer | undefined;
+
+  /** Reads one whole event (its text with the blank line). */
+  protected abstract read(event: string): void;
+
+  /** Whether the event starting at `start` needs decoding at all (a cheap look at its bytes). */
+  protected matters(_bytes: Buffer, _start: number): boolean {
+    return true;
+  }
 
   /**
    * Takes the next chunk. With `collect`, returns the events it completed, each as its raw text
@@ -124,7 +125,7 @@ export class SseUsageTap {
     for (;;) {
       const end = bytes.indexOf(BLANK_LINE, start);
       if (end === -1) break;
-      const matters = mayMatter(bytes, start);
+      const matters = this.matters(bytes, start);
       if (collect) {
         const event = bytes.toString('utf8', start, end + 2);
         if (matters) this.read(event);
@@ -143,8 +144,26 @@ export class SseUsageTap {
     if (rest.trim()) this.read(rest);
     return rest;
   }
+}
 
-  private read(block: string): void {
+/**
+ * Reads a copy of a Messages SSE stream as it passes and keeps the usage (cumulative in
+ * `message_delta`), the stop reason and any `error` event. Only the few events that carry usage
+ * are parsed as JSON; text deltas are skipped by looking at their event name.
+ */
+export class SseUsageTap extends SseEventReader {
+  readonly usage: Usage = emptyUsage();
+  model?: string;
+  stopReason?: string;
+  error?: { type: string; message: string };
+  sawMessageStart = false;
+  sawMessageStop = false;
+
+  protected override matters(bytes: Buffer, start: number): boolean {
+    return mayMatter(bytes, start);
+  }
+
+  protected read(block: string): void {
     const name = eventName(block);
     if (name !== 'message_start' && name !== 'message_delta' && name !== 'error' && name !== 'message_stop')
       return;

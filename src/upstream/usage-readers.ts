@@ -1,5 +1,5 @@
 import type { StreamUsageTap, Usage, UsageReader } from '../pipeline/types.js';
-import { emptyUsage, SseUsageTap, usageFromJson } from './sse-usage.js';
+import { emptyUsage, SseEventReader, SseUsageTap, usageFromJson } from './sse-usage.js';
 
 /** Messages: `usage` of the JSON answer, or `message_start` + cumulative `message_delta` of the stream. */
 export const messagesUsage: UsageReader = {
@@ -47,44 +47,17 @@ export const openAiUsage: UsageReader = {
   costEvent: false,
 };
 
-const BLANK_LINE = Buffer.from('\n\n');
-
 /**
  * Reads a copy of an OpenAI-shaped chat completion stream (`data: {chunk}` events ending with
  * `data: [DONE]`): the usage chunk that `stream_options.include_usage` adds before the end, and
  * an `error` object if the stream reports one. Only chunks that mention usage or an error are parsed.
  */
-export class OpenAiStreamTap implements StreamUsageTap {
+export class OpenAiStreamTap extends SseEventReader implements StreamUsageTap {
   usage: Usage = emptyUsage();
   sawMessageStart = false;
   sawMessageStop = false;
   error?: { type: string; message: string };
-  private pending: Buffer | undefined;
-
-  push(chunk: Buffer, collect = false): string[] {
-    const bytes = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    const events: string[] = [];
-    let start = 0;
-    for (;;) {
-      const end = bytes.indexOf(BLANK_LINE, start);
-      if (end === -1) break;
-      const event = bytes.toString('utf8', start, end + 2);
-      this.read(event);
-      if (collect) events.push(event);
-      start = end + 2;
-    }
-    this.pending = start < bytes.length ? bytes.subarray(start) : undefined;
-    return events;
-  }
-
-  flush(): string {
-    const rest = this.pending?.toString('utf8') ?? '';
-    this.pending = undefined;
-    if (rest.trim()) this.read(rest);
-    return rest;
-  }
-
-  private read(event: string): void {
+  protected read(event: string): void {
     const data = event
       .split('\n')
       .filter((line) => line.startsWith('data:'))
