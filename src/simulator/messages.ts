@@ -113,28 +113,12 @@ export function batchMessage(
   const scope = `${state.organizationId}\u0000${model.id}`;
   const cachePlan = state.cache.plan(scope, prompt.blocks, request.cache_control, model.minCacheableTokens);
   cachePlan.commit();
-  const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
   const generated = generate(request, {
     outputTokens: state.outputTokens,
     tokenizer: model.tokenizer,
     seed: requestSeed(request, state.seed),
   });
-  const usage: Usage = {
-    input_tokens: prompt.total - cachePlan.readTokens - cacheWrites + generated.searchInputTokens,
-    cache_creation_input_tokens: cacheWrites,
-    cache_read_input_tokens: cachePlan.readTokens,
-    cache_creation: {
-      ephemeral_5m_input_tokens: cachePlan.creation5m,
-      ephemeral_1h_input_tokens: cachePlan.creation1h,
-    },
-    output_tokens: generated.outputTokens,
-    ...(offersServerTool(request) && {
-      server_tool_use: { web_search_requests: generated.webSearches, web_fetch_requests: 0 },
-    }),
-    service_tier: 'batch',
-    inference_geo: model.inferenceGeo ? (request.inference_geo ?? state.workspaceGeo) : 'global',
-    speed,
-  };
+  const usage = answerUsage(state, request, model, prompt.total, cachePlan, generated, speed, 'batch');
   recordUsageIn(state, model, usage);
   return {
     id: messageId(),
@@ -184,23 +168,7 @@ function answer(
     tokenizer: model.tokenizer,
     seed: requestSeed(request, state.seed),
   });
-  const usage: Usage = {
-    input_tokens: uncached + generated.searchInputTokens,
-    cache_creation_input_tokens: cacheWrites,
-    cache_read_input_tokens: cachePlan.readTokens,
-    cache_creation: {
-      ephemeral_5m_input_tokens: cachePlan.creation5m,
-      ephemeral_1h_input_tokens: cachePlan.creation1h,
-    },
-    output_tokens: generated.outputTokens,
-    ...(offersServerTool(request) && {
-      server_tool_use: { web_search_requests: generated.webSearches, web_fetch_requests: 0 },
-    }),
-    service_tier: 'standard',
-    // Models that cannot be pinned to a geography run anywhere.
-    inference_geo: model.inferenceGeo ? (request.inference_geo ?? state.workspaceGeo) : 'global',
-    speed,
-  };
+  const usage = answerUsage(state, request, model, prompt.total, cachePlan, generated, speed, 'standard');
   exchange.res.once('close', () => admission.settle(generated.outputTokens));
   recordUsage(exchange, model, usage);
 
@@ -260,6 +228,37 @@ function requestSeed(request: MessagesRequest, seed: number): number {
       Math.imul(seed, 0x9e3779b1)) >>>
     0
   );
+}
+
+/** The usage an answer reports: the prompt split by the cache, the generated output, server tools. */
+function answerUsage(
+  state: SimulatorState,
+  request: MessagesRequest,
+  model: ModelInfo,
+  promptTokens: number,
+  cachePlan: { readTokens: number; creation5m: number; creation1h: number },
+  generated: { outputTokens: number; searchInputTokens: number; webSearches: number },
+  speed: Usage['speed'],
+  serviceTier: 'standard' | 'batch',
+): Usage {
+  const cacheWrites = cachePlan.creation5m + cachePlan.creation1h;
+  return {
+    input_tokens: promptTokens - cachePlan.readTokens - cacheWrites + generated.searchInputTokens,
+    cache_creation_input_tokens: cacheWrites,
+    cache_read_input_tokens: cachePlan.readTokens,
+    cache_creation: {
+      ephemeral_5m_input_tokens: cachePlan.creation5m,
+      ephemeral_1h_input_tokens: cachePlan.creation1h,
+    },
+    output_tokens: generated.outputTokens,
+    ...(offersServerTool(request) && {
+      server_tool_use: { web_search_requests: generated.webSearches, web_fetch_requests: 0 },
+    }),
+    service_tier: serviceTier,
+    // Models that cannot be pinned to a geography run anywhere.
+    inference_geo: model.inferenceGeo ? (request.inference_geo ?? state.workspaceGeo) : 'global',
+    speed,
+  };
 }
 
 /** Counts a generated answer's usage in the counters, the month's spend and the key's usage report. */
