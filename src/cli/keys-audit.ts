@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { catalogInForce } from '../catalog/catalog.js';
-import { auditKeys, auditTable } from '../keys/audit.js';
+import { auditKeys, type KeyAudit } from '../keys/audit.js';
 import { keyPolicy } from '../keys/service.js';
 import { auditUpstreamKeys, deactivateUpstreamKeys } from '../keys/upstream-audit.js';
 import { textTable } from './catalog.js';
@@ -108,4 +108,22 @@ export function registerKeysAudit(keys: Command): void {
           `To deactivate the unused ones: sluice keys audit --upstream --deactivate ${unused.join(' ')} --confirm\n`,
         );
     });
+}
+
+/** The audit as a table for people. */
+function auditTable(audit: KeyAudit): string[][] {
+  return [
+    ['NAME', 'ENV', 'STATUS', 'LAST USED', 'FLAGS'],
+    ...audit.keys.map((k) => [
+      k.name,
+      k.environment,
+      k.status,
+      k.lastUsedAt ?? 'never',
+      k.flags.length === 0
+        ? '-'
+        : k.flags
+            .map((f) => (f === 'unused_models' ? `unused_models(${k.unusedModels!.join(',')})` : f))
+            .join(' '),
+    ]),
+  ];
 }

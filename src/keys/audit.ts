@@ -130,21 +130,3 @@ async function modelsUsedSince(db: Database, since: number): Promise<Map<string,
   for (const row of daily) add(row.key_id, row.model);
   return used;
 }
-
-/** The audit as a table for people. */
-export function auditTable(audit: KeyAudit): string[][] {
-  return [
-    ['NAME', 'ENV', 'STATUS', 'LAST USED', 'FLAGS'],
-    ...audit.keys.map((k) => [
-      k.name,
-      k.environment,
-      k.status,
-      k.lastUsedAt ?? 'never',
-      k.flags.length === 0
-        ? '-'
-        : k.flags
-            .map((f) => (f === 'unused_models' ? `unused_models(${k.unusedModels!.join(',')})` : f))
-            .join(' '),
-    ]),
-  ];
-}
