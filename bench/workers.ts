@@ -1,15 +1,22 @@
 /**
- * Throughput of `sluice serve --workers N` for N = 1 … max, against the simulator in its own
- * process. Each round runs every N in turn, so all of them see the same machine conditions;
- * the table gives each N's median over the rounds and its ratio to 1 worker in this run.
+ * Throughput of `sluice serve --workers N` for N = 1 … max. Each round runs every N in turn, so
+ * all of them see the same machine conditions; the table gives each N's median over the rounds
+ * and its ratio to 1 worker in this run.
+ *
+ * The upstream and the load generator share the machine's cores with the gateway, so what they
+ * spend per request caps the scaling a run can show. By default the upstream is a fixed Messages
+ * answer (`--upstream fixed`, a few µs per request) and the load comes from `wrk` when it is
+ * installed (`--client wrk`); `--upstream simulator` and `--client node` measure with the
+ * simulator and the Node load generator instead.
  *
  *   npm run bench:workers -- [--max N] [--rounds R] [--seconds S] [--concurrency C] [--stream]
+ *                            [--upstream fixed|simulator] [--client wrk|node]
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { gatewayEnvironment, ROOMY_LIMITS, startSimulatorProcess, startSluice } from './support/cli.js';
-import { fmt, type LoadResult, runLoad } from './support/load.js';
+import { fmt, hasWrk, type LoadResult, runLoad, runWrk, startServer } from './support/load.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,16 +25,37 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '64' },
     stream: { type: 'boolean', default: false },
+    upstream: { type: 'string', default: 'fixed' },
+    client: { type: 'string', default: hasWrk() ? 'wrk' : 'node' },
   },
 });
+if (values.upstream !== 'fixed' && values.upstream !== 'simulator')
+  throw new Error('--upstream: fixed or simulator');
+if (values.client !== 'wrk' && values.client !== 'node') throw new Error('--client: wrk or node');
+if (values.upstream === 'fixed' && values.stream) throw new Error('--stream needs --upstream simulator');
 const max = Number(values.max);
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const model = process.env.BENCH_MODEL ?? 'claude-haiku-4-5';
 
-const simulator = await startSimulatorProcess();
-const { env, key } = await gatewayEnvironment(simulator.url);
+// The simulator's own limits as roomy as the gateway's: at its default tier (10,000 requests a
+// minute for this model) the run would measure that limit, not the gateway.
+const upstream =
+  values.upstream === 'simulator'
+    ? await startSimulatorProcess(ROOMY_LIMITS)
+    : await startServer('fixed').then((fixed) => ({
+        url: fixed.url,
+        stop: async () => {
+          fixed.stop();
+          return 0;
+        },
+      }));
+const { env, key } = await gatewayEnvironment(upstream.url);
+const load = (url: string, seconds: number) =>
+  values.client === 'wrk'
+    ? runWrk({ url, headers, body, concurrency, seconds })
+    : runLoad({ url, headers, body, concurrency, seconds, warmup: 0 });
 const body = JSON.stringify({
   model,
   max_tokens: 64,
@@ -41,7 +69,8 @@ console.log(
     `load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}; ${rounds} rounds of ${seconds} s at concurrency ${concurrency}, ` +
-    `${values.stream ? 'streaming' : 'JSON'}; simulator and load generator in their own processes on the same machine`,
+    `${values.stream ? 'streaming' : 'JSON'}; upstream: ${values.upstream === 'fixed' ? 'a fixed Messages answer' : 'the simulator'}, ` +
+    `load from ${values.client === 'wrk' ? 'wrk' : 'the Node load generator'}, each in its own process on the same machine`,
 );
 /** CPU time (user + system) of a process so far, in microseconds. */
 const cpuMicros = (pid: number) => {
@@ -69,17 +98,17 @@ for (let round = 1; round <= rounds; round++) {
       /listening on (http:\/\/\S+)/,
     );
     // A short run first, so every worker's code is compiled before the measured run.
-    await runLoad({ url: gateway.url, headers, body, concurrency, seconds: 1, warmup: 0 });
+    await load(gateway.url, 1);
     const top = gateway.child.pid!;
     const workerPids = workers > 1 ? childrenOf(top) : [top];
     const before = [top, ...workerPids].map(cpuMicros);
-    const load = await runLoad({ url: gateway.url, headers, body, concurrency, seconds, warmup: 0 });
+    const measured = await load(gateway.url, seconds);
     const after = [top, ...workerPids].map(cpuMicros);
     const spent = after.map((a, i) => a - before[i]!);
     const result: Run = {
-      ...load,
-      primaryUs: workers > 1 ? spent[0]! / load.requests : 0,
-      workersUs: spent.slice(1).reduce((sum, us) => sum + us, 0) / load.requests,
+      ...measured,
+      primaryUs: workers > 1 ? spent[0]! / measured.requests : 0,
+      workersUs: spent.slice(1).reduce((sum, us) => sum + us, 0) / measured.requests,
     };
     const code = await gateway.stop();
     if (code !== 0)
@@ -92,7 +121,7 @@ for (let round = 1; round <= rounds; round++) {
     );
   }
 }
-await simulator.stop();
+await upstream.stop();
 
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -115,6 +144,8 @@ console.log(
   JSON.stringify({
     bench: 'workers',
     stream: values.stream,
+    upstream: values.upstream,
+    client: values.client,
     concurrency,
     seconds,
     rounds,

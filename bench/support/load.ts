@@ -1,4 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 
@@ -100,6 +103,68 @@ export async function runLoad(options: {
     p50: at(0.5),
     p99: at(0.99),
   };
+}
+
+/** Whether the `wrk` load generator (Debian package wrk) is on the PATH. */
+export function hasWrk(): boolean {
+  return spawnSync('wrk', ['--version']).error === undefined;
+}
+
+/**
+ * The same closed-loop load as `runLoad`, sent by `wrk` (written in C: a fraction of the CPU per
+ * request of a Node client, which matters when the client shares the machine's cores with what
+ * it measures). POST /v1/messages with `body`, `concurrency` connections on one thread.
+ */
+export async function runWrk(options: {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  concurrency: number;
+  seconds: number;
+}): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-wrk-'));
+  const script = join(dir, 'post.lua');
+  writeFileSync(
+    script,
+    [
+      'wrk.method = "POST"',
+      `wrk.path = "/v1/messages"`,
+      `wrk.body = ${JSON.stringify(options.body)}`,
+      ...Object.entries(options.headers).map(
+        ([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`,
+      ),
+    ].join('\n'),
+  );
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', [
+      '-t1',
+      `-c${options.concurrency}`,
+      `-d${options.seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      options.url,
+    ]);
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}: ${text}`)),
+    );
+  });
+  rmSync(dir, { recursive: true, force: true });
+  const ms = (label: string) => {
+    const match = new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out);
+    if (!match) return Number.NaN;
+    return Number(match[1]) * (match[2] === 'us' ? 0.001 : match[2] === 's' ? 1000 : 1);
+  };
+  const requests = Number(/(\d+) requests in ([\d.]+)(m?s)/.exec(out)?.[1] ?? Number.NaN);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const failed =
+    Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+    [...out.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);
+  return { requests, errors: failed, seconds: requests / rps, rps, p50: ms('50%'), p99: ms('99%') };
 }
 
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');

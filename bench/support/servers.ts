@@ -63,13 +63,18 @@ async function main(): Promise<void> {
     });
     url = simulator.url;
   } else if (role === 'fixed') {
-    // The floor: a node:http server answering every request with the same small JSON body.
+    // The floor: a node:http server answering every request with the same small Messages answer
+    // (with its usage, so a gateway in front prices and records it as it would a real one).
     const body = Buffer.from(
       JSON.stringify({
         id: 'msg_fixed',
         type: 'message',
         role: 'assistant',
+        model: 'claude-haiku-4-5',
         content: [{ type: 'text', text: 'hello' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: 12, output_tokens: 2 },
       }),
     );
     const server = createServer((req, res) => {
