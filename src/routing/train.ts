@@ -43,7 +43,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   folds: 5,
   seed: 16,
 };
-const L2_GRID = [3e-4, 1e-3, 3e-3, 1e-2];
+const L2_GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2];
 const THRESHOLD_GRID = [0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9];
 const UNDER_COST_GRID = [1, 1.5, 2, 3];
 
