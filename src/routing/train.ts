@@ -242,6 +242,23 @@ function round(value: number): number {
   return Math.round(value * 1e5) / 1e5;
 }
 
+/** What the weights file records of the corpus it was trained on: changes when any prompt or label does. */
+export function corpusSha256(items: EvalItem[]): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify(
+        items.map((item) => [
+          item.id,
+          item.tier,
+          item.prompt,
+          item.system ?? '',
+          ...(item.turns ? [item.turns] : []),
+        ]),
+      ),
+    )
+    .digest('hex');
+}
+
 export function train(log: (line: string) => void = () => {}): ModelFile {
   const items = TRAINING_SETS.flatMap((name) => loadEvalSet(name));
   const examples = examplesOf(items);
@@ -295,19 +312,7 @@ export function train(log: (line: string) => void = () => {}): ModelFile {
   const denseWeights = DENSE_FEATURES.map(
     (_, j) => [0, 1, 2].map((c) => round(model.w[(buckets + j) * 3 + c]!)) as [number, number, number],
   );
-  const corpus = createHash('sha256')
-    .update(
-      JSON.stringify(
-        items.map((item) => [
-          item.id,
-          item.tier,
-          item.prompt,
-          item.system ?? '',
-          ...(item.turns ? [item.turns] : []),
-        ]),
-      ),
-    )
-    .digest('hex');
+  const corpus = corpusSha256(items);
   return {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
