@@ -10,6 +10,8 @@ export interface EvalItem {
   category: string;
   prompt: string;
   system?: string;
+  /** Earlier turns of the conversation, alternating user and assistant, starting with the user. */
+  turns?: string[];
   tools?: number;
   thinkingBudget?: number;
 }
@@ -17,7 +19,7 @@ export interface EvalItem {
 export const EVAL_DIR = fileURLToPath(new URL('./eval/', import.meta.url));
 
 /** The sets the classifier learns from. */
-export const TRAINING_SETS = ['prompts', 'holdout-1', 'holdout-2', 'training'] as const;
+export const TRAINING_SETS = ['prompts', 'holdout-1', 'holdout-2', 'training', 'training-2'] as const;
 /** Written before any training and never changed, trained or tuned on: the honest estimate. */
 export const FROZEN_HOLDOUT = 'frozen-holdout';
 
@@ -32,7 +34,10 @@ export function requestFor(item: EvalItem): MessagesRequestBody {
   return {
     model: 'auto',
     max_tokens: 1024,
-    messages: [{ role: 'user', content: item.prompt }],
+    messages: [
+      ...(item.turns ?? []).map((content, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content })),
+      { role: 'user', content: item.prompt },
+    ],
     ...(item.system ? { system: item.system } : {}),
     ...(item.tools
       ? { tools: Array.from({ length: item.tools }, (_, i) => ({ name: `tool_${i}`, input_schema: {} })) }

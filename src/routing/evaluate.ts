@@ -170,6 +170,7 @@ function main(): void {
     'holdout-1': 'training set 2 (eval/holdout-1.json)',
     'holdout-2': 'training set 3 (eval/holdout-2.json)',
     training: 'training corpus (eval/training.json)',
+    'training-2': 'second training corpus (eval/training-2.json)',
     'frozen-holdout': 'FROZEN HOLD-OUT, never trained or tuned on (eval/frozen-holdout.json)',
   };
   for (const name of TRAINING_SETS) console.log(`${formatReport(titles[name], reports[name])}\n`);

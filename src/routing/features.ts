@@ -172,7 +172,7 @@ export function hashLexicon(lists: Record<string, string> = LEXICON): LexiconHas
         entry
           .trim()
           .toLowerCase()
-          .match(/[a-z0-9]+/g) ?? [];
+          .match(/[\p{L}\p{N}']+/gu) ?? [];
       if (words.length === 0) continue;
       if (words.length > MAX_PHRASE_WORDS)
         throw new Error(`word list phrase longer than ${MAX_PHRASE_WORDS} words: ${entry.trim()}`);

@@ -43,7 +43,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   folds: 5,
   seed: 16,
 };
-const L2_GRID = [3e-4, 1e-3, 3e-3, 1e-2];
+const L2_GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2];
 const THRESHOLD_GRID = [0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9];
 const UNDER_COST_GRID = [1, 1.5, 2, 3];
 
@@ -199,6 +199,8 @@ export interface FoldScore {
   criticalToFast: number;
   under: number;
   over: number;
+  /** confusion[label][routed], tiers in rank order. */
+  confusion: number[][];
 }
 
 /** Routing with escalation below a confidence threshold, scored against the labels. */
@@ -209,12 +211,19 @@ export function scoreWithThreshold(
   threshold: number,
   underCost: number,
 ): FoldScore {
-  const score = { agreement: 0, criticalToFast: 0, under: 0, over: 0 };
+  const score = {
+    agreement: 0,
+    criticalToFast: 0,
+    under: 0,
+    over: 0,
+    confusion: TIERS.map(() => TIERS.map(() => 0)),
+  };
   all.forEach((l, i) => {
     const p = softmax(l, temperature);
     const best = decide(p, underCost);
     const routed = adequacy(p, best) < threshold ? Math.min(2, best + 1) : best;
     const y = examples[i]!.y;
+    score.confusion[y]![routed]!++;
     if (routed === y) score.agreement++;
     else if (routed < y) score.under++;
     else score.over++;
@@ -231,6 +240,23 @@ function utility(s: FoldScore, n: number): number {
 
 function round(value: number): number {
   return Math.round(value * 1e5) / 1e5;
+}
+
+/** What the weights file records of the corpus it was trained on: changes when any prompt or label does. */
+export function corpusSha256(items: EvalItem[]): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify(
+        items.map((item) => [
+          item.id,
+          item.tier,
+          item.prompt,
+          item.system ?? '',
+          ...(item.turns ? [item.turns] : []),
+        ]),
+      ),
+    )
+    .digest('hex');
 }
 
 export function train(log: (line: string) => void = () => {}): ModelFile {
@@ -268,6 +294,10 @@ export function train(log: (line: string) => void = () => {}): ModelFile {
   log(
     `chosen: l2=${chosen.l2}, temperature ${chosen.temperature.toFixed(3)}, under-routing cost ${chosen.underCost}, threshold ${chosen.threshold}; cross-validated agreement ${(plain.agreement * 100).toFixed(1)} % by the most probable tier, ${(chosen.score.agreement * 100).toFixed(1)} % (critical->fast ${chosen.score.criticalToFast}) as routed`,
   );
+  log('cross-validated confusion as routed (rows: label, columns: routed fast/reasoning/critical):');
+  TIERS.forEach((tier, y) => {
+    log(`  ${tier.padEnd(9)} ${chosen.score.confusion[y]!.map((n) => String(n).padStart(4)).join(' ')}`);
+  });
   const model = fitModel(examples, { ...DEFAULT_TRAIN_OPTIONS, l2: chosen.l2 });
   const hashedIndex: number[] = [];
   const hashedWeights: number[] = [];
@@ -282,9 +312,7 @@ export function train(log: (line: string) => void = () => {}): ModelFile {
   const denseWeights = DENSE_FEATURES.map(
     (_, j) => [0, 1, 2].map((c) => round(model.w[(buckets + j) * 3 + c]!)) as [number, number, number],
   );
-  const corpus = createHash('sha256')
-    .update(JSON.stringify(items.map((item) => [item.id, item.tier, item.prompt, item.system ?? ''])))
-    .digest('hex');
+  const corpus = corpusSha256(items);
   return {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,

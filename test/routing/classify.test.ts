@@ -8,6 +8,7 @@ import {
   evaluate,
   FROZEN_HOLDOUT,
   loadEvalSet,
+  requestFor,
   TRAINING_SETS,
 } from '../../src/routing/evaluate.js';
 import type { MessagesRequestBody } from '../../src/routing/request.js';
@@ -20,7 +21,7 @@ describe('evaluation sets', () => {
   it('hold several hundred labelled training prompts and a frozen hold-out of at least 60', () => {
     const training = TRAINING_SETS.flatMap((name) => loadEvalSet(name));
     const holdout = loadEvalSet(FROZEN_HOLDOUT);
-    expect(training.length).toBeGreaterThanOrEqual(400);
+    expect(training.length).toBeGreaterThanOrEqual(1100);
     expect(holdout.length).toBeGreaterThanOrEqual(60);
     for (const tier of ['fast', 'reasoning', 'critical'] as const)
       expect(holdout.filter((item) => item.tier === tier).length).toBeGreaterThanOrEqual(20);
@@ -29,6 +30,32 @@ describe('evaluation sets', () => {
     // No hold-out prompt is in the training corpus.
     const trained = new Set(training.map((item) => item.prompt));
     expect(holdout.filter((item) => trained.has(item.prompt))).toEqual([]);
+  });
+
+  it('the second training corpus is balanced across tiers and has multi-turn items', () => {
+    const corpus = loadEvalSet('training-2');
+    expect(corpus.length).toBeGreaterThanOrEqual(450);
+    expect(corpus.length).toBeLessThanOrEqual(700);
+    for (const tier of ['fast', 'reasoning', 'critical'] as const)
+      expect(corpus.filter((item) => item.tier === tier).length).toBeGreaterThanOrEqual(corpus.length / 4);
+    const multiTurn = corpus.filter((item) => item.turns);
+    expect(multiTurn.length).toBeGreaterThan(0);
+    for (const item of multiTurn) expect(item.turns!.length % 2).toBe(0);
+  });
+
+  it('an item with earlier turns stands for a conversation: user and assistant alternate, the prompt last', () => {
+    const body = requestFor({
+      id: 'x',
+      tier: 'fast',
+      category: 'chat',
+      prompt: 'and of Peru?',
+      turns: ['Capital of Chile?', 'Santiago.'],
+    });
+    expect(body.messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Capital of Chile?'],
+      ['assistant', 'Santiago.'],
+      ['user', 'and of Peru?'],
+    ]);
   });
 
   it('the frozen hold-out is byte for byte the file committed before any training (0f67cd3)', () => {

@@ -34,6 +34,15 @@ describe('routing features', () => {
     expect(dense(features('hello there'), 'words-medical')).toBe(0);
   });
 
+  it('counts word-list words written with accents, in other languages than English', () => {
+    expect(dense(features('Dois-je appeler le médecin ?'), 'words-medical')).toBeGreaterThan(0);
+    expect(dense(features('Dois-je appeler le médecin ?'), 'words-advice')).toBeGreaterThan(0);
+    expect(dense(features('Übersetze diesen Satz.'), 'words-simple')).toBeGreaterThan(0);
+    expect(dense(features('La cláusula de responsabilidad'), 'words-legal')).toBeGreaterThan(0);
+    // Without its accent it is another word: "medecin" is not in the lists.
+    expect(dense(features('medecin'), 'words-medical')).toBe(0);
+  });
+
   it('refuses a word-list phrase longer than four words', () => {
     expect(() => hashLexicon({ code: 'one two three four five' })).toThrow(/longer than 4 words/);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileRouting } from '../../src/routing/config.js';
-import { loadEvalSet } from '../../src/routing/eval-sets.js';
+import { loadEvalSet, TRAINING_SETS } from '../../src/routing/eval-sets.js';
 import { DENSE_FEATURES } from '../../src/routing/features.js';
 import {
   loadRoutingModel,
@@ -12,7 +12,7 @@ import {
   RoutingModelError,
   SHIPPED_MODEL_PATH,
 } from '../../src/routing/model.js';
-import { examplesOf, fitModel } from '../../src/routing/train.js';
+import { corpusSha256, examplesOf, fitModel } from '../../src/routing/train.js';
 
 const shippedText = readFileSync(SHIPPED_MODEL_PATH, 'utf8');
 
@@ -33,6 +33,16 @@ describe('routing model file', () => {
     expect(model.recommendedThreshold).toBeLessThanOrEqual(1);
     expect(file.training.sets).not.toContain('frozen-holdout');
     expect(model.weights.some((w) => w !== 0)).toBe(true);
+  });
+
+  it('was trained on the training sets as they are now: a changed prompt or label needs npm run train:routing', () => {
+    const file = JSON.parse(shippedText);
+    const items = TRAINING_SETS.flatMap((name) => loadEvalSet(name));
+    expect(file.training.sets).toEqual([...TRAINING_SETS]);
+    expect(file.training.examples).toBe(items.length);
+    expect(file.training.corpusSha256).toBe(corpusSha256(items));
+    const relabelled = items.map((item, i) => (i === 0 ? { ...item, tier: 'critical' as const } : item));
+    expect(corpusSha256(relabelled)).not.toBe(file.training.corpusSha256);
   });
 
   it('refuses a malformed file with a clear error naming it', () => {
