@@ -67,9 +67,9 @@ describe('evaluation sets', () => {
     );
   });
 
-  it('the frozen hold-out keeps its measured figures (59/67): >= 88 % exact, no critical to fast, cost <= 1.1x oracle', () => {
+  it("the frozen hold-out meets the issue's targets (64/67 measured): >= 90 % exact, no critical to fast, cost <= 1.1x oracle", () => {
     const report = evaluate(loadEvalSet(FROZEN_HOLDOUT));
-    expect(report.agreement).toBeGreaterThanOrEqual(0.88);
+    expect(report.agreement).toBeGreaterThanOrEqual(0.9);
     expect(report.criticalToFast).toEqual([]);
     expect(report.cost.router / report.cost.oracle).toBeLessThanOrEqual(1.1);
     expect(report.cost.router).toBeLessThan(report.cost.allCritical);
