@@ -10,6 +10,8 @@
  * long); the gateway's RSS while all are open. Target: at most 150 MB for 1,000 streams.
  *
  *   npm run bench:soak -- [--duration 600] [--warmup 60] [--interval 30] [--rate 50] [--streams 1000]
+ *
+ * `--duration 0` skips phase 1: the open streams against a gateway just started.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -73,102 +75,136 @@ console.log(
 );
 
 // Phase 1: steady open-loop load.
-const pool = new Pool(gateway.url, { connections: 512, keepAliveTimeout: 30_000 });
-let latencies: number[] = [];
-let errors = 0;
-const failures = new Map<string, number>();
-const failed = (why: string) => {
-  errors++;
-  failures.set(why, (failures.get(why) ?? 0) + 1);
-};
-let sent = 0;
-let inFlight = 0;
-const send = async (i: number) => {
-  const stream = i % 2 === 1;
-  const t0 = performance.now();
-  inFlight++;
-  try {
+async function steadyLoad() {
+  const pool = new Pool(gateway.url, { connections: 512, keepAliveTimeout: 30_000 });
+  let latencies: number[] = [];
+  let errors = 0;
+  const failures = new Map<string, number>();
+  const failed = (why: string) => {
+    errors++;
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+  };
+  let sent = 0;
+  let inFlight = 0;
+  const send = async (i: number) => {
+    const stream = i % 2 === 1;
+    const t0 = performance.now();
+    inFlight++;
+    try {
+      const response = await pool.request({
+        method: 'POST',
+        path: '/v1/messages',
+        headers,
+        body: bodyOf(stream, STEADY_TOKENS, i),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) {
+        // The first refusal of each status is shown once: it says why.
+        if (!failures.has(String(response.statusCode)))
+          console.log(`  first ${response.statusCode}: ${text.slice(0, 300)}`);
+        failed(String(response.statusCode));
+      }
+      latencies.push(performance.now() - t0);
+    } catch (error) {
+      failed((error as Error).message);
+    } finally {
+      inFlight--;
+    }
+  };
+  const started = performance.now();
+  const ticker = setInterval(() => {
+    // As many requests as the rate asks for by now: a steady rate even when a tick comes late.
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    while (sent < due) void send(sent++);
+  }, 10);
+
+  interface Sample {
+    atS: number;
+    rss: number;
+    fds: number;
+    requests: number;
+    errors: number;
+    p50: number;
+    p99: number;
+  }
+  const samples: Sample[] = [];
+  console.log('\n| t (s) | RSS MB | open fds | requests | errors | p50 ms | p99 ms | in flight |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const sampleAt = (atS: number) => {
+    const sorted = latencies.sort((a, b) => a - b);
+    const sample: Sample = {
+      atS,
+      rss: rssMb(),
+      fds: openFds(),
+      requests: sorted.length,
+      errors,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+    };
+    latencies = [];
+    errors = 0;
+    samples.push(sample);
+    console.log(
+      `| ${atS}${atS <= warmupS ? ' (warm-up)' : ''} | ${fmt(sample.rss, 1)} | ${sample.fds} | ${sample.requests} | ${sample.errors} | ${fmt(sample.p50, 1)} | ${fmt(sample.p99, 1)} | ${inFlight} |`,
+    );
+  };
+  for (let at = intervalS; at <= durationS; at += intervalS) {
+    await new Promise((resolve) => setTimeout(resolve, started + at * 1000 - performance.now()));
+    sampleAt(at);
+  }
+  clearInterval(ticker);
+  while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  await pool.close();
+
+  const steady = samples.filter((s) => s.atS > warmupS);
+  const base = samples.filter((s) => s.atS <= warmupS).at(-1) ?? samples[0]!;
+  const last = samples.at(-1)!;
+  const growth = (last.rss - base.rss) / base.rss;
+  const p99s = steady.map((s) => s.p99).sort((a, b) => a - b);
+  const p99Spread = p99s.at(-1)! / percentile(p99s, 0.5);
+  const totalErrors = samples.reduce((sum, s) => sum + s.errors, 0);
+  console.log(
+    `\nRSS after warm-up ${fmt(base.rss, 1)} MB, at the end ${fmt(last.rss, 1)} MB: growth ${fmt(growth * 100, 1)} % (target < 10 %); ` +
+      `peak ${fmt(Math.max(...steady.map((s) => s.rss)), 1)} MB`,
+  );
+  console.log(
+    `open fds after warm-up ${base.fds}, at the end ${last.fds} (max ${Math.max(...steady.map((s) => s.fds))}); ` +
+      `p99 per interval ${fmt(p99s[0]!, 1)}–${fmt(p99s.at(-1)!, 1)} ms, worst / median ${fmt(p99Spread)}×; errors ${totalErrors}${failures.size > 0 ? ` (${[...failures].map(([why, n]) => `${why}: ${n}`).join(', ')})` : ''}`,
+  );
+  return {
+    rssAfterWarmupMb: base.rss,
+    rssEndMb: last.rss,
+    rssGrowthPct: growth * 100,
+    fdsAfterWarmup: base.fds,
+    fdsEnd: last.fds,
+    p99Ms: p99s,
+    errors: totalErrors,
+  };
+}
+
+/**
+ * Without phase 1, a few requests (half streamed, one at a time) first, so that the gateway has
+ * answered, accounted and written ledger rows (its writer thread started) before the streams open.
+ */
+async function firstRequests(count: number) {
+  const pool = new Pool(gateway.url, { connections: 1 });
+  let errors = 0;
+  for (let i = 0; i < count; i++) {
     const response = await pool.request({
       method: 'POST',
       path: '/v1/messages',
       headers,
-      body: bodyOf(stream, STEADY_TOKENS, i),
+      body: bodyOf(i % 2 === 1, STEADY_TOKENS, i),
     });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) {
-      // The first refusal of each status is shown once: it says why.
-      if (!failures.has(String(response.statusCode)))
-        console.log(`  first ${response.statusCode}: ${text.slice(0, 300)}`);
-      failed(String(response.statusCode));
-    }
-    latencies.push(performance.now() - t0);
-  } catch (error) {
-    failed((error as Error).message);
-  } finally {
-    inFlight--;
+    await response.body.text();
+    if (response.statusCode !== 200) errors++;
   }
-};
-const started = performance.now();
-const ticker = setInterval(() => {
-  // As many requests as the rate asks for by now: a steady rate even when a tick comes late.
-  const due = Math.floor(((performance.now() - started) / 1000) * rate);
-  while (sent < due) void send(sent++);
-}, 10);
-
-interface Sample {
-  atS: number;
-  rss: number;
-  fds: number;
-  requests: number;
-  errors: number;
-  p50: number;
-  p99: number;
+  await pool.close();
+  console.log(`\nphase 1 skipped (--duration 0): ${count} requests one at a time first, ${errors} errors`);
+  return { errors };
 }
-const samples: Sample[] = [];
-console.log('\n| t (s) | RSS MB | open fds | requests | errors | p50 ms | p99 ms | in flight |');
-console.log('|---|---|---|---|---|---|---|---|');
-const sampleAt = (atS: number) => {
-  const sorted = latencies.sort((a, b) => a - b);
-  const sample: Sample = {
-    atS,
-    rss: rssMb(),
-    fds: openFds(),
-    requests: sorted.length,
-    errors,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-  };
-  latencies = [];
-  errors = 0;
-  samples.push(sample);
-  console.log(
-    `| ${atS}${atS <= warmupS ? ' (warm-up)' : ''} | ${fmt(sample.rss, 1)} | ${sample.fds} | ${sample.requests} | ${sample.errors} | ${fmt(sample.p50, 1)} | ${fmt(sample.p99, 1)} | ${inFlight} |`,
-  );
-};
-for (let at = intervalS; at <= durationS; at += intervalS) {
-  await new Promise((resolve) => setTimeout(resolve, started + at * 1000 - performance.now()));
-  sampleAt(at);
-}
-clearInterval(ticker);
-while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-await pool.close();
 
-const steady = samples.filter((s) => s.atS > warmupS);
-const base = samples.filter((s) => s.atS <= warmupS).at(-1) ?? samples[0]!;
-const last = samples.at(-1)!;
-const growth = (last.rss - base.rss) / base.rss;
-const p99s = steady.map((s) => s.p99).sort((a, b) => a - b);
-const p99Spread = p99s.at(-1)! / percentile(p99s, 0.5);
-const totalErrors = samples.reduce((sum, s) => sum + s.errors, 0);
-console.log(
-  `\nRSS after warm-up ${fmt(base.rss, 1)} MB, at the end ${fmt(last.rss, 1)} MB: growth ${fmt(growth * 100, 1)} % (target < 10 %); ` +
-    `peak ${fmt(Math.max(...steady.map((s) => s.rss)), 1)} MB`,
-);
-console.log(
-  `open fds after warm-up ${base.fds}, at the end ${last.fds} (max ${Math.max(...steady.map((s) => s.fds))}); ` +
-    `p99 per interval ${fmt(p99s[0]!, 1)}–${fmt(p99s.at(-1)!, 1)} ms, worst / median ${fmt(p99Spread)}×; errors ${totalErrors}${failures.size > 0 ? ` (${[...failures].map(([why, n]) => `${why}: ${n}`).join(', ')})` : ''}`,
-);
-
+const steady = durationS > 0 ? await steadyLoad() : await firstRequests(20);
 // Phase 2: open streams, all held at once.
 await new Promise((resolve) => setTimeout(resolve, 2000));
 const idleRss = rssMb();
@@ -222,13 +258,7 @@ console.log(
     bench: 'soak',
     durationS,
     rate,
-    rssAfterWarmupMb: base.rss,
-    rssEndMb: last.rss,
-    rssGrowthPct: growth * 100,
-    fdsAfterWarmup: base.fds,
-    fdsEnd: last.fds,
-    p99Ms: p99s,
-    errors: totalErrors,
+    ...steady,
     streams: streamCount,
     streamErrors,
     streamsRssMb: peak,

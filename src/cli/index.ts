@@ -4,24 +4,29 @@ import { readPackageVersion } from './version.js';
 /** Each subcommand lives in its own file and adds itself to the program. */
 type Register = (program: Command) => void;
 
-const commands: Array<() => Promise<{ register: Register }>> = [
-  () => import('./serve.js'),
-  () => import('./keys.js'),
-  () => import('./demo.js'),
-  () => import('./scan.js'),
-  () => import('./hooks.js'),
-  () => import('./init.js'),
-  () => import('./doctor.js'),
-  () => import('./simulate.js'),
-  () => import('./route.js'),
-  () => import('./catalog.js'),
-  () => import('./spend.js'),
-  () => import('./tier.js'),
-  () => import('./budgets.js'),
-];
+/** Each subcommand by its name, loaded when needed. */
+const commands: Record<string, () => Promise<{ register: Register }>> = {
+  serve: () => import('./serve.js'),
+  keys: () => import('./keys.js'),
+  demo: () => import('./demo.js'),
+  scan: () => import('./scan.js'),
+  hooks: () => import('./hooks.js'),
+  init: () => import('./init.js'),
+  doctor: () => import('./doctor.js'),
+  simulate: () => import('./simulate.js'),
+  route: () => import('./route.js'),
+  catalog: () => import('./catalog.js'),
+  spend: () => import('./spend.js'),
+  tier: () => import('./tier.js'),
+  budgets: () => import('./budgets.js'),
+};
 
-/** The `sluice` command with every subcommand registered. */
-export async function buildProgram(): Promise<Command> {
+/**
+ * The `sluice` command. When `argv` names a subcommand, only that one is registered: a process
+ * keeps the source and code of every module it loads, and a gateway has no use for the demo's
+ * SDK client, the simulator or the scanner. Otherwise (help, an unknown command) all are.
+ */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('sluice')
     .description('Gateway and toolkit for the Anthropic API')
     .version(readPackageVersion())
@@ -30,7 +35,10 @@ export async function buildProgram(): Promise<Command> {
     .enablePositionalOptions()
     // Usage errors end in an exception (not commander's exit 1) so that `run` can give them 2.
     .exitOverride();
-  for (const load of commands) (await load()).register(program);
+  const named = argv?.[2];
+  const loads =
+    named !== undefined && Object.hasOwn(commands, named) ? [commands[named]!] : Object.values(commands);
+  for (const load of loads) (await load()).register(program);
   return program;
 }
 
@@ -43,7 +51,7 @@ export const EXIT_USAGE = 2;
  */
 export async function run(argv: string[]): Promise<number | undefined> {
   try {
-    await (await buildProgram()).parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return undefined;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;

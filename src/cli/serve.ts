@@ -9,6 +9,7 @@ import { startGateway } from '../server/gateway.js';
 import { createLogger } from '../server/logger.js';
 import { gatewayPlugins, type SharedCounters } from '../server/plugins.js';
 import { positiveInt } from './context.js';
+import { onStopSignals } from './serve-thread.js';
 
 interface ServeFlags {
   port?: number;
@@ -151,7 +152,6 @@ function drainOnSignals(
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  onStopSignals(stop);
   return stop;
 }

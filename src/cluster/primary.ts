@@ -10,6 +10,7 @@ import { MemoryBucketStore } from '../limits/memory-store.js';
 import { coalesce } from '../store/changes.js';
 import { openStore } from '../store/database.js';
 import { type Handlers, serveRpc } from './rpc.js';
+import { workerExecArgv } from './young-generation.js';
 
 export interface ClusterOptions {
   loaded: LoadedConfig;
@@ -70,7 +71,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   );
   const handlers: Handlers = { ...bucketHandlers(new MemoryBucketStore()), ...budgets.handlers };
 
-  cluster.setupPrimary({ serialization: 'advanced' });
+  cluster.setupPrimary({ serialization: 'advanced', execArgv: workerExecArgv() });
   let stopping = false;
   let quickCrashes = 0;
   const startedAt = new Map<number, number>();

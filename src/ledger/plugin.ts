@@ -21,7 +21,6 @@ import {
 import { parseLedgerConfig } from './config.js';
 import { upstreamTokenCounter } from './count-tokens.js';
 import { entryFromCall } from './entry.js';
-import { RedisBudgetEnforcer } from './redis-budgets.js';
 import { pruneLedger } from './rollup.js';
 import { LedgerSpool } from './spool.js';
 import type { AnyDb } from './tables.js';
@@ -112,9 +111,10 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
   const storeConfig = budgetsConfig.store;
   if (storeConfig.backend === 'redis' && !storeConfig.url)
     throw new Error('budgets.store.url is required for the redis backend');
-  const enforcer: BudgetGate =
+  // ioredis is loaded only when the counters are kept in Redis.
+  const redisEnforcer =
     storeConfig.backend === 'redis'
-      ? new RedisBudgetEnforcer(db, {
+      ? new (await import('./redis-budgets.js')).RedisBudgetEnforcer(db, {
           url: storeConfig.url!,
           prefix: storeConfig.prefix,
           failOpen: storeConfig.failOpen,
@@ -122,7 +122,11 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
           onThreshold: alerter.budgetThreshold,
           onError: (error) => logger.error({ err: error }, 'budget counters in Redis unavailable'),
         })
-      : (options.memoryBudgets ?? new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold }));
+      : undefined;
+  const enforcer: BudgetGate =
+    redisEnforcer ??
+    options.memoryBudgets ??
+    new BudgetEnforcer(db, { clock, onThreshold: alerter.budgetThreshold });
   await enforcer.load();
   const spooled = new Counter({
     name: 'sluice_ledger_spooled_rows_total',
@@ -392,7 +396,7 @@ export async function createMoneyPlugin(options: MoneyPluginOptions): Promise<Mo
       for (const stop of stops) stop();
       await writer.close();
       await alerter.idle();
-      if (enforcer instanceof RedisBudgetEnforcer) await enforcer.close();
+      await redisEnforcer?.close();
       await tokenCounter?.close();
     },
   };

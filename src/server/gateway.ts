@@ -51,7 +51,7 @@ import { httpResponder, limitedUpload, parseJsonBody, readBody, sendJson } from 
 import { createLogger, requestLogWriter } from './logger.js';
 import { Metrics } from './metrics.js';
 import { type EndpointRoute, matchRoute, ROUTES, type StageName, supportedPaths } from './routes.js';
-import { Telemetry } from './telemetry.js';
+import type { Telemetry } from './telemetry.js';
 
 const USAGE_READERS = { messages: messagesUsage, openai: openAiUsage } as const;
 
@@ -217,7 +217,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     references: referencedObjectsStage(objects),
     models: modelsVisibleStage(catalog),
   };
-  const telemetry = Telemetry.fromConfig(config);
+  // The OpenTelemetry SDK and its exporters (some 250 modules) are loaded only when configured.
+  const telemetry = config.telemetry.otlpEndpoint
+    ? (await import('./telemetry.js')).Telemetry.fromConfig(config)
+    : undefined;
   const batches = plugins.batches?.({
     catalog,
     store,

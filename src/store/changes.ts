@@ -10,7 +10,7 @@
  * periodic full reload stays as the safety net (docs/change-feed.md).
  */
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Store } from './database.js';
 
 export type ChangeKind = 'key' | 'budget' | 'catalog';
@@ -215,7 +215,9 @@ export class ChangeFeed {
   /** A dedicated connection (a pooled one could be handed to a query mid-LISTEN), reconnected when lost. */
   private async listen(url: string): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: url });
+    const { default: postgres } = await import('pg');
+    if (this.closed) return;
+    const client = new postgres.Client({ connectionString: url });
     const lost = (error?: unknown) => {
       if (this.listener !== client) return;
       this.listener = undefined;

@@ -12,13 +12,9 @@ import {
   SqliteDialect,
   sql,
 } from 'kysely';
-import pg from 'pg';
 import { migrations } from './migrations/index.js';
 import { type InsertBatch, type InsertDone, insertBatch, type WriterData } from './sqlite-writer.js';
 import type { Tables } from './tables.js';
-
-// int8 columns (counts, times in ms, costs) come back as JavaScript numbers, not strings.
-pg.types.setTypeParser(20, (value) => Number(value));
 
 export type Database = Kysely<Tables>;
 export type StoreKind = 'sqlite' | 'postgres';
@@ -69,6 +65,10 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     sqlite.pragma('busy_timeout = 5000');
     dialect = new SqliteDialect({ database: sqlite });
   } else {
+    // The driver is loaded only for a PostgreSQL store.
+    const { default: pg } = await import('pg');
+    // int8 columns (counts, times in ms, costs) come back as JavaScript numbers, not strings.
+    pg.types.setTypeParser(20, (value) => Number(value));
     // A connection attempt gives up after a while, so a store that went away fails fast and the
     // ledger spools, rather than its writes waiting on a connect that never completes.
     const pool = new pg.Pool({ connectionString: target, max: 10, connectionTimeoutMillis: 5000 });

@@ -75,7 +75,9 @@ describe('sluice serve', () => {
     expect(list.output()).toContain('prod-backend-v1');
     expect(list.output()).not.toContain(key);
 
-    const server = sluice(['serve', '--port', '0'], env);
+    // One process: its gateway runs in a thread of its own, which SIGTERM reaches through the main thread
+    // (several workers drain as test/cluster/serve-workers.test.ts shows).
+    const server = sluice(['serve', '--port', '0', '--workers', '1'], env);
     const url = await new Promise<string>((resolve, reject) => {
       server.stdout!.on('data', () => {
         const match = /listening on (http:\/\/\S+)/.exec(server.output());
