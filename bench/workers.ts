@@ -10,7 +10,7 @@
  * simulator and the Node load generator instead.
  *
  *   npm run bench:workers -- [--max N] [--rounds R] [--seconds S] [--concurrency C] [--stream]
- *                            [--upstream fixed|simulator] [--client wrk|node]
+ *                            [--upstream fixed|simulator] [--client wrk|node] [--prompt-kb N]
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     stream: { type: 'boolean', default: false },
     upstream: { type: 'string', default: 'fixed' },
+    'prompt-kb': { type: 'string', default: '0' },
     client: { type: 'string', default: hasWrk() ? 'wrk' : 'node' },
   },
 });
@@ -56,11 +57,23 @@ const load = (url: string, seconds: number) =>
   values.client === 'wrk'
     ? runWrk({ url, headers, body, concurrency, seconds })
     : runLoad({ url, headers, body, concurrency, seconds, warmup: 0 });
+// `--prompt-kb N`: a prompt of about N KB (a coding agent's requests carry tens of KB), so the
+// gateway's own work per request (reading, checking and bounding the body) weighs as in such traffic.
+const promptKb = Number(values['prompt-kb']);
+const filler = 'The function reads the configuration file, validates every field and returns the result. ';
 const body = JSON.stringify({
   model,
   max_tokens: 64,
   stream: values.stream,
-  messages: [{ role: 'user', content: 'Say hello in five words.' }],
+  messages: [
+    {
+      role: 'user',
+      content:
+        promptKb > 0
+          ? `${filler.repeat(Math.ceil((promptKb * 1024) / filler.length))}\nSay hello in five words.`
+          : 'Say hello in five words.',
+    },
+  ],
 });
 const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key };
 
@@ -69,7 +82,7 @@ console.log(
     `load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}; ${rounds} rounds of ${seconds} s at concurrency ${concurrency}, ` +
-    `${values.stream ? 'streaming' : 'JSON'}; upstream: ${values.upstream === 'fixed' ? 'a fixed Messages answer' : 'the simulator'}, ` +
+    `${values.stream ? 'streaming' : 'JSON'}, ${promptKb > 0 ? `${promptKb} KB prompt` : 'a one-line prompt'}; upstream: ${values.upstream === 'fixed' ? 'a fixed Messages answer' : 'the simulator'}, ` +
     `load from ${values.client === 'wrk' ? 'wrk' : 'the Node load generator'}, each in its own process on the same machine`,
 );
 /** CPU time (user + system) of a process so far, in microseconds. */
@@ -146,6 +159,7 @@ console.log(
     stream: values.stream,
     upstream: values.upstream,
     client: values.client,
+    promptKb,
     concurrency,
     seconds,
     rounds,
