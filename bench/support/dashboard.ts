@@ -2,27 +2,14 @@
  * The dashboard open in Debian's Chromium during a benchmark, as an operator would leave it: logged
  * in, polling every 5 seconds. `BENCH_DASHBOARD=1 npm run bench:gateway` measures Sluice with it.
  */
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../test/helpers/browser.js';
 
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 
 export async function openDashboard(
   url: string,
 ): Promise<{ refreshes(): Promise<number>; close(): Promise<void> }> {
-  const browser = await chromium.launch({
-    executablePath: process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium(process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium');
   const page = await browser.newPage();
   await page.goto(`${url}/dashboard`);
   await page.fill('#token', BENCH_ADMIN_TOKEN);

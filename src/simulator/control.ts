@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiError } from './errors.js';
-import { faultRatesSchema, faultSpecSchema } from './faults.js';
+import { type FaultInjector, faultRatesSchema, faultSpecSchema } from './faults.js';
 import { type Exchange, parseJson, readBody, sendJson } from './http.js';
 
 /** Out-of-band control under `/_sim/`: no API key, never forwarded by a gateway. */
@@ -26,6 +26,18 @@ const batchTimingBody = z.object({
 });
 const spendCapBody = z.object({ usd: z.number().nonnegative().nullable() });
 
+const faultsView = (faults: FaultInjector) => ({ pending: faults.pending(), rates: faults.currentRates() });
+
+/** Replaces (or with `append`, extends) a fault script and sets the random rates. */
+function setFaults(faults: FaultInjector, body: z.infer<typeof faultsBody>) {
+  if (body.script) {
+    if (body.append) faults.append(body.script as never);
+    else faults.script(body.script as never);
+  }
+  if (body.rates) faults.setRates(body.rates);
+  return faultsView(faults);
+}
+
 export async function handleControl(exchange: Exchange): Promise<void> {
   const { state } = exchange;
   const route = `${exchange.req.method} ${exchange.url.pathname.slice(controlPrefix.length - 1)}`;
@@ -38,32 +50,15 @@ export async function handleControl(exchange: Exchange): Promise<void> {
       state.resetAll();
       return sendJson(exchange, 200, { ok: true });
     case 'GET /faults':
-      return sendJson(exchange, 200, { pending: state.faults.pending(), rates: state.faults.currentRates() });
+      return sendJson(exchange, 200, faultsView(state.faults));
     case 'DELETE /faults':
       state.faults.clear();
-      return sendJson(exchange, 200, { pending: 0, rates: {} });
-    case 'POST /faults': {
-      const body = await parseBody(exchange, faultsBody);
-      if (body.script) {
-        if (body.append) state.faults.append(body.script as never);
-        else state.faults.script(body.script as never);
-      }
-      if (body.rates) state.faults.setRates(body.rates);
-      return sendJson(exchange, 200, { pending: state.faults.pending(), rates: state.faults.currentRates() });
-    }
-    case 'POST /batch-faults': {
+      return sendJson(exchange, 200, faultsView(state.faults));
+    case 'POST /faults':
+      return sendJson(exchange, 200, setFaults(state.faults, await parseBody(exchange, faultsBody)));
+    case 'POST /batch-faults':
       // Faults for Message Batches requests: a status fault makes one request's result `errored`.
-      const body = await parseBody(exchange, faultsBody);
-      if (body.script) {
-        if (body.append) state.batchFaults.append(body.script as never);
-        else state.batchFaults.script(body.script as never);
-      }
-      if (body.rates) state.batchFaults.setRates(body.rates);
-      return sendJson(exchange, 200, {
-        pending: state.batchFaults.pending(),
-        rates: state.batchFaults.currentRates(),
-      });
-    }
+      return sendJson(exchange, 200, setFaults(state.batchFaults, await parseBody(exchange, faultsBody)));
     case 'POST /batch-timing': {
       const body = await parseBody(exchange, batchTimingBody);
       state.batches.setTiming(body);

@@ -1,15 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
-import { stringify as stringifyYaml } from 'yaml';
-import { loadConfig } from '../../src/config/load.js';
-import { type Gateway, startGateway } from '../../src/server/gateway.js';
-import { createLogger } from '../../src/server/logger.js';
-import { gatewayPlugins } from '../../src/server/plugins.js';
+import type { Gateway } from '../../src/server/gateway.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { UPSTREAM_KEY } from '../helpers/stack.js';
+import { startTestGateway } from '../helpers/stack.js';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -24,30 +16,10 @@ export async function startBatchGateway(
   databaseUrl: string,
   yaml: Record<string, unknown> = {},
 ): Promise<TestGateway> {
-  const cwd = mkdtempSync(join(tmpdir(), 'sluice-batches-'));
-  writeFileSync(join(cwd, 'sluice.yaml'), stringifyYaml({ batches: { pollMs: 50, leaseMs: 5000 }, ...yaml }));
-  const loaded = loadConfig({
-    cwd,
-    env: {
-      ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
-      SLUICE_UPSTREAM_URL: simulator.url,
-      SLUICE_DATABASE_URL: databaseUrl,
-      SLUICE_ADMIN_TOKEN: 'admin-token-for-tests-0123456789',
-    },
-    requireUpstreamKey: true,
-  });
-  loaded.config.server.port = 0;
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  const gateway = await startGateway({
-    loaded,
-    logger: createLogger('info', sink),
-    plugins: (core) => gatewayPlugins(core),
+  const { gateway, logs } = await startTestGateway({
+    upstreamUrl: simulator.url,
+    databaseUrl,
+    yaml: { batches: { pollMs: 50, leaseMs: 5000 }, ...yaml },
   });
   return {
     gateway,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
+import { usdToPico } from '../../src/catalog/money.js';
 import { loadConfig } from '../../src/config/load.js';
 import { KeyService, keyPolicy } from '../../src/keys/service.js';
 import { moneyDb } from '../../src/ledger/tables.js';
@@ -226,9 +227,4 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
     if (Date.now() > deadline) throw new Error(`timed out; output:\n${output.slice(-3000)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function usdToPico(text: string): bigint {
-  const [whole, fraction = ''] = text.split('.');
-  return BigInt(whole!) * 1_000_000_000_000n + BigInt(fraction.padEnd(12, '0').slice(0, 12));
 }

@@ -1,14 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/config/load.js';
 import type { LimitsConfig } from '../../src/limits/config.js';
 import { createLimitsPlugin, type LimitsPlugin } from '../../src/limits/gateway-plugin.js';
-import { type Gateway, startGateway } from '../../src/server/gateway.js';
-import { createLogger } from '../../src/server/logger.js';
+import type { Gateway } from '../../src/server/gateway.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.js';
-import { UPSTREAM_KEY } from '../helpers/stack.js';
+import { startTestGateway, UPSTREAM_KEY } from '../helpers/stack.js';
 
 export interface LimitedGateway {
   gateway: Gateway;
@@ -37,36 +34,15 @@ export async function startLimitsStack(options: {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-limits-'));
   const gateways: LimitedGateway[] = [];
   for (let i = 0; i < (options.instances ?? 1); i++) {
-    const loaded = loadConfig({
-      cwd: '/nonexistent-sluice-test-dir',
-      env: {
-        ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
-        SLUICE_UPSTREAM_URL: simulator.url,
-        SLUICE_DATABASE_URL: `sqlite:${join(dir, 'sluice.db')}`,
-        SLUICE_ADMIN_TOKEN: 'admin-token-for-tests-0123456789',
-      },
-      requireUpstreamKey: true,
-    });
-    loaded.config.server.port = 0;
-    // Retries would hide upstream 429s; these tests count them.
-    loaded.config.upstream.retry = { ...loaded.config.upstream.retry, maxAttempts: 1 };
-    const logs: string[] = [];
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(chunk, _encoding, done) {
-          logs.push(String(chunk));
-          done();
-        },
-      }),
-    );
     let limits: LimitsPlugin | undefined;
-    const gateway = await startGateway({
-      loaded,
-      logger,
+    const { gateway, logs } = await startTestGateway({
+      upstreamUrl: simulator.url,
+      databaseUrl: `sqlite:${join(dir, 'sluice.db')}`,
+      // Retries would hide upstream 429s; these tests count them.
+      retry: { maxAttempts: 1 },
       plugins: async (core) => {
         limits = await createLimitsPlugin({
-          loaded,
+          loaded: core.loaded,
           catalog: core.catalog,
           registry: core.metrics.registry,
           logger: core.logger,

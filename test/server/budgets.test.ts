@@ -1,29 +1,20 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
+import { usdToPico } from '../../src/catalog/money.js';
 import { moneyDb } from '../../src/ledger/tables.js';
 import { openStore } from '../../src/store/database.js';
 import { startStack } from '../helpers/stack.js';
+import { webhookReceiver } from '../helpers/webhook.js';
 
 describe('budgets through the gateway', () => {
   it('holds a $0.01 budget under 50 concurrent requests and alerts once per threshold', async () => {
-    const alerts: Array<{ text: string }> = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        alerts.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const webhook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const receiver = await webhookReceiver();
+    const { alerts } = receiver;
     const stack = await startStack({
-      env: { SLUICE_ALERT_WEBHOOK_URL: webhook },
+      env: { SLUICE_ALERT_WEBHOOK_URL: receiver.url },
       yaml: { budgets: { limits: [{ scope: 'global', window: 'total', usd: '0.01' }] } },
     });
     try {
@@ -66,7 +57,7 @@ describe('budgets through the gateway', () => {
       expect(alerts[0]!.text).toMatch(/total \(prepaid\) budget of the gateway \(\$0\.01\) is exhausted/);
     } finally {
       await stack.close();
-      receiver.close();
+      await receiver.close();
     }
   });
 });
@@ -112,18 +103,9 @@ describe('budgets and a model without a price', () => {
 
 describe('budget thresholds, one request at a time', () => {
   it('alerts at 50 % and 80 % as spend crosses them, then once when requests are refused', async () => {
-    const alerts: string[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        alerts.push((JSON.parse(body) as { text: string }).text);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiver = await webhookReceiver();
     const stack = await startStack({
-      env: { SLUICE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/` },
+      env: { SLUICE_ALERT_WEBHOOK_URL: receiver.url },
       yaml: {
         budgets: {
           limits: [{ scope: 'environment', environment: 'production', window: 'daily', usd: '0.01' }],
@@ -150,20 +132,16 @@ describe('budget thresholds, one request at a time', () => {
         'false',
       );
       expect(String((refusal as Error).message)).toMatch(/resets at \d{4}-\d{2}-\d{2}T00:00:00/);
-      for (let i = 0; i < 100 && alerts.length < 3; i++)
+      for (let i = 0; i < 100 && receiver.alerts.length < 3; i++)
         await new Promise((resolve) => setTimeout(resolve, 20));
+      const alerts = receiver.alerts.map((a) => a.text);
       expect(alerts).toHaveLength(3);
       expect(alerts[0]).toMatch(/^Sluice: 50% of the daily budget of environment production/);
       expect(alerts[1]).toMatch(/^Sluice: 80% /);
       expect(alerts[2]).toMatch(/is exhausted and requests are refused/);
     } finally {
       await stack.close();
-      receiver.close();
+      await receiver.close();
     }
   });
 });
-
-function usdToPico(text: string): bigint {
-  const [whole, fraction = ''] = text.split('.');
-  return BigInt(whole!) * 10n ** 12n + BigInt(fraction.padEnd(12, '0'));
-}

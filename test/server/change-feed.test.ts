@@ -1,22 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stringify as stringifyYaml } from 'yaml';
 import { usdToPico } from '../../src/catalog/money.js';
-import { loadConfig } from '../../src/config/load.js';
-import { type Gateway, startGateway } from '../../src/server/gateway.js';
-import { createLogger } from '../../src/server/logger.js';
-import { gatewayPlugins } from '../../src/server/plugins.js';
+import type { Gateway } from '../../src/server/gateway.js';
 import { type Simulator, startSimulator } from '../../src/simulator/index.js';
 import { createPostgresDatabase, redisPrefix, redisUrl } from '../helpers/services.js';
-import { UPSTREAM_KEY } from '../helpers/stack.js';
+import { ADMIN_TOKEN, startTestGateway, UPSTREAM_KEY } from '../helpers/stack.js';
+import { type Alert, webhookReceiver } from '../helpers/webhook.js';
 
-const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
@@ -25,25 +19,11 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-interface Alert {
-  version: number;
-  text: string;
-  alert: Record<string, unknown>;
-}
-
-async function webhookReceiver(): Promise<{ url: string; alerts: Alert[] }> {
-  const alerts: Alert[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      alerts.push(JSON.parse(body));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, alerts };
+/** A webhook receiver, closed after the test. */
+async function receiver() {
+  const hook = await webhookReceiver();
+  cleanup.push(hook.close);
+  return hook;
 }
 
 async function simulator(): Promise<Simulator> {
@@ -59,24 +39,11 @@ async function gateway(options: {
   webhook: string;
   yaml?: Record<string, unknown>;
 }): Promise<Gateway> {
-  const cwd = mkdtempSync(join(tmpdir(), 'sluice-feed-'));
-  if (options.yaml) writeFileSync(join(cwd, 'sluice.yaml'), stringifyYaml(options.yaml));
-  const loaded = loadConfig({
-    cwd,
-    env: {
-      ANTHROPIC_AUTH_TOKEN: UPSTREAM_KEY,
-      SLUICE_UPSTREAM_URL: options.upstream,
-      SLUICE_DATABASE_URL: options.databaseUrl,
-      SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
-      SLUICE_ALERT_WEBHOOK_URL: options.webhook,
-    },
-    requireUpstreamKey: true,
-  });
-  loaded.config.server.port = 0;
-  const started = await startGateway({
-    loaded,
-    logger: createLogger('silent'),
-    plugins: (core) => gatewayPlugins(core),
+  const { gateway: started } = await startTestGateway({
+    upstreamUrl: options.upstream,
+    databaseUrl: options.databaseUrl,
+    env: { SLUICE_ALERT_WEBHOOK_URL: options.webhook },
+    yaml: options.yaml,
   });
   cleanup.push(() => started.close());
   return started;
@@ -193,7 +160,7 @@ function expectScenario(
 describe('a change takes effect at once', () => {
   it('on SQLite: a budget set from the CLI in another process holds a workload that starts at once', async () => {
     const upstream = await simulator();
-    const hook = await webhookReceiver();
+    const hook = await receiver();
     const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'sluice-feed-db-')), 'sluice.db')}`;
     const a = await gateway({ upstream: upstream.url, databaseUrl, webhook: hook.url });
     const { key, view } = await a.keys.create({ name: 'prod-backend-v1', environment: 'production' });
@@ -229,7 +196,7 @@ describe('a change takes effect at once', () => {
 
   it('on PostgreSQL + Redis: a budget set on one instance holds the workload on the other', async () => {
     const upstream = await simulator();
-    const hook = await webhookReceiver();
+    const hook = await receiver();
     const database = await createPostgresDatabase('feed');
     cleanup.push(() => database.drop());
     const yaml = {
@@ -278,7 +245,7 @@ describe('a change takes effect at once', () => {
 
   it('a budget set below what is already spent refuses the next request and alerts "exhausted" at once', async () => {
     const upstream = await simulator();
-    const hook = await webhookReceiver();
+    const hook = await receiver();
     const a = await gateway({ upstream: upstream.url, databaseUrl: 'sqlite::memory:', webhook: hook.url });
     const { key, view } = await a.keys.create({ name: 'prod-backend-v1', environment: 'production' });
     for (let i = 0; i < 3; i++) expect((await opus(a.url, key, i)).status).toBe(200);
@@ -301,7 +268,7 @@ describe('a change takes effect at once', () => {
 
   it('counts a request that was in flight when its budget was set', async () => {
     const upstream = await simulator();
-    const hook = await webhookReceiver();
+    const hook = await receiver();
     const a = await gateway({ upstream: upstream.url, databaseUrl: 'sqlite::memory:', webhook: hook.url });
     const { key, view } = await a.keys.create({ name: 'prod-backend-v1', environment: 'production' });
     upstream.faults.script([{ kind: 'delay', ms: 500 }]);

@@ -1,29 +1,17 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../helpers/stack.js';
+import { webhookReceiver } from '../helpers/webhook.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-async function webhookReceiver(): Promise<{
-  url: string;
-  alerts: Array<{ text: string; alert: Record<string, unknown> }>;
-}> {
-  const alerts: Array<{ text: string; alert: Record<string, unknown> }> = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      alerts.push(JSON.parse(body));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, alerts };
+/** A webhook receiver, closed after the test. */
+async function receiver() {
+  const hook = await webhookReceiver();
+  cleanup.push(hook.close);
+  return hook;
 }
 
 /** A Claude Code request: session header, metadata.user_id, the key as a bearer token. */
@@ -54,7 +42,7 @@ async function claudeCode(url: string, key: string, session: string, viaMetadata
 
 describe('runaway protection through the gateway', () => {
   it('a looping session trips its guard at the default ceiling while another developer keeps flowing', async () => {
-    const hook = await webhookReceiver();
+    const hook = await receiver();
     const s: Stack = await startStack({ env: { SLUICE_ALERT_WEBHOOK_URL: hook.url } });
     cleanup.push(() => s.close());
     const alice = await s.gateway.keys.create({
