@@ -42,21 +42,9 @@ const model = process.env.BENCH_MODEL ?? 'claude-haiku-4-5';
 
 // The simulator's own limits as roomy as the gateway's: at its default tier (10,000 requests a
 // minute for this model) the run would measure that limit, not the gateway.
-const upstream =
-  values.upstream === 'simulator'
-    ? await startSimulatorProcess(ROOMY_LIMITS)
-    : await startServer('fixed').then((fixed) => ({
-        url: fixed.url,
-        stop: async () => {
-          fixed.stop();
-          return 0;
-        },
-      }));
+const upstream: { url: string; stop(): unknown } =
+  values.upstream === 'simulator' ? await startSimulatorProcess(ROOMY_LIMITS) : await startServer('fixed');
 const { env, key } = await gatewayEnvironment(upstream.url);
-const load = (url: string, seconds: number) =>
-  values.client === 'wrk'
-    ? runWrk({ url, headers, body, concurrency, seconds })
-    : runLoad({ url, headers, body, concurrency, seconds, warmup: 0 });
 // `--prompt-kb N`: a prompt of about N KB (a coding agent's requests carry tens of KB), so the
 // gateway's own work per request (reading, checking and bounding the body) weighs as in such traffic.
 const promptKb = Number(values['prompt-kb']);
@@ -76,6 +64,10 @@ const body = JSON.stringify({
   ],
 });
 const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key };
+const load = (url: string, seconds: number) =>
+  values.client === 'wrk'
+    ? runWrk({ url, headers, body, concurrency, seconds })
+    : runLoad({ url, headers, body, concurrency, seconds, warmup: 0 });
 
 console.log(
   `sluice serve --workers 1…${max}; ${cpus().length} cores (${availableParallelism()} available), ` +
