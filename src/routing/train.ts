@@ -242,7 +242,10 @@ function round(value: number): number {
   return Math.round(value * 1e5) / 1e5;
 }
 
-/** What the weights file records of the corpus it was trained on: changes when any prompt or label does. */
+/**
+ * What the weights file records of the corpus it was trained on: changes when anything the
+ * features read (prompt, system prompt, turns, tools, thinking) or a label does.
+ */
 export function corpusSha256(items: EvalItem[]): string {
   return createHash('sha256')
     .update(
@@ -253,6 +256,7 @@ export function corpusSha256(items: EvalItem[]): string {
           item.prompt,
           item.system ?? '',
           ...(item.turns ? [item.turns] : []),
+          ...(item.tools || item.thinkingBudget ? [item.tools ?? 0, item.thinkingBudget ?? 0] : []),
         ]),
       ),
     )
